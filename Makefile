@@ -1,0 +1,43 @@
+# Hookline: `make test` is the whole test run (what CI runs); `make build` builds the
+# Lambda bootstraps. Python tools (moto, the signature peers, cfn-lint, SAM CLI,
+# cargo-lambda) live in .venv, installed on first use.
+
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-12)
+FUNCTIONS := hookline-ingest hookline-verify hookline-api
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: test lint build sam-build bench dev clean-venv
+
+$(STAMP): infra/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## The full test run: template lint, fmt, clippy, unit + conformance + end-to-end suites
+## (with moto and the Python peers).
+test: $(STAMP)
+	infra/test.sh
+
+## Lint the SAM template offline.
+lint: $(STAMP)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+## Build each function's `bootstrap` for Lambda (x86_64) into target/lambda/<name>/.
+build: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(addprefix --bin ,$(FUNCTIONS))
+
+## sam build with the template as it is (uses cargo-lambda from the venv).
+sam-build: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --config-file infra/samconfig.toml
+
+## Criterion benchmarks (not part of the test run).
+bench:
+	cargo bench -p hookline-shared --bench signatures
+	cargo bench -p hookline-ingest --bench ingest
+
+## Run Hookline locally.
+dev:
+	cargo run --release -p hookline-cli -- dev

@@ -1,0 +1,119 @@
+//! `kill -9` of a real `hookline dev` process: every request that got 200/202 before the
+//! kill is recorded after a restart.
+
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(data: &std::path::Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hookline"))
+        .args(["dev", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(data)
+        .env("HOOKLINE_OPERATOR_KEY", "op-crash-test")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hookline dev")
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http.get(format!("{base}/v1/openapi.json")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("hookline dev did not start");
+}
+
+#[tokio::test]
+async fn accepted_requests_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut child = start(data.path(), port);
+    wait_ready(&http, &base).await;
+
+    let org: Value = http
+        .post(format!("{base}/v1/orgs"))
+        .bearer_auth("op-crash-test")
+        .json(&json!({"name": "crash", "plan": "pro"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = org["api_key"].as_str().unwrap().to_owned();
+    let src: Value = http
+        .post(format!("{base}/v1/sources"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "open", "provider": "none"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ingest_url = src["ingest_url"].as_str().unwrap().to_owned();
+
+    // Fire requests concurrently and kill the process while they are being processed.
+    let mut accepted = 0usize;
+    let sends = (0..200).map(|i| {
+        let http = http.clone();
+        let (base, key, ingest_url) = (base.clone(), key.clone(), ingest_url.clone());
+        async move {
+            let res = if i % 2 == 0 {
+                http.post(format!("{base}/v1/events")).bearer_auth(&key).json(&json!({"type": "crash.test", "data": {"i": i}})).send().await
+            } else {
+                http.post(&ingest_url).header("Idempotency-Key", format!("k{i}")).body(format!(r#"{{"type":"in","i":{i}}}"#)).send().await
+            };
+            res.map(|r| r.status().is_success()).unwrap_or(false)
+        }
+    });
+    for ok in futures::future::join_all(sends).await {
+        accepted += usize::from(ok);
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(accepted > 0);
+
+    let mut child = start(data.path(), port);
+    wait_ready(&http, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut recorded = 0;
+    while Instant::now() < deadline {
+        recorded = count_events(&http, &base, &key).await;
+        if recorded >= accepted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(recorded, accepted, "every accepted request became exactly one event");
+}
+
+async fn count_events(http: &reqwest::Client, base: &str, key: &str) -> usize {
+    let mut n = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/events?limit=100");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = http.get(url).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+        n += page["data"].as_array().map_or(0, Vec::len);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return n,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The API's one error type, mapped to status codes in one place, and the extractors
+//! that turn axum's rejections into it (so every failure is a JSON error).
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hookline_shared::web::error_json;
+use hookline_shared::{QueueError, StoreError};
+
+/// Everything an API call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No key, or a key that is not valid here.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// The resource does not exist in the caller's org (another org's ids included).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request is malformed or fails validation; the text says which field and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not `application/json`.
+    #[error("expected a JSON body with content-type application/json")]
+    UnsupportedMediaType,
+    /// The body exceeds the limit.
+    #[error("request body too large")]
+    TooLarge,
+    /// No such route.
+    #[error("no such route")]
+    NoRoute,
+    /// The route exists with other methods.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A backend failed; details go to the log only.
+    #[error("temporarily unavailable")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => ApiError::BadRequest("cursor: not a cursor this API issued".into()),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::TooLarge(_) => ApiError::TooLarge,
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::NotFound(_) | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "backend failure");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+        };
+        (status, [(http::header::CONTENT_TYPE, "application/json")], error_json(code, &self.to_string()))
+            .into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::JsonDataError(e) => ApiError::BadRequest(e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(e.body_text()),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound("resource")
+    }
+}
+
+/// `Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `Path` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

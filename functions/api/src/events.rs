@@ -1,0 +1,129 @@
+//! `/v1/events`: publish, list, get.
+
+use crate::auth::OrgAuth;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::{Api, ApiState};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hookline_shared::ports::{Clock, EventQuery, Queue};
+use hookline_shared::{validate_event_type, Event, EventId, InboxMessage, PublishRequest};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Body of `POST /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default = "empty_object")]
+    data: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// Answer to a publish.
+#[derive(Debug, Serialize)]
+pub struct Published {
+    id: EventId,
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Serialize)]
+pub struct EventList {
+    data: Vec<EventView>,
+    next_cursor: Option<String>,
+}
+
+/// An event as the API shows it (without the org id, which is the caller's).
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    id: EventId,
+    #[serde(rename = "type")]
+    event_type: String,
+    data: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<hookline_shared::SourceId>,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        Self { id: e.id, event_type: e.event_type, data: e.data, source: e.source, created_at: e.created_at }
+    }
+}
+
+pub(crate) async fn publish<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Publish>,
+) -> Result<(StatusCode, ApiJson<Published>), ApiError> {
+    validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
+    if !body.data.is_object() {
+        return Err(ApiError::BadRequest("data: must be a JSON object".into()));
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 256)
+                .ok_or_else(|| ApiError::BadRequest("Idempotency-Key: must be 1-256 visible characters".into()))?,
+        ),
+    };
+    // A retried publish with the same key gets the same id; verify drops the copy.
+    let id = match idempotency_key {
+        Some(k) => EventId::derived(&[org.id.as_str().as_bytes(), k.as_bytes()]),
+        None => EventId::new(),
+    };
+    let message = InboxMessage::Publish(PublishRequest {
+        event_id: id.clone(),
+        org_id: org.id,
+        event_type: body.event_type,
+        data: body.data,
+        received_at: api.clock.now(),
+    });
+    let encoded = serde_json::to_string(&message).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    api.inbox.send(&encoded, Duration::ZERO).await?;
+    Ok((StatusCode::ACCEPTED, ApiJson(Published { id })))
+}
+
+pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<ApiJson<EventList>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: must be between 1 and 100".into()));
+    }
+    let page = api
+        .store
+        .list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type })
+        .await?;
+    Ok(ApiJson(EventList { data: page.items.into_iter().map(EventView::from).collect(), next_cursor: page.next_cursor }))
+}
+
+pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<EventView>, ApiError> {
+    let id: EventId = id.parse().map_err(|_| ApiError::NotFound("event"))?;
+    let event = api.store.get_event(&org.id, &id).await?.ok_or(ApiError::NotFound("event"))?;
+    Ok(ApiJson(event.into()))
+}

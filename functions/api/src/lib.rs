@@ -1,0 +1,112 @@
+//! `api`: the management and publish API (`/v1/*`), an axum [`Router`] generic over
+//! the store, the inbox queue and the clock. Lambda serves it through `lambda_http`,
+//! `hookline dev` serves it directly.
+
+mod auth;
+mod error;
+mod events;
+mod orgs;
+mod sources;
+
+pub use error::ApiError;
+
+use axum::routing::{get, post};
+use axum::Router;
+use hookline_shared::ports::{Clock, OrgStore, Queue, SourceStore, EventStore};
+use hookline_shared::{Config, SourceId};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The store pieces the API uses.
+pub trait ApiState: OrgStore + SourceStore + EventStore + 'static {}
+impl<T: OrgStore + SourceStore + EventStore + 'static> ApiState for T {}
+
+/// Called after a source is changed or deleted (so a local ingest cache can drop it).
+pub type SourceChanged = Arc<dyn Fn(&SourceId) + Send + Sync>;
+
+/// The OpenAPI 3.1 document, served at `GET /v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Every route the API serves, as (method, path): the OpenAPI document must list exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/orgs"),
+    ("post", "/v1/sources"),
+    ("get", "/v1/sources"),
+    ("get", "/v1/sources/{id}"),
+    ("patch", "/v1/sources/{id}"),
+    ("delete", "/v1/sources/{id}"),
+    ("post", "/v1/events"),
+    ("get", "/v1/events"),
+    ("get", "/v1/events/{id}"),
+];
+
+/// The API's dependencies and settings.
+pub struct Api<S, Q, C> {
+    store: S,
+    inbox: Q,
+    clock: C,
+    operator_key_digest: Option<[u8; 32]>,
+    public_url: String,
+    max_body: usize,
+    on_source_change: Option<SourceChanged>,
+}
+
+impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("public_url", &self.public_url).finish_non_exhaustive()
+    }
+}
+
+impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
+    /// An API on `store` publishing to `inbox`, configured from `config`.
+    pub fn new(store: S, inbox: Q, clock: C, config: &Config) -> Self {
+        Self {
+            store,
+            inbox,
+            clock,
+            operator_key_digest: config.operator_key.as_ref().map(|k| Sha256::digest(k.expose().as_bytes()).into()),
+            public_url: config.public_url.clone().unwrap_or_default(),
+            max_body: config.max_body_bytes,
+            on_source_change: None,
+        }
+    }
+
+    /// Call `f` whenever a source changes.
+    pub fn on_source_change(mut self, f: SourceChanged) -> Self {
+        self.on_source_change = Some(f);
+        self
+    }
+
+    pub(crate) fn source_changed(&self, id: &SourceId) {
+        if let Some(f) = &self.on_source_change {
+            f(id);
+        }
+    }
+}
+
+/// The `/v1` router.
+pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> Router {
+    let max_body = api.max_body;
+    let api = Arc::new(api);
+    let routes = Router::new()
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/orgs", post(orgs::create::<S, Q, C>))
+        .route("/v1/sources", post(sources::create::<S, Q, C>).get(sources::list::<S, Q, C>))
+        .route(
+            "/v1/sources/{id}",
+            get(sources::get::<S, Q, C>).patch(sources::update::<S, Q, C>).delete(sources::delete::<S, Q, C>),
+        )
+        .route("/v1/events", post(events::publish::<S, Q, C>).get(events::list::<S, Q, C>))
+        .route("/v1/events/{id}", get(events::get::<S, Q, C>))
+        .with_state(api);
+    routes
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Leave room for the JSON envelope around the largest accepted payload.
+        .layer(axum::extract::DefaultBodyLimit::max(max_body + 16 * 1024))
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}

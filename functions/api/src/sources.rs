@@ -1,0 +1,177 @@
+//! `/v1/sources`: where providers send webhooks. Secrets are write-only.
+
+use crate::auth::OrgAuth;
+use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::{Api, ApiState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use hookline_shared::ports::{Clock, Queue};
+use hookline_shared::signature::Verifier;
+use hookline_shared::{validate_source_name, Provider, Secret, Source, SourceId};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Body of `POST /v1/sources`: name, provider, secrets, and the provider's options
+/// (`tolerance_secs`; for `hmac`: `header`, `encoding`, `prefix`; for `token`: `header`).
+#[derive(Debug, Deserialize)]
+pub struct CreateSource {
+    name: String,
+    #[serde(flatten)]
+    provider: Provider,
+    #[serde(default)]
+    secrets: Vec<Secret>,
+}
+
+/// A source as the API shows it: secrets only as hints.
+#[derive(Debug, Serialize)]
+pub struct SourceView {
+    id: SourceId,
+    name: String,
+    #[serde(flatten)]
+    provider: Provider,
+    secrets: Vec<String>,
+    ingest_url: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A list of sources.
+#[derive(Debug, Serialize)]
+pub struct SourceList {
+    data: Vec<SourceView>,
+}
+
+impl<S, Q, C> Api<S, Q, C> {
+    fn view(&self, s: Source) -> SourceView {
+        SourceView {
+            ingest_url: format!("{}/in/{}", self.public_url, s.id),
+            id: s.id,
+            name: s.name,
+            provider: s.provider,
+            secrets: s.secrets.iter().map(Secret::hint).collect(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Check a source's name, provider options and secrets together.
+fn validate(s: &Source) -> Result<(), ApiError> {
+    validate_source_name(&s.name).map_err(|m| ApiError::BadRequest(m))?;
+    if s.secrets.len() > 10 {
+        return Err(ApiError::BadRequest("secrets: at most 10 at once".into()));
+    }
+    if s.secrets.iter().any(|k| k.expose().is_empty() || k.expose().len() > 512) {
+        return Err(ApiError::BadRequest("secrets: each must be 1-512 characters".into()));
+    }
+    Verifier::new(&s.provider, &s.secrets).map_err(|e| ApiError::BadRequest(format!("secrets: {}", e.0)))?;
+    Ok(())
+}
+
+fn parse_id(id: &str) -> Result<SourceId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound("source"))
+}
+
+pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiJson(body): ApiJson<CreateSource>,
+) -> Result<(StatusCode, ApiJson<SourceView>), ApiError> {
+    let now = api.clock.now();
+    let source = Source {
+        id: SourceId::new(),
+        org_id: org.id,
+        name: body.name,
+        provider: body.provider,
+        secrets: body.secrets,
+        created_at: now,
+        updated_at: now,
+    };
+    validate(&source)?;
+    api.store.put_source(&source).await?;
+    tracing::info!(source = %source.id, provider = source.provider.name(), "source created");
+    Ok((StatusCode::CREATED, ApiJson(api.view(source))))
+}
+
+pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+) -> Result<ApiJson<SourceList>, ApiError> {
+    let sources = api.store.list_sources(&org.id).await?;
+    Ok(ApiJson(SourceList { data: sources.into_iter().map(|s| api.view(s)).collect() }))
+}
+
+async fn load<S: ApiState, Q, C>(api: &Api<S, Q, C>, org: &hookline_shared::Org, id: &str) -> Result<Source, ApiError> {
+    let id = parse_id(id)?;
+    match api.store.get_source(&id).await? {
+        Some(s) if s.org_id == org.id => Ok(s),
+        // Another org's source is indistinguishable from none.
+        _ => Err(ApiError::NotFound("source")),
+    }
+}
+
+pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<SourceView>, ApiError> {
+    Ok(ApiJson(api.view(load(&api, &org, &id).await?)))
+}
+
+/// Body of `PATCH /v1/sources/{id}`: any of `name`, `secrets`, `provider` and options.
+/// Options without `provider` adjust the current provider's options.
+#[derive(Debug, Deserialize)]
+pub struct UpdateSource {
+    name: Option<String>,
+    secrets: Option<Vec<Secret>>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<UpdateSource>,
+) -> Result<ApiJson<SourceView>, ApiError> {
+    let mut source = load(&api, &org, &id).await?;
+    if let Some(name) = body.name {
+        source.name = name;
+    }
+    if let Some(secrets) = body.secrets {
+        source.secrets = secrets;
+    }
+    if !body.rest.is_empty() {
+        // A new provider replaces the options; options alone merge into the current ones.
+        let mut merged = if body.rest.contains_key("provider") {
+            serde_json::Map::new()
+        } else {
+            match serde_json::to_value(&source.provider) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            }
+        };
+        merged.extend(body.rest);
+        source.provider = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| ApiError::BadRequest(format!("provider: {e}")))?;
+    }
+    source.updated_at = api.clock.now();
+    validate(&source)?;
+    api.store.put_source(&source).await?;
+    api.source_changed(&source.id);
+    Ok(ApiJson(api.view(source)))
+}
+
+pub(crate) async fn delete<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    if !api.store.delete_source(&org.id, &id).await? {
+        return Err(ApiError::NotFound("source"));
+    }
+    api.source_changed(&id);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,310 @@
+//! `ingest`: authenticate a provider's request, cap its size, put it on `inbox`, answer fast.
+//!
+//! The handler is generic over the source store and the queue; the source and its
+//! prepared signature check come from a short-lived cache, so the hot path is one
+//! HMAC and one queue send. A bad signature is answered 401 and nothing is kept; the
+//! reason is logged, never returned.
+
+use axum::body::Body as AxumBody;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http_body_util::{BodyExt as _, Limited};
+use hookline_shared::ports::{Clock, Queue, SourceStore};
+use hookline_shared::signature::Rejection;
+use hookline_shared::source_cache::SourceCache;
+use hookline_shared::web::error_json;
+use hookline_shared::{Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Headers kept with an accepted request: what `verify` needs for dedupe and event
+/// types, plus a little context. Credentials and signatures are never kept.
+pub const KEPT_HEADERS: &[&str] = &[
+    "content-type",
+    "user-agent",
+    "idempotency-key",
+    "webhook-id",
+    "webhook-timestamp",
+    "svix-id",
+    "svix-timestamp",
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-shopify-topic",
+    "x-shopify-webhook-id",
+    "x-shopify-shop-domain",
+    "x-shopify-triggered-at",
+    "x-request-id",
+];
+
+/// Why a request was not accepted. Mapped to an HTTP answer in one place, [`IntoResponse`].
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No such source (or a malformed id).
+    #[error("unknown source")]
+    UnknownSource,
+    /// The body exceeds the configured limit.
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
+    /// The signature check failed; the reason is for the log only.
+    #[error("signature rejected: {0}")]
+    Rejected(Rejection),
+    /// A JSON provider sent a body that is not JSON.
+    #[error("body is not valid JSON")]
+    Malformed,
+    /// The body could not be read from the connection.
+    #[error("could not read the body")]
+    BadBody,
+    /// The store or the queue failed; the caller should retry.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        IngestError::Unavailable(e.to_string())
+    }
+}
+
+impl From<QueueError> for IngestError {
+    fn from(e: QueueError) -> Self {
+        IngestError::Unavailable(e.to_string())
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            IngestError::UnknownSource => (StatusCode::NOT_FOUND, "not_found", "unknown source".to_owned()),
+            IngestError::TooLarge(n) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("body larger than {n} bytes"))
+            }
+            IngestError::Rejected(_) => {
+                (StatusCode::UNAUTHORIZED, "invalid_signature", "signature verification failed".to_owned())
+            }
+            IngestError::Malformed => (StatusCode::BAD_REQUEST, "invalid_body", "body is not valid JSON".to_owned()),
+            IngestError::BadBody => (StatusCode::BAD_REQUEST, "invalid_body", "could not read the body".to_owned()),
+            IngestError::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable, retry".to_owned())
+            }
+        };
+        json_response(status, error_json(code, &message))
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The ingest handler.
+#[derive(Debug)]
+pub struct Ingest<S, Q, C> {
+    sources: Arc<SourceCache<S>>,
+    inbox: Q,
+    clock: C,
+    max_body: usize,
+}
+
+impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
+    /// A handler reading sources through `sources` and writing to `inbox`.
+    pub fn new(sources: Arc<SourceCache<S>>, inbox: Q, clock: C, max_body: usize) -> Self {
+        Self { sources, inbox, clock, max_body }
+    }
+
+    /// The configured body limit.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Accept (or refuse) one request whose body has been read.
+    pub async fn accept(&self, source_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), IngestError> {
+        if body.len() > self.max_body {
+            return Err(IngestError::TooLarge(self.max_body));
+        }
+        let id: SourceId = source_id.parse().map_err(|_| IngestError::UnknownSource)?;
+        let prepared = self.sources.get(&id).await?.ok_or(IngestError::UnknownSource)?;
+        let now = self.clock.now();
+        if let Err(reason) = prepared.verifier.verify(headers, body, now.timestamp()) {
+            tracing::warn!(source = %id, reason = %reason, "signature rejected");
+            return Err(IngestError::Rejected(reason));
+        }
+        let source = &prepared.source;
+        if expects_json(&source.provider) && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+            tracing::warn!(source = %id, "verified body is not JSON");
+            return Err(IngestError::Malformed);
+        }
+        let message = InboxMessage::Inbound(InboundRequest {
+            source_id: id,
+            org_id: source.org_id.clone(),
+            source_name: source.name.clone(),
+            provider: source.provider.name().to_owned(),
+            received_at: now,
+            headers: kept_headers(headers),
+            body: Body::from_bytes(body),
+        });
+        let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
+        self.inbox.send(&encoded, Duration::ZERO).await?;
+        Ok(())
+    }
+}
+
+/// Providers that always send JSON: anything else from them is malformed.
+fn expects_json(p: &Provider) -> bool {
+    matches!(p, Provider::Stripe { .. } | Provider::Standard { .. } | Provider::Github | Provider::Shopify)
+}
+
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let v = headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// The ingest routes: `POST /in/{source}`; any other method on it answers 405.
+pub fn router<S, Q, C>(ingest: Arc<Ingest<S, Q, C>>) -> Router
+where
+    S: SourceStore + 'static,
+    Q: Queue + 'static,
+    C: Clock,
+{
+    Router::new()
+        .route("/in/{source}", post(handle::<S, Q, C>).fallback(method_not_allowed))
+        .with_state(ingest)
+}
+
+async fn method_not_allowed() -> Response {
+    json_response(StatusCode::METHOD_NOT_ALLOWED, error_json("method_not_allowed", "use POST"))
+}
+
+async fn handle<S: SourceStore, Q: Queue, C: Clock>(
+    State(ingest): State<Arc<Ingest<S, Q, C>>>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: AxumBody,
+) -> Response {
+    let max = ingest.max_body;
+    // Refuse a declared oversize body before reading any of it.
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return IngestError::TooLarge(max).into_response();
+    }
+    let bytes = match Limited::new(body, max).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return IngestError::TooLarge(max).into_response(),
+        Err(_) => return IngestError::BadBody.into_response(),
+    };
+    match ingest.accept(&source, &headers, &bytes).await {
+        Ok(()) => json_response(StatusCode::OK, r#"{"ok":true}"#.to_owned()),
+        Err(e) => {
+            if let IngestError::Unavailable(detail) = &e {
+                tracing::error!(source = %source, error = %detail, "could not accept request");
+            }
+            e.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use hookline_shared::local::{LocalDb, LocalStore};
+    use hookline_shared::memory::MemoryQueue;
+    use hookline_shared::ports::ManualClock;
+    use hookline_shared::signature::stripe;
+    use hookline_shared::{OrgId, Secret, Source};
+
+    const SECRET: &str = "whsec_unit";
+
+    async fn setup(max_body: usize) -> (Ingest<LocalStore, MemoryQueue, ManualClock>, MemoryQueue, Source) {
+        let store = LocalStore::new(LocalDb::in_memory().unwrap());
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let source = Source {
+            id: SourceId::new(),
+            org_id: OrgId::new(),
+            name: "stripe".into(),
+            provider: Provider::Stripe { tolerance_secs: None },
+            secrets: vec![Secret::new(SECRET)],
+            created_at: now,
+            updated_at: now,
+        };
+        store.put_source(&source).await.unwrap();
+        let queue = MemoryQueue::new();
+        let cache = Arc::new(SourceCache::new(store, Duration::from_secs(30)));
+        (Ingest::new(cache, queue.clone(), ManualClock::at(now), max_body), queue, source)
+    }
+
+    fn signed(body: &[u8], ts: i64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("stripe-signature", stripe::sign(SECRET, ts, body).parse().unwrap());
+        h.insert("authorization", "Bearer must-not-be-kept".parse().unwrap());
+        h.insert("idempotency-key", "abc".parse().unwrap());
+        h
+    }
+
+    #[tokio::test]
+    async fn accepted_request_is_queued_with_only_the_kept_headers() {
+        let (ingest, queue, source) = setup(1024).await;
+        let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+        ingest.accept(source.id.as_str(), &signed(body, 1_700_000_000), body).await.unwrap();
+        let sent = queue.take();
+        assert_eq!(sent.len(), 1);
+        let InboxMessage::Inbound(req) = serde_json::from_str(&sent[0].0).unwrap() else { panic!("inbound") };
+        assert_eq!(req.source_id, source.id);
+        assert_eq!(req.org_id, source.org_id);
+        assert_eq!(req.provider, "stripe");
+        assert_eq!(req.body.to_bytes().unwrap(), body);
+        assert_eq!(req.header("idempotency-key"), Some("abc"));
+        assert!(!sent[0].0.contains("must-not-be-kept"), "credentials are never queued");
+        assert!(!sent[0].0.contains("stripe-signature"));
+    }
+
+    #[tokio::test]
+    async fn refusals_keep_nothing() {
+        let (ingest, queue, source) = setup(64).await;
+        let body = br#"{"id":"evt_1"}"#;
+        let id = source.id.as_str();
+        let stale = signed(body, 1_700_000_000 - 301);
+        assert!(matches!(ingest.accept(id, &stale, body).await, Err(IngestError::Rejected(Rejection::StaleTimestamp { .. }))));
+        assert!(matches!(
+            ingest.accept(id, &signed(b"{}", 1_700_000_000), body).await,
+            Err(IngestError::Rejected(Rejection::NoMatchingSignature))
+        ));
+        assert!(matches!(ingest.accept(id, &HeaderMap::new(), body).await, Err(IngestError::Rejected(Rejection::MissingHeader(_)))));
+        let big = vec![b' '; 65];
+        assert!(matches!(ingest.accept(id, &signed(&big, 1_700_000_000), &big).await, Err(IngestError::TooLarge(64))));
+        assert!(matches!(ingest.accept("src_nope", &signed(body, 1_700_000_000), body).await, Err(IngestError::UnknownSource)));
+        let other = SourceId::new();
+        assert!(matches!(ingest.accept(other.as_str(), &signed(body, 1_700_000_000), body).await, Err(IngestError::UnknownSource)));
+        assert!(matches!(ingest.accept(id, &signed(b"nope", 1_700_000_000), b"nope").await, Err(IngestError::Malformed)));
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn errors_map_to_statuses_in_one_place() {
+        let cases = [
+            (IngestError::UnknownSource, 404),
+            (IngestError::TooLarge(1), 413),
+            (IngestError::Rejected(Rejection::NoMatchingSignature), 401),
+            (IngestError::Malformed, 400),
+            (IngestError::Unavailable("db down at 10.0.0.1".into()), 503),
+        ];
+        for (e, status) in cases {
+            let res = e.into_response();
+            assert_eq!(res.status().as_u16(), status);
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            assert!(!text.contains("10.0.0.1"), "internal detail leaked: {text}");
+            assert!(!text.contains("NoMatchingSignature") && !text.contains("no matching"), "reason leaked: {text}");
+        }
+    }
+}

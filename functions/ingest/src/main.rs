@@ -1,0 +1,20 @@
+//! Lambda entry point of `ingest`: wire the AWS adapters from config, serve the router.
+
+use hookline_ingest::{router, Ingest};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue, TableNames};
+use hookline_shared::ports::SystemClock;
+use hookline_shared::source_cache::SourceCache;
+use hookline_shared::Config;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);
+    let inbox = SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?);
+    let sources = Arc::new(SourceCache::new(store, config.source_cache_ttl));
+    let ingest = Arc::new(Ingest::new(sources, inbox, SystemClock, config.max_body_bytes));
+    lambda_http::run(router(ingest)).await
+}

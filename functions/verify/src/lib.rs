@@ -1,0 +1,278 @@
+//! `verify`: turn an accepted request from `inbox` into a new, genuine event.
+//!
+//! For each message: derive the dedupe key (per provider), claim it with a conditional
+//! write, and record the event under an id derived from that key. The order makes a
+//! crash at any point safe: a retry finds the key claimed but the event missing and
+//! records it then; a true duplicate finds both and is dropped.
+
+use hookline_shared::ports::{Claim, Clock, EventStore, IdempotencyStore};
+use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, StoreError};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+/// What happened to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new event was recorded.
+    Recorded(EventId),
+    /// The event had been recorded before; this copy was dropped.
+    Duplicate(EventId),
+}
+
+/// Why a message could not be processed. Either way the message stays on the queue
+/// (and reaches the dead-letter queue after its receives are used up): nothing is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The message is not an inbox message: retrying will not help, the DLQ keeps it.
+    #[error("malformed inbox message: {0}")]
+    Malformed(String),
+    /// The store failed: retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The verify handler, generic over the store pieces it needs.
+#[derive(Debug, Clone)]
+pub struct Verify<S, C> {
+    store: S,
+    clock: C,
+    dedupe_ttl: Duration,
+}
+
+impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
+    /// A handler keeping dedupe keys for `dedupe_ttl`.
+    pub fn new(store: S, clock: C, dedupe_ttl: Duration) -> Self {
+        Self { store, clock, dedupe_ttl }
+    }
+
+    /// Process one inbox message body.
+    pub async fn handle(&self, body: &str) -> Result<Outcome, VerifyError> {
+        let msg: InboxMessage = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let (key, event) = match msg {
+            InboxMessage::Inbound(req) => inbound_event(req)?,
+            InboxMessage::Publish(p) => published_event(p),
+        };
+        self.record(&key, event).await
+    }
+
+    /// Process a batch concurrently; returns the ids of the messages that failed.
+    pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+        let results = futures::future::join_all(records.into_iter().map(|(id, body)| async move {
+            match self.handle(body).await {
+                Ok(Outcome::Recorded(e)) => {
+                    tracing::info!(message = id, event = %e, "event recorded");
+                    None
+                }
+                Ok(Outcome::Duplicate(e)) => {
+                    tracing::info!(message = id, event = %e, "duplicate dropped");
+                    None
+                }
+                Err(err) => {
+                    tracing::error!(message = id, error = %err, "message failed");
+                    Some(id.to_owned())
+                }
+            }
+        }))
+        .await;
+        results.into_iter().flatten().collect()
+    }
+
+    async fn record(&self, key: &str, mut event: Event) -> Result<Outcome, VerifyError> {
+        let now = self.clock.now();
+        let id = match self.store.claim(key, event.id.as_str(), self.dedupe_ttl, now).await? {
+            Claim::New => event.id.clone(),
+            Claim::Existing(v) => {
+                let earlier: EventId = v.parse().map_err(|_| StoreError::Corrupt(format!("dedupe key {key} holds {v}")))?;
+                if self.store.get_event(&event.org_id, &earlier).await?.is_some() {
+                    return Ok(Outcome::Duplicate(earlier));
+                }
+                // Claimed by an attempt that stopped before recording: finish its work.
+                earlier
+            }
+        };
+        event.id = id.clone();
+        if self.store.insert_event(&event).await? {
+            Ok(Outcome::Recorded(id))
+        } else {
+            Ok(Outcome::Duplicate(id))
+        }
+    }
+}
+
+/// The dedupe key and event of a provider's request.
+fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
+    let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
+    let dedupe = dedupe_key(&req, json.as_ref(), &raw);
+    let key = format!("src#{}#{}", req.source_id, dedupe);
+    let event = Event {
+        id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
+        org_id: req.org_id.clone(),
+        event_type: format!("{}.{}", req.source_name, provider_type(&req, json.as_ref())),
+        data: json.unwrap_or_else(|| {
+            use base64::Engine as _;
+            serde_json::json!({ "raw": base64::engine::general_purpose::STANDARD.encode(&raw) })
+        }),
+        source: Some(req.source_id.clone()),
+        created_at: req.received_at,
+    };
+    Ok((key, event))
+}
+
+fn published_event(p: PublishRequest) -> (String, Event) {
+    let key = format!("pub#{}#{}", p.org_id, p.event_id);
+    let event = Event {
+        id: p.event_id,
+        org_id: p.org_id,
+        event_type: p.event_type,
+        data: p.data,
+        source: None,
+        created_at: p.received_at,
+    };
+    (key, event)
+}
+
+fn json_str<'a>(json: Option<&'a serde_json::Value>, field: &str) -> Option<&'a str> {
+    json?.get(field)?.as_str().filter(|s| !s.is_empty())
+}
+
+/// The provider's own delivery id where it has one, else `Idempotency-Key`, else the
+/// SHA-256 of the body.
+pub fn dedupe_key(req: &InboundRequest, json: Option<&serde_json::Value>, raw: &[u8]) -> String {
+    let own = match req.provider.as_str() {
+        "stripe" => json_str(json, "id"),
+        "standard" => req.header("webhook-id").or_else(|| req.header("svix-id")),
+        "github" => req.header("x-github-delivery"),
+        "shopify" => req.header("x-shopify-webhook-id"),
+        _ => None,
+    };
+    match own.or_else(|| req.header("idempotency-key")) {
+        Some(k) => format!("id:{k}"),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
+    }
+}
+
+/// The provider part of the event type (after `<source name>.`).
+pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> String {
+    let t = match req.provider.as_str() {
+        "github" => req.header("x-github-event").map(|e| match json_str(json, "action") {
+            Some(a) => format!("{e}.{a}"),
+            None => e.to_owned(),
+        }),
+        "shopify" => req.header("x-shopify-topic").map(str::to_owned),
+        _ => json_str(json, "type").map(str::to_owned),
+    };
+    t.unwrap_or_else(|| "received".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use hookline_shared::local::{LocalDb, LocalStore};
+    use hookline_shared::ports::{EventQuery, ManualClock};
+    use hookline_shared::{Body, OrgId, SourceId};
+
+    fn verify() -> (Verify<LocalStore, ManualClock>, LocalStore) {
+        let store = LocalStore::new(LocalDb::in_memory().unwrap());
+        let clock = ManualClock::at(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        (Verify::new(store.clone(), clock, Duration::from_secs(7 * 86400)), store)
+    }
+
+    fn inbound(provider: &str, headers: &[(&str, &str)], body: &str) -> InboundRequest {
+        InboundRequest {
+            source_id: SourceId::derived(&[b"s"]),
+            org_id: OrgId::derived(&[b"o"]),
+            source_name: "src".into(),
+            provider: provider.into(),
+            received_at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            body: Body::from_bytes(body.as_bytes()),
+        }
+    }
+
+    fn msg(req: InboundRequest) -> String {
+        serde_json::to_string(&InboxMessage::Inbound(req)).unwrap()
+    }
+
+    #[test]
+    fn dedupe_keys_per_provider() {
+        let body = r#"{"id":"evt_stripe","type":"x"}"#;
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        let key = |p: &str, h: &[(&str, &str)]| dedupe_key(&inbound(p, h, body), Some(&json), body.as_bytes());
+        assert_eq!(key("stripe", &[]), "id:evt_stripe");
+        assert_eq!(key("standard", &[("webhook-id", "msg_1")]), "id:msg_1");
+        assert_eq!(key("standard", &[("svix-id", "msg_2")]), "id:msg_2");
+        assert_eq!(key("github", &[("x-github-delivery", "d1")]), "id:d1");
+        assert_eq!(key("shopify", &[("x-shopify-webhook-id", "w1")]), "id:w1");
+        assert_eq!(key("hmac", &[("idempotency-key", "ik")]), "id:ik");
+        assert_eq!(key("github", &[("idempotency-key", "ik")]), "id:ik", "falls back when the provider id is absent");
+        let hashed = key("none", &[]);
+        assert!(hashed.starts_with("sha256:") && hashed.len() == 7 + 64);
+    }
+
+    #[test]
+    fn event_types_per_provider() {
+        let t = |p: &str, h: &[(&str, &str)], body: &str| {
+            let json = serde_json::from_str::<serde_json::Value>(body).ok();
+            provider_type(&inbound(p, h, body), json.as_ref())
+        };
+        assert_eq!(t("stripe", &[], r#"{"type":"invoice.paid"}"#), "invoice.paid");
+        assert_eq!(t("standard", &[], r#"{"type":"email.sent"}"#), "email.sent");
+        assert_eq!(t("github", &[("x-github-event", "issues")], r#"{"action":"opened"}"#), "issues.opened");
+        assert_eq!(t("github", &[("x-github-event", "push")], r#"{"ref":"main"}"#), "push");
+        assert_eq!(t("shopify", &[("x-shopify-topic", "orders/create")], "{}"), "orders/create");
+        assert_eq!(t("hmac", &[], r#"{"type":7}"#), "received");
+        assert_eq!(t("none", &[], "not json"), "received");
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_dropped_and_non_json_is_kept_raw() {
+        let (v, store) = verify();
+        let m = msg(inbound("none", &[("idempotency-key", "k")], "\u{1F600} not json"));
+        let Outcome::Recorded(id) = v.handle(&m).await.unwrap() else { panic!("first is new") };
+        assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(id.clone()));
+        let e = store.get_event(&OrgId::derived(&[b"o"]), &id).await.unwrap().unwrap();
+        assert_eq!(e.event_type, "src.received");
+        assert!(e.data["raw"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_claim_without_its_event_is_finished_on_retry() {
+        let (v, store) = verify();
+        let req = inbound("stripe", &[], r#"{"id":"evt_crash","type":"a.b"}"#);
+        let (key, event) = inbound_event(req.clone()).unwrap();
+        // An earlier attempt claimed the key and stopped before recording.
+        store.claim(&key, event.id.as_str(), Duration::from_secs(60), Utc::now()).await.unwrap();
+        assert_eq!(v.handle(&msg(req.clone())).await.unwrap(), Outcome::Recorded(event.id.clone()));
+        assert_eq!(v.handle(&msg(req)).await.unwrap(), Outcome::Duplicate(event.id));
+    }
+
+    #[tokio::test]
+    async fn publish_uses_the_given_id_once() {
+        let (v, store) = verify();
+        let p = PublishRequest {
+            event_id: EventId::new(),
+            org_id: OrgId::new(),
+            event_type: "user.created".into(),
+            data: serde_json::json!({"id": 1}),
+            received_at: Utc::now(),
+        };
+        let m = serde_json::to_string(&InboxMessage::Publish(p.clone())).unwrap();
+        assert_eq!(v.handle(&m).await.unwrap(), Outcome::Recorded(p.event_id.clone()));
+        assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(p.event_id.clone()));
+        let page = store.list_events(&p.org_id, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn batch_reports_only_failed_ids() {
+        let (v, _) = verify();
+        let good = msg(inbound("none", &[], "{}"));
+        let failed = v.handle_batch([("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")]).await;
+        assert_eq!(failed, ["b", "c"]);
+    }
+}

@@ -1,0 +1,30 @@
+//! The `aws` adapters: DynamoDB for the store, SQS for the queues, all through the AWS
+//! SDK for Rust. Endpoints and credentials come from the SDK's standard settings
+//! (`AWS_ENDPOINT_URL`, `AWS_REGION`, …), so tests against a local stand-in take the
+//! same code path as production.
+//!
+//! Every conversion to and from DynamoDB items stays inside this module: one typed item
+//! struct per entity, mapped with `serde_dynamo`.
+
+mod dynamo;
+mod sqs;
+
+pub use dynamo::{DynamoStore, TableNames};
+pub use sqs::SqsQueue;
+
+/// Load the SDK configuration the standard way (environment, profile, IMDS/role).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Read a required environment variable, naming it in the error.
+pub fn required_env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).map_err(|_| anyhow::anyhow!("environment variable {name} is not set"))
+}
+
+fn sdk_err<E>(e: aws_sdk_dynamodb::error::SdkError<E>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()
+}

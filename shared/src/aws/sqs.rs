@@ -1,0 +1,92 @@
+//! The queue ports on SQS.
+
+use crate::error::QueueError;
+use crate::ports::{Queue, QueueConsumer, Received};
+use async_trait::async_trait;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::Client;
+use std::time::Duration;
+
+/// One SQS queue, by URL.
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    /// The queue at `url`.
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    /// The queue at `url`, with a client built from the SDK configuration.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
+        Self::new(Client::new(sdk), url)
+    }
+}
+
+fn err<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> QueueError {
+    QueueError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
+            return Err(QueueError::TooLarge(body.len()));
+        }
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay.as_secs().min(900) as i32)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl QueueConsumer for SqsQueue {
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .visibility_timeout(visibility.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| Received {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+                message_id: m.message_id.unwrap_or_default(),
+                receipt: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! Configuration, read once at start-up from the environment.
+
+use crate::domain::Secret;
+use std::time::Duration;
+
+/// The most a single SQS message holds (1 MiB), minus room for the JSON envelope.
+pub const MAX_QUEUE_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Envelope room kept free in a queue message besides the body.
+const ENVELOPE_BYTES: usize = 16 * 1024;
+/// The largest body limit that can be configured: a base64-encoded body must still fit in one message.
+pub const MAX_BODY_LIMIT: usize = (MAX_QUEUE_MESSAGE_BYTES - ENVELOPE_BYTES) / 4 * 3;
+
+/// Settings shared by every function.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted inbound body (`HOOKLINE_MAX_BODY_BYTES`, default 512 KiB).
+    pub max_body_bytes: usize,
+    /// How long dedupe and publish keys are kept (`HOOKLINE_IDEMPOTENCY_TTL_SECS`, default 7 days).
+    pub idempotency_ttl: Duration,
+    /// How long ingest trusts a cached source (`HOOKLINE_SOURCE_CACHE_SECS`, default 30 s).
+    pub source_cache_ttl: Duration,
+    /// The operator key that may create orgs (`HOOKLINE_OPERATOR_KEY`).
+    pub operator_key: Option<Secret>,
+    /// Public base URL used in `ingest_url` (`HOOKLINE_PUBLIC_URL`); relative when unset.
+    pub public_url: Option<String>,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 512 * 1024,
+            idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
+            source_cache_ttl: Duration::from_secs(30),
+            operator_key: None,
+            public_url: None,
+        }
+    }
+}
+
+impl Config {
+    /// Read the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Read settings through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut c = Config::default();
+        if let Some(v) = number(&get, "HOOKLINE_MAX_BODY_BYTES")? {
+            if v == 0 || v as usize > MAX_BODY_LIMIT {
+                return Err(ConfigError {
+                    name: "HOOKLINE_MAX_BODY_BYTES",
+                    reason: format!("must be between 1 and {MAX_BODY_LIMIT}"),
+                });
+            }
+            c.max_body_bytes = v as usize;
+        }
+        if let Some(v) = number(&get, "HOOKLINE_IDEMPOTENCY_TTL_SECS")? {
+            c.idempotency_ttl = Duration::from_secs(v);
+        }
+        if let Some(v) = number(&get, "HOOKLINE_SOURCE_CACHE_SECS")? {
+            c.source_cache_ttl = Duration::from_secs(v);
+        }
+        c.operator_key = get("HOOKLINE_OPERATOR_KEY").filter(|k| !k.is_empty()).map(Secret::new);
+        c.public_url = get("HOOKLINE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        Ok(c)
+    }
+}
+
+fn number(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {
+    get(name)
+        .map(|v| v.trim().parse::<u64>().map_err(|_| ConfigError { name, reason: format!("`{v}` is not a whole number") }))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.max_body_bytes, 512 * 1024);
+        assert!(c.operator_key.is_none());
+        let c = cfg(&[("HOOKLINE_MAX_BODY_BYTES", "1024"), ("HOOKLINE_OPERATOR_KEY", "op")]).unwrap();
+        assert_eq!(c.max_body_bytes, 1024);
+        assert_eq!(c.operator_key.unwrap().expose(), "op");
+    }
+
+    #[test]
+    fn body_limit_is_bounded_by_one_queue_message() {
+        assert!(cfg(&[("HOOKLINE_MAX_BODY_BYTES", "2000000")]).is_err());
+        assert!(cfg(&[("HOOKLINE_MAX_BODY_BYTES", "many")]).is_err());
+        assert!(MAX_BODY_LIMIT / 3 * 4 + ENVELOPE_BYTES <= MAX_QUEUE_MESSAGE_BYTES);
+    }
+}

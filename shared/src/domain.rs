@@ -1,0 +1,391 @@
+//! Domain types: organisations, API keys, sources, events and the inbox message.
+
+use crate::ids::{EventId, OrgId, SourceId};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A tenant's plan; it bounds how many webhooks the org may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    /// No outbound webhooks.
+    Free,
+    /// A few outbound webhooks.
+    Starter,
+    /// Unlimited.
+    Pro,
+}
+
+/// An organisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    /// Its id.
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Its plan.
+    pub plan: Plan,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A secret value (source signing secret, token, API key). Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret itself: call only where it is used, never to log or return it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A hint safe to show: the scheme prefix (if any) and the last four characters
+    /// of a long secret, e.g. `whsec_…k3Zq`; short secrets show nothing of themselves.
+    pub fn hint(&self) -> String {
+        let s = &self.0;
+        let prefix = s.find('_').filter(|i| *i <= 8).map(|i| &s[..=i]).unwrap_or("");
+        let chars: Vec<char> = s.chars().collect();
+        if chars.len() >= 20 {
+            let tail: String = chars[chars.len() - 4..].iter().collect();
+            format!("{prefix}…{tail}")
+        } else {
+            format!("{prefix}…")
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// An org API key as given to its owner once: `hk_<random>`. Only its SHA-256 is stored.
+#[derive(Clone)]
+pub struct ApiKey(Secret);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(redacted)")
+    }
+}
+
+impl ApiKey {
+    /// A new random key with 192 bits of entropy.
+    pub fn generate() -> Self {
+        let bytes: [u8; 24] = rand::rng().random();
+        Self(Secret::new(format!(
+            "hk_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// The key text, to return to its owner exactly once.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// The stored form of the key.
+    pub fn hash(&self) -> KeyHash {
+        KeyHash::of(self.0.expose())
+    }
+}
+
+/// The SHA-256 of an API key, hex encoded: what the store keeps and looks keys up by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KeyHash(String);
+
+impl KeyHash {
+    /// Hash a presented key.
+    pub fn of(key: &str) -> Self {
+        Self(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    /// The hex digest.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a generic HMAC sender encodes its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HmacEncoding {
+    /// Lower or upper case hex.
+    #[default]
+    Hex,
+    /// Standard base64.
+    Base64,
+}
+
+fn default_hmac_header() -> String {
+    "x-signature".to_owned()
+}
+
+/// Options of the generic HMAC-SHA256 scheme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HmacOptions {
+    /// The header that carries the signature.
+    #[serde(default = "default_hmac_header")]
+    pub header: String,
+    /// Hex or base64.
+    #[serde(default)]
+    pub encoding: HmacEncoding,
+    /// An optional prefix before the signature, such as `sha256=`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// The provider (signature scheme) of a source, with its scheme options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum Provider {
+    /// `Stripe-Signature`.
+    Stripe {
+        /// Timestamp tolerance in seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_secs: Option<u64>,
+    },
+    /// Standard Webhooks / Svix.
+    Standard {
+        /// Timestamp tolerance in seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_secs: Option<u64>,
+    },
+    /// GitHub `X-Hub-Signature-256`.
+    Github,
+    /// Shopify `X-Shopify-Hmac-Sha256`.
+    Shopify,
+    /// Generic HMAC-SHA256.
+    Hmac(HmacOptions),
+    /// A static token in a header.
+    Token {
+        /// The header to compare (default `Authorization`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+    },
+    /// No authentication (for trusted senders and local testing).
+    None,
+}
+
+impl Provider {
+    /// The provider's name as used in event types and the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Stripe { .. } => "stripe",
+            Provider::Standard { .. } => "standard",
+            Provider::Github => "github",
+            Provider::Shopify => "shopify",
+            Provider::Hmac(_) => "hmac",
+            Provider::Token { .. } => "token",
+            Provider::None => "none",
+        }
+    }
+}
+
+/// An inbound source: where a provider sends its webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Its id; the ingest URL is `/in/{id}`.
+    pub id: SourceId,
+    /// The owning org.
+    pub org_id: OrgId,
+    /// A short name, also the first segment of its events' types (`stripe.invoice.paid`).
+    pub name: String,
+    /// Signature scheme and options.
+    #[serde(flatten)]
+    pub provider: Provider,
+    /// Active secrets (several during a rotation).
+    pub secrets: Vec<Secret>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A source name: 1–64 characters of `a-z 0-9 _ -`, starting with a letter, because it
+/// becomes the first segment of event types.
+pub fn validate_source_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("name must be 1-64 characters of a-z, 0-9, _ or -, starting with a letter".into())
+    }
+}
+
+/// An event type: 1–256 printable ASCII characters without spaces.
+pub fn validate_event_type(t: &str) -> Result<(), String> {
+    if !t.is_empty() && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err("type must be 1-256 printable ASCII characters without spaces".into())
+    }
+}
+
+/// An event: something a provider sent or an app published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Its id.
+    pub id: EventId,
+    /// The owning org.
+    pub org_id: OrgId,
+    /// Its type, e.g. `stripe.invoice.paid`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The payload as JSON.
+    pub data: serde_json::Value,
+    /// The source it came in through; `None` when published through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceId>,
+    /// When Hookline accepted it.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `ingest` and the publish API put on the `inbox` queue for `verify`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboxMessage {
+    /// A provider's request that passed the signature check, kept as received.
+    Inbound(InboundRequest),
+    /// An event published by an app through `POST /v1/events`.
+    Publish(PublishRequest),
+}
+
+/// A raw accepted provider request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundRequest {
+    /// The source it arrived on.
+    pub source_id: SourceId,
+    /// The source's org.
+    pub org_id: OrgId,
+    /// The source's name when it was accepted (first segment of the event type).
+    pub source_name: String,
+    /// The source's provider name (`stripe`, `github`, …).
+    pub provider: String,
+    /// When ingest accepted it.
+    pub received_at: DateTime<Utc>,
+    /// The headers `verify` needs (lower-case names), never credentials.
+    pub headers: Vec<(String, String)>,
+    /// The body: UTF-8 text as is, anything else base64-encoded.
+    pub body: Body,
+}
+
+impl InboundRequest {
+    /// The first value of a header (names are stored lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request body, kept compact on the queue: text stays text, binary becomes base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// A UTF-8 body.
+    Text(String),
+    /// Any other body, base64.
+    Base64(String),
+}
+
+impl Body {
+    /// Wrap raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Body::Text(s.to_owned()),
+            Err(_) => Body::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    /// The raw bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, base64::DecodeError> {
+        match self {
+            Body::Text(s) => Ok(s.as_bytes().to_vec()),
+            Body::Base64(b) => base64::engine::general_purpose::STANDARD.decode(b),
+        }
+    }
+}
+
+/// An event published by an app, accepted but not yet recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// The id already returned to the caller.
+    pub event_id: EventId,
+    /// The publishing org.
+    pub org_id: OrgId,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Payload.
+    pub data: serde_json::Value,
+    /// When the API accepted it.
+    pub received_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_and_hint_hide_the_secret() {
+        let s = Secret::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD");
+        assert_eq!(format!("{s:?}"), "Secret(redacted)");
+        assert_eq!(s.hint(), "whsec_…b7oD");
+        assert_eq!(Secret::new("short").hint(), "…");
+    }
+
+    #[test]
+    fn api_keys_are_random_and_hash_stably() {
+        let a = ApiKey::generate();
+        let b = ApiKey::generate();
+        assert_ne!(a.expose(), b.expose());
+        assert!(a.expose().starts_with("hk_"));
+        assert_eq!(a.hash(), KeyHash::of(a.expose()));
+        assert_eq!(a.hash().as_str().len(), 64);
+    }
+
+    #[test]
+    fn provider_serialises_flat_with_options() {
+        let p: Provider = serde_json::from_str(r#"{"provider":"hmac","header":"X-Sig","prefix":"sha256="}"#).unwrap();
+        assert_eq!(
+            p,
+            Provider::Hmac(HmacOptions { header: "X-Sig".into(), encoding: HmacEncoding::Hex, prefix: Some("sha256=".into()) })
+        );
+        let p: Provider = serde_json::from_str(r#"{"provider":"stripe"}"#).unwrap();
+        assert_eq!(p, Provider::Stripe { tolerance_secs: None });
+        assert!(serde_json::from_str::<Provider>(r#"{"provider":"paypal"}"#).is_err());
+    }
+
+    #[test]
+    fn body_round_trips_text_and_binary() {
+        assert_eq!(Body::from_bytes(b"{}"), Body::Text("{}".into()));
+        let bin = [0xff, 0x00, 0x80];
+        assert!(matches!(Body::from_bytes(&bin), Body::Base64(_)));
+        assert_eq!(Body::from_bytes(&bin).to_bytes().unwrap(), bin);
+    }
+
+    #[test]
+    fn names_and_types_are_validated() {
+        assert!(validate_source_name("stripe").is_ok());
+        assert!(validate_source_name("Stripe").is_err());
+        assert!(validate_source_name("").is_err());
+        assert!(validate_source_name("a b").is_err());
+        assert!(validate_event_type("invoice.paid").is_ok());
+        assert!(validate_event_type("has space").is_err());
+        assert!(validate_event_type("").is_err());
+    }
+}

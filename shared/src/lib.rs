@@ -1,0 +1,22 @@
+//! `hookline-shared`: the domain, the ports, the signature schemes and the two adapter
+//! sets (`local`: embedded SQLite; `aws`: DynamoDB and SQS) that every function shares.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod memory;
+pub mod ports;
+pub mod signature;
+pub mod source_cache;
+pub mod web;
+
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "local")]
+pub mod local;
+
+pub use config::Config;
+pub use domain::*;
+pub use error::{QueueError, StoreError};
+pub use ids::*;

@@ -1,0 +1,196 @@
+//! The store ports on SQLite. Records are kept as JSON next to the columns they are
+//! queried by.
+
+use super::{corrupt, unavailable, LocalDb};
+use crate::domain::{Event, KeyHash, Org, Source};
+use crate::error::StoreError;
+use crate::ids::{EventId, OrgId, SourceId};
+use crate::ports::{cursor, Claim, EventQuery, EventStore, IdempotencyStore, OrgStore, Page, SourceStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use std::time::Duration;
+
+/// The local store.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    db: LocalDb,
+}
+
+impl LocalStore {
+    /// A store on `db`.
+    pub fn new(db: LocalDb) -> Self {
+        Self { db }
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(corrupt)
+}
+
+#[async_trait]
+impl OrgStore for LocalStore {
+    async fn create_org(&self, org: &Org, key: &KeyHash) -> Result<(), StoreError> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute("INSERT INTO orgs (id, body) VALUES (?1, ?2)", params![org.id.as_str(), to_json(org)?])
+            .map_err(unavailable)?;
+        tx.execute("INSERT INTO api_keys (hash, org_id) VALUES (?1, ?2)", params![key.as_str(), org.id.as_str()])
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)
+    }
+
+    async fn org_for_key(&self, key: &KeyHash) -> Result<Option<Org>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT o.body FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?1")
+            .and_then(|mut s| s.query_row([key.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+}
+
+#[async_trait]
+impl SourceStore for LocalStore {
+    async fn put_source(&self, source: &Source) -> Result<(), StoreError> {
+        self.db
+            .lock()
+            .execute(
+                "INSERT INTO sources (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![
+                    source.id.as_str(),
+                    source.org_id.as_str(),
+                    source.created_at.timestamp_millis(),
+                    to_json(source)?
+                ],
+            )
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM sources WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([org.as_str()], |r| r.get::<_, String>(0))
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        rows.iter().map(|b| from_json(b)).collect()
+    }
+
+    async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .lock()
+            .execute("DELETE FROM sources WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl EventStore for LocalStore {
+    async fn insert_event(&self, event: &Event) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .lock()
+            .execute(
+                "INSERT INTO events (id, org_id, type, created_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    event.id.as_str(),
+                    event.org_id.as_str(),
+                    event.event_type,
+                    event.created_at.timestamp_millis(),
+                    to_json(event)?
+                ],
+            )
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM events WHERE id = ?1 AND org_id = ?2")
+            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
+        let (after_ms, after_id) = match &q.cursor {
+            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
+            None => (i64::MAX, String::new()),
+        };
+        let limit = q.limit.clamp(1, 100);
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM events
+                 WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2)
+                   AND (created_ms < ?3 OR (created_ms = ?3 AND (?4 = '' OR id < ?4)))
+                 ORDER BY created_ms DESC, id DESC LIMIT ?5",
+            )
+            .map_err(unavailable)?;
+        let bodies = stmt
+            .query_map(
+                params![org.as_str(), q.event_type, after_ms, after_id, (limit + 1) as i64],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        let mut items: Vec<Event> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| cursor::encode(e.created_at.timestamp_millis(), e.id.as_str()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for LocalStore {
+    async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        let now_s = now.timestamp();
+        let expires = now_s + ttl.as_secs() as i64;
+        let conn = self.db.lock();
+        // One statement: insert, or take over an expired key; otherwise leave it alone.
+        let changed = conn
+            .prepare_cached(
+                "INSERT INTO idempotency (key, value, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+                 WHERE idempotency.expires_at <= ?4",
+            )
+            .and_then(|mut s| s.execute(params![key, value, expires, now_s]))
+            .map_err(unavailable)?;
+        if changed > 0 {
+            return Ok(Claim::New);
+        }
+        let existing: String = conn
+            .prepare_cached("SELECT value FROM idempotency WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+            .map_err(unavailable)?;
+        Ok(Claim::Existing(existing))
+    }
+}

@@ -1,0 +1,168 @@
+//! Ports: the narrow traits the handlers see the world through. The `local` and `aws`
+//! adapters implement them; the conformance suite holds both to the same behaviour.
+
+use crate::domain::{Event, KeyHash, Org, Source};
+use crate::error::{QueueError, StoreError};
+use crate::ids::{EventId, OrgId, SourceId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Organisations and their API keys (`subscriptions` table).
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Store a new org with its first API key (hash only).
+    async fn create_org(&self, org: &Org, key: &KeyHash) -> Result<(), StoreError>;
+    /// The org an API key belongs to.
+    async fn org_for_key(&self, key: &KeyHash) -> Result<Option<Org>, StoreError>;
+}
+
+/// Inbound sources (`subscriptions` table).
+#[async_trait]
+pub trait SourceStore: Send + Sync {
+    /// Create or replace a source.
+    async fn put_source(&self, source: &Source) -> Result<(), StoreError>;
+    /// A source by id, whatever its org (ingest knows only the id).
+    async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError>;
+    /// All sources of an org, oldest first.
+    async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError>;
+    /// Delete a source of `org`; false when it does not exist there.
+    async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError>;
+}
+
+/// A page of a newest-first listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What to list of an org's events.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// At most this many (1–100).
+    pub limit: usize,
+    /// Continue after this cursor.
+    pub cursor: Option<String>,
+    /// Only events of this exact type.
+    pub event_type: Option<String>,
+}
+
+/// Events (`logs` table).
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Record an event unless one with its id exists; true when it was new.
+    async fn insert_event(&self, event: &Event) -> Result<bool, StoreError>;
+    /// An event of `org` by id.
+    async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError>;
+    /// An org's events, newest first.
+    async fn list_events(&self, org: &OrgId, query: &EventQuery) -> Result<Page<Event>, StoreError>;
+}
+
+/// Outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free and now holds our value.
+    New,
+    /// The key was already claimed (and not expired), holding this value.
+    Existing(String),
+}
+
+/// Dedupe and publish keys (`idempotency` table).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claim `key` for `ttl` with a conditional write, storing `value`.
+    async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError>;
+}
+
+/// Every store piece at once, for handlers that need several.
+pub trait Store: OrgStore + SourceStore + EventStore + IdempotencyStore + Clone + 'static {}
+impl<T: OrgStore + SourceStore + EventStore + IdempotencyStore + Clone + 'static> Store for T {}
+
+/// A queue's producer side: what handlers use.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Send one message, visible after `delay` (at most 15 minutes).
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// A message leased from a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The message id, stable across receives.
+    pub message_id: String,
+    /// Pass to [`QueueConsumer::ack`]; valid for this lease only.
+    pub receipt: String,
+    /// The body as sent.
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// A queue's consumer side: used by the runtime (`hookline dev`'s pollers, tests),
+/// never by handlers. In Lambda the event source mapping plays this part.
+#[async_trait]
+pub trait QueueConsumer: Send + Sync {
+    /// Lease up to `max` visible messages for `visibility`.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError>;
+    /// Delete a processed message.
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+}
+
+/// The time, as the handlers see it.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that tests set by hand.
+#[derive(Debug, Clone)]
+pub struct ManualClock(std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    /// A clock showing `t`.
+    pub fn at(t: DateTime<Utc>) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(t)))
+    }
+
+    /// Move the clock.
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The opaque cursor of event listings: the last item's time and id.
+pub mod cursor {
+    use base64::Engine as _;
+
+    /// Encode (created_at in ms, id).
+    pub fn encode(ms: i64, id: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{ms}:{id}"))
+    }
+
+    /// Decode a cursor; `None` when it was not made by [`encode`].
+    pub fn decode(c: &str) -> Option<(i64, String)> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c).ok()?;
+        let s = String::from_utf8(raw).ok()?;
+        let (ms, id) = s.split_once(':')?;
+        Some((ms.parse().ok()?, id.to_owned()))
+    }
+}

@@ -1,0 +1,133 @@
+//! The inbound flow on the AWS adapters, through the Lambda entry points, against moto:
+//! API Gateway v2 events into the `api` and `ingest` routers (as `lambda_http` hands
+//! them over), SQS messages into `verify` as an `SqsEvent`, events in DynamoDB.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_api::Api;
+use hookline_ingest::Ingest;
+use hookline_shared::aws::{DynamoStore, SqsQueue};
+use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer, SystemClock};
+use hookline_shared::signature::stripe;
+use hookline_shared::source_cache::SourceCache;
+use hookline_shared::{Config, OrgId, Secret};
+use hookline_verify::Verify;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt as _;
+
+const APIGW_V2: &str = include_str!("../../infra/events/ingest-apigw-v2.json");
+
+/// An API Gateway HTTP API (v2) event for `method path` with `headers` and `body`.
+fn apigw_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    let mut v: Value = serde_json::from_str(APIGW_V2).unwrap();
+    v["rawPath"] = json!(path);
+    v["routeKey"] = json!(format!("{method} {path}"));
+    v["requestContext"]["http"]["method"] = json!(method);
+    v["requestContext"]["http"]["path"] = json!(path);
+    for (k, val) in headers {
+        v["headers"][k.to_ascii_lowercase()] = json!(val);
+    }
+    v["body"] = json!(body);
+    lambda_http::request::from_str(&v.to_string()).expect("a valid API Gateway v2 event")
+}
+
+async fn call(router: &axum::Router, req: lambda_http::Request) -> (u16, Value) {
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn inbound_flow_through_lambda_entry_points() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
+    let inbox_url = hookline_tests::create_queue(&sdk, 30).await.unwrap();
+    let store = DynamoStore::from_sdk(&sdk, tables);
+    let inbox = SqsQueue::from_sdk(&sdk, &inbox_url);
+    let config = Config { operator_key: Some(Secret::new("op-key")), ..Config::default() };
+
+    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), SystemClock, &config));
+    let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
+    let ingest = hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
+    let verify = Verify::new(store.clone(), SystemClock, config.idempotency_ttl);
+
+    // Operator creates an org; the org creates a Stripe source.
+    let (status, org) = call(&api, apigw_event("POST", "/v1/orgs", &[("authorization", "Bearer op-key")], r#"{"name":"Acme","plan":"pro"}"#)).await;
+    assert_eq!(status, 201, "{org}");
+    let key = format!("Bearer {}", org["api_key"].as_str().unwrap());
+    let secret = "whsec_moto_secret";
+    let body = json!({"name": "stripe", "provider": "stripe", "secrets": [secret]}).to_string();
+    let (status, src) = call(&api, apigw_event("POST", "/v1/sources", &[("authorization", &key)], &body)).await;
+    assert_eq!(status, 201, "{src}");
+    let path = format!("/in/{}", src["id"].as_str().unwrap());
+
+    // Ingest: the same signed event three times, and one forged request.
+    let payload = r#"{"id":"evt_1NG8Du2eZvKYlo2C","type":"invoice.payment_failed","data":{"object":{}}}"#;
+    let sig = stripe::sign(secret, chrono::Utc::now().timestamp(), payload.as_bytes());
+    for _ in 0..3 {
+        let (status, v) = call(&ingest, apigw_event("POST", &path, &[("stripe-signature", &sig)], payload)).await;
+        assert_eq!((status, v), (200, json!({"ok": true})));
+    }
+    let forged = stripe::sign("whsec_wrong", chrono::Utc::now().timestamp(), payload.as_bytes());
+    assert_eq!(call(&ingest, apigw_event("POST", &path, &[("stripe-signature", &forged)], payload)).await.0, 401);
+    let (status, _) = call(&ingest, apigw_event("POST", "/in/src_01ARZ3NDEKTSV4RRFFQ69G5FAV", &[("stripe-signature", &sig)], payload)).await;
+    assert_eq!(status, 404);
+
+    // Receive what ingest queued and hand it to verify as the event source mapping would,
+    // with one malformed record that must come back as the only failure.
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        received.extend(inbox.receive(10, Duration::from_secs(30)).await.unwrap());
+        if received.len() >= 3 {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 3, "the forged request was not kept");
+    let mut records: Vec<Value> = received
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "eventSource": "aws:sqs"}))
+        .collect();
+    records.push(json!({"messageId": "poison", "body": "not an inbox message", "eventSource": "aws:sqs"}));
+    let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let response = hookline_verify::lambda::handle_sqs_event(&verify, event).await;
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["poison"]);
+    for m in &received {
+        inbox.ack(&m.receipt).await.unwrap();
+    }
+
+    // One event in DynamoDB, visible through the API.
+    let org_id: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let page = store.list_events(&org_id, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].event_type, "stripe.invoice.payment_failed");
+    let (status, listed) = call(&api, apigw_event("GET", "/v1/events", &[("authorization", &key)], "")).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["data"][0]["id"], json!(page.items[0].id.as_str()));
+
+    // A later retry of the same provider event is still a duplicate.
+    let (status, _) = call(&ingest, apigw_event("POST", &path, &[("stripe-signature", &sig)], payload)).await;
+    assert_eq!(status, 200);
+    let again = inbox.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(verify.handle(&again[0].body).await.unwrap(), hookline_verify::Outcome::Duplicate(page.items[0].id.clone()));
+}
+
+#[tokio::test]
+async fn sample_sqs_event_parses_and_publish_records_once() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let verify = Verify::new(store.clone(), SystemClock, Duration::from_secs(3600));
+    let sample: SqsEvent = serde_json::from_str(include_str!("../../infra/events/verify-sqs.json")).unwrap();
+    for _ in 0..2 {
+        let res = hookline_verify::lambda::handle_sqs_event(&verify, sample.clone()).await;
+        assert!(res.batch_item_failures.is_empty());
+    }
+    let org: OrgId = "org_01JD3Q5N7Z8X9Y0A1B2C3D4E5F".parse().unwrap();
+    let page = store.list_events(&org, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].data, json!({"id": "u_1"}));
+}
