@@ -1,6 +1,8 @@
 //! `kill -9` of a real `hookline dev` process: every request that got 200/202 before the
 //! kill is recorded after a restart.
 
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,9 +73,17 @@ async fn accepted_requests_survive_kill_9() {
         let (base, key, ingest_url) = (base.clone(), key.clone(), ingest_url.clone());
         async move {
             let res = if i % 2 == 0 {
-                http.post(format!("{base}/v1/events")).bearer_auth(&key).json(&json!({"type": "crash.test", "data": {"i": i}})).send().await
+                http.post(format!("{base}/v1/events"))
+                    .bearer_auth(&key)
+                    .json(&json!({"type": "crash.test", "data": {"i": i}}))
+                    .send()
+                    .await
             } else {
-                http.post(&ingest_url).header("Idempotency-Key", format!("k{i}")).body(format!(r#"{{"type":"in","i":{i}}}"#)).send().await
+                http.post(&ingest_url)
+                    .header("Idempotency-Key", format!("k{i}"))
+                    .body(format!(r#"{{"type":"in","i":{i}}}"#))
+                    .send()
+                    .await
             };
             res.map(|r| r.status().is_success()).unwrap_or(false)
         }

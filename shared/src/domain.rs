@@ -84,10 +84,7 @@ impl ApiKey {
     /// A new random key with 192 bits of entropy.
     pub fn generate() -> Self {
         let bytes: [u8; 24] = rand::rng().random();
-        Self(Secret::new(format!(
-            "hk_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        )))
+        Self(Secret::new(format!("hk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
     }
 
     /// The key text, to return to its owner exactly once.
@@ -363,7 +360,11 @@ mod tests {
         let p: Provider = serde_json::from_str(r#"{"provider":"hmac","header":"X-Sig","prefix":"sha256="}"#).unwrap();
         assert_eq!(
             p,
-            Provider::Hmac(HmacOptions { header: "X-Sig".into(), encoding: HmacEncoding::Hex, prefix: Some("sha256=".into()) })
+            Provider::Hmac(HmacOptions {
+                header: "X-Sig".into(),
+                encoding: HmacEncoding::Hex,
+                prefix: Some("sha256=".into())
+            })
         );
         let p: Provider = serde_json::from_str(r#"{"provider":"stripe"}"#).unwrap();
         assert_eq!(p, Provider::Stripe { tolerance_secs: None });

@@ -27,11 +27,7 @@ pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
             return Some(k.trim()).filter(|k| !k.is_empty());
         }
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty())
 }
 
 #[cfg(test)]

@@ -77,13 +77,14 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
         ScalarAttributeType, TimeToLiveSpecification,
     };
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let names = TableNames {
-        subscriptions: unique("subscriptions"),
-        logs: unique("logs"),
-        idempotency: unique("idempotency"),
-    };
+    let names =
+        TableNames { subscriptions: unique("subscriptions"), logs: unique("logs"), idempotency: unique("idempotency") };
     let attr = |n: &str| {
-        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("attribute")
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
     };
     let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
     for table in [&names.subscriptions, &names.logs] {
@@ -120,7 +121,9 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
         client
             .update_time_to_live()
             .table_name(table)
-            .time_to_live_specification(TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?,
+            )
             .send()
             .await?;
     }
@@ -165,13 +168,10 @@ pub async fn spawn_app() -> TestApp {
 /// Start `hookline dev` in process with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
-    let server = dev::start(DevOptions {
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        data: data.path().to_path_buf(),
-        config,
-    })
-    .await
-    .expect("hookline dev starts");
+    let server =
+        dev::start(DevOptions { addr: "127.0.0.1:0".parse().expect("addr"), data: data.path().to_path_buf(), config })
+            .await
+            .expect("hookline dev starts");
     TestApp {
         url: format!("http://{}", server.addr),
         addr: server.addr,

@@ -1,6 +1,8 @@
 //! The `/v1` API on `hookline dev` over real HTTP: auth, org scoping, sources, publish,
 //! listings, and a JSON error for every malformed request.
 
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
 use hookline_tests::spawn_app;
 use serde_json::{json, Value};
 
@@ -18,7 +20,14 @@ async fn orgs_need_the_operator_key_and_keys_are_shown_once() {
         assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "unauthorized");
     }
     // X-API-Key works as well as Bearer.
-    let res = app.http.post(&url).header("X-API-Key", &app.operator_key).json(&json!({"name": "Acme", "plan": "starter"})).send().await.unwrap();
+    let res = app
+        .http
+        .post(&url)
+        .header("X-API-Key", &app.operator_key)
+        .json(&json!({"name": "Acme", "plan": "starter"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let org: Value = res.json().await.unwrap();
     assert!(org["id"].as_str().unwrap().starts_with("org_"));
@@ -40,7 +49,12 @@ async fn sources_crud_and_secrets_are_write_only() {
     let app = spawn_app().await;
     let (_, key) = app.create_org("free").await;
     let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-    let src = app.create_source(&key, json!({"name": "resend", "provider": "standard", "secrets": [secret], "tolerance_secs": 60})).await;
+    let src = app
+        .create_source(
+            &key,
+            json!({"name": "resend", "provider": "standard", "secrets": [secret], "tolerance_secs": 60}),
+        )
+        .await;
     let id = src["id"].as_str().unwrap();
     assert_eq!(src["provider"], "standard");
     assert_eq!(src["tolerance_secs"], 60);
@@ -97,14 +111,28 @@ async fn another_orgs_ids_answer_404_everywhere() {
     let (_, key_b) = app.create_org("pro").await;
     let src = app.create_source(&key_a, json!({"name": "gh", "provider": "github", "secrets": ["s"]})).await;
     let sid = src["id"].as_str().unwrap();
-    let res = app.http.post(format!("{}/v1/events", app.url)).bearer_auth(&key_a).json(&json!({"type": "a.b", "data": {}})).send().await.unwrap();
+    let res = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .bearer_auth(&key_a)
+        .json(&json!({"type": "a.b", "data": {}}))
+        .send()
+        .await
+        .unwrap();
     let eid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     app.drain().await;
     assert_eq!(app.get(&key_a, &format!("/v1/events/{eid}")).await.0, 200);
 
     assert_eq!(app.get(&key_b, &format!("/v1/sources/{sid}")).await.0, 404);
     assert_eq!(app.get(&key_b, &format!("/v1/events/{eid}")).await.0, 404);
-    let res = app.http.patch(format!("{}/v1/sources/{sid}", app.url)).bearer_auth(&key_b).json(&json!({"name": "x"})).send().await.unwrap();
+    let res = app
+        .http
+        .patch(format!("{}/v1/sources/{sid}", app.url))
+        .bearer_auth(&key_b)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let res = app.http.delete(format!("{}/v1/sources/{sid}", app.url)).bearer_auth(&key_b).send().await.unwrap();
     assert_eq!(res.status(), 404);
@@ -119,7 +147,11 @@ async fn publish_is_idempotent_and_listing_pages_newest_first() {
     let app = spawn_app().await;
     let (_, key) = app.create_org("pro").await;
     let publish = |t: &str, key_header: Option<&str>| {
-        let mut req = app.http.post(format!("{}/v1/events", app.url)).bearer_auth(&key).json(&json!({"type": t, "data": {"n": 1}}));
+        let mut req = app
+            .http
+            .post(format!("{}/v1/events", app.url))
+            .bearer_auth(&key)
+            .json(&json!({"type": t, "data": {"n": 1}}));
         if let Some(k) = key_header {
             req = req.header("Idempotency-Key", k);
         }
@@ -178,14 +210,20 @@ async fn malformed_requests_get_json_4xx_never_5xx() {
         (c.put(u("/v1/orgs")), 405, "method_not_allowed"),
         (c.get(u("/v1/events")), 401, "unauthorized"),
         (c.get(u("/v1/events")).bearer_auth("hk_wrong"), 401, "unauthorized"),
-        (c.post(u("/v1/events")).bearer_auth(&key).header("content-type", "application/json").body("{not json"), 400, "invalid_request"),
+        (
+            c.post(u("/v1/events")).bearer_auth(&key).header("content-type", "application/json").body("{not json"),
+            400,
+            "invalid_request",
+        ),
         (c.post(u("/v1/events")).bearer_auth(&key).body(r#"{"type":"a"}"#), 415, "unsupported_media_type"),
         (c.post(u("/v1/events")).bearer_auth(&key).json(&json!({"data": {}})), 400, "invalid_request"),
         (c.post(u("/v1/events")).bearer_auth(&key).json(&json!({"type": "has space"})), 400, "invalid_request"),
         (c.post(u("/v1/events")).bearer_auth(&key).json(&json!({"type": "a", "data": [1]})), 400, "invalid_request"),
         (c.post(u("/v1/events")).bearer_auth(&key).json(&json!({"type": "a", "extra": 1})), 400, "invalid_request"),
         (
-            c.post(u("/v1/events")).bearer_auth(&key).json(&json!({"type": "a", "data": {"big": "x".repeat(600 * 1024)}})),
+            c.post(u("/v1/events"))
+                .bearer_auth(&key)
+                .json(&json!({"type": "a", "data": {"big": "x".repeat(600 * 1024)}})),
             413,
             "payload_too_large",
         ),
@@ -223,14 +261,16 @@ async fn openapi_document_lists_exactly_the_served_routes() {
         }
     }
     documented.sort();
-    let mut served: Vec<(String, String)> = hookline_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let mut served: Vec<(String, String)> =
+        hookline_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     served.sort();
     assert_eq!(documented, served);
     // Every documented route answers something other than "no such route".
     let (_, key) = app.create_org("pro").await;
     for (method, path) in served {
         let path = path.replace("{id}", "x");
-        let req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url)).bearer_auth(&key);
+        let req =
+            app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url)).bearer_auth(&key);
         let res = req.send().await.unwrap();
         let v: Value = res.json().await.unwrap_or(Value::Null);
         assert!(!(v["error"]["message"] == "no such route"), "{method} {path} is not served");

@@ -2,6 +2,8 @@
 //! (DynamoDB and SQS, against moto). Each behaviour is a generic function; the macro at
 //! the bottom instantiates it once per backend.
 
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
 use chrono::{Duration as Days, TimeZone, Utc};
 use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
@@ -135,22 +137,26 @@ async fn idempotency_keys_are_claimed_once_until_expiry<S: Store>(store: S) {
     let key = format!("src#{}#id:evt_1", SourceId::new());
     assert_eq!(store.claim(&key, "first", ttl, now).await.unwrap(), Claim::New);
     assert_eq!(store.claim(&key, "second", ttl, now).await.unwrap(), Claim::Existing("first".into()));
-    assert_eq!(store.claim(&key, "third", ttl, now + Days::minutes(59)).await.unwrap(), Claim::Existing("first".into()));
+    assert_eq!(
+        store.claim(&key, "third", ttl, now + Days::minutes(59)).await.unwrap(),
+        Claim::Existing("first".into())
+    );
     // Past its TTL the key is free again, even before the backend deletes it.
     assert_eq!(store.claim(&key, "fourth", ttl, now + Days::minutes(61)).await.unwrap(), Claim::New);
-    assert_eq!(store.claim(&key, "fifth", ttl, now + Days::minutes(62)).await.unwrap(), Claim::Existing("fourth".into()));
+    assert_eq!(
+        store.claim(&key, "fifth", ttl, now + Days::minutes(62)).await.unwrap(),
+        Claim::Existing("fourth".into())
+    );
 }
 
 async fn concurrent_claims_have_one_winner<S: Store>(store: S) {
     let now = Utc::now();
     let key = format!("pub#{}", OrgId::new());
-    let claims = futures::future::join_all(
-        (0..8).map(|i| {
-            let store = store.clone();
-            let key = key.clone();
-            async move { store.claim(&key, &i.to_string(), Duration::from_secs(60), now).await.unwrap() }
-        }),
-    )
+    let claims = futures::future::join_all((0..8).map(|i| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.claim(&key, &i.to_string(), Duration::from_secs(60), now).await.unwrap() }
+    }))
     .await;
     assert_eq!(claims.iter().filter(|c| **c == Claim::New).count(), 1, "{claims:?}");
 }

@@ -2,6 +2,8 @@
 //! API Gateway v2 events into the `api` and `ingest` routers (as `lambda_http` hands
 //! them over), SQS messages into `verify` as an `SqsEvent`, events in DynamoDB.
 
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_api::Api;
 use hookline_ingest::Ingest;
@@ -51,11 +53,16 @@ async fn inbound_flow_through_lambda_entry_points() {
 
     let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), SystemClock, &config));
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
-    let ingest = hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
+    let ingest =
+        hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
     let verify = Verify::new(store.clone(), SystemClock, config.idempotency_ttl);
 
     // Operator creates an org; the org creates a Stripe source.
-    let (status, org) = call(&api, apigw_event("POST", "/v1/orgs", &[("authorization", "Bearer op-key")], r#"{"name":"Acme","plan":"pro"}"#)).await;
+    let (status, org) = call(
+        &api,
+        apigw_event("POST", "/v1/orgs", &[("authorization", "Bearer op-key")], r#"{"name":"Acme","plan":"pro"}"#),
+    )
+    .await;
     assert_eq!(status, 201, "{org}");
     let key = format!("Bearer {}", org["api_key"].as_str().unwrap());
     let secret = "whsec_moto_secret";
@@ -73,7 +80,11 @@ async fn inbound_flow_through_lambda_entry_points() {
     }
     let forged = stripe::sign("whsec_wrong", chrono::Utc::now().timestamp(), payload.as_bytes());
     assert_eq!(call(&ingest, apigw_event("POST", &path, &[("stripe-signature", &forged)], payload)).await.0, 401);
-    let (status, _) = call(&ingest, apigw_event("POST", "/in/src_01ARZ3NDEKTSV4RRFFQ69G5FAV", &[("stripe-signature", &sig)], payload)).await;
+    let (status, _) = call(
+        &ingest,
+        apigw_event("POST", "/in/src_01ARZ3NDEKTSV4RRFFQ69G5FAV", &[("stripe-signature", &sig)], payload),
+    )
+    .await;
     assert_eq!(status, 404);
 
     // Receive what ingest queued and hand it to verify as the event source mapping would,
@@ -113,7 +124,10 @@ async fn inbound_flow_through_lambda_entry_points() {
     assert_eq!(status, 200);
     let again = inbox.receive(10, Duration::from_secs(30)).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!(verify.handle(&again[0].body).await.unwrap(), hookline_verify::Outcome::Duplicate(page.items[0].id.clone()));
+    assert_eq!(
+        verify.handle(&again[0].body).await.unwrap(),
+        hookline_verify::Outcome::Duplicate(page.items[0].id.clone())
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! The inbound gateway on `hookline dev`, driven over HTTP as a provider and a user would:
 //! requests signed by the official libraries are accepted once, tampered ones are not.
 
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
 use hookline_tests::{peer, python, spawn_app, TestApp};
 use serde_json::{json, Value};
 
@@ -33,7 +35,8 @@ async fn stripe_signed_by_the_official_library() {
     assert!(url.starts_with(&app.url) && url.ends_with(&format!("/in/{}", src["id"].as_str().unwrap())));
     assert_eq!(src["secrets"][0], "whsec_…3456", "secrets are shown only as hints");
 
-    let body = r#"{"id":"evt_1Q2w3E4r","object":"event","type":"invoice.payment_failed","data":{"object":{"id":"in_1"}}}"#;
+    let body =
+        r#"{"id":"evt_1Q2w3E4r","object":"event","type":"invoice.payment_failed","data":{"object":{"id":"in_1"}}}"#;
     let sig = |secret: &'static str, ts: i64| {
         let py = py.clone();
         async move { peer(&py, &["stripe", secret, &ts.to_string()], body.as_bytes()).await.unwrap().unwrap() }
@@ -82,9 +85,13 @@ async fn standard_webhooks_signed_by_the_official_library() {
     let ts = now();
     let sig = sign("msg_2abc", ts, secret, body.to_owned()).await;
     // Standard Webhooks header names, then Svix's for the same message: still one event.
-    let std_headers =
-        vec![("webhook-id", "msg_2abc".to_owned()), ("webhook-timestamp", ts.to_string()), ("webhook-signature", sig.clone())];
-    let svix_headers = vec![("svix-id", "msg_2abc".to_owned()), ("svix-timestamp", ts.to_string()), ("svix-signature", sig)];
+    let std_headers = vec![
+        ("webhook-id", "msg_2abc".to_owned()),
+        ("webhook-timestamp", ts.to_string()),
+        ("webhook-signature", sig.clone()),
+    ];
+    let svix_headers =
+        vec![("svix-id", "msg_2abc".to_owned()), ("svix-timestamp", ts.to_string()), ("svix-signature", sig)];
     for h in [&std_headers, &std_headers, &svix_headers] {
         assert_eq!(send(&app, &url, h, body).await.0, 200);
     }
@@ -112,7 +119,8 @@ async fn github_and_shopify_signed_independently() {
     let app = spawn_app().await;
     let (_, key) = app.create_org("pro").await;
     let gh = app.create_source(&key, json!({"name": "gh", "provider": "github", "secrets": ["gh-secret"]})).await;
-    let shop = app.create_source(&key, json!({"name": "shop", "provider": "shopify", "secrets": ["shpss_secret"]})).await;
+    let shop =
+        app.create_source(&key, json!({"name": "shop", "provider": "shopify", "secrets": ["shpss_secret"]})).await;
 
     let body = r#"{"action":"opened","number":7}"#;
     let sig = peer(&py, &["github", "gh-secret"], body.as_bytes()).await.unwrap().unwrap();
@@ -163,7 +171,8 @@ async fn generic_hmac_token_and_unsigned_sources() {
             json!({"name": "billing", "provider": "hmac", "header": "X-Signature", "encoding": "hex", "prefix": "sha256=", "secrets": ["s3cret"]}),
         )
         .await;
-    let token_src = app.create_source(&key, json!({"name": "crm", "provider": "token", "secrets": ["Bearer t0ken"]})).await;
+    let token_src =
+        app.create_source(&key, json!({"name": "crm", "provider": "token", "secrets": ["Bearer t0ken"]})).await;
     let open_src = app.create_source(&key, json!({"name": "open", "provider": "none"})).await;
 
     use hmac::Mac as _;
@@ -214,7 +223,10 @@ async fn ingest_refuses_bad_requests_with_json_errors() {
         (client.post(&url).body(big), 413, "payload_too_large"),
         (client.post(&url).body("{}"), 401, "invalid_signature"),
         (
-            client.post(&url).header("Stripe-Signature", hookline_shared::signature::stripe::sign("whsec_x", now(), b"not json")).body("not json"),
+            client
+                .post(&url)
+                .header("Stripe-Signature", hookline_shared::signature::stripe::sign("whsec_x", now(), b"not json"))
+                .body("not json"),
             400,
             "invalid_body",
         ),
@@ -227,7 +239,12 @@ async fn ingest_refuses_bad_requests_with_json_errors() {
         assert_eq!(v["error"]["code"], code);
     }
     // A deleted source stops accepting at once.
-    let res = client.delete(format!("{}/v1/sources/{}", app.url, src["id"].as_str().unwrap())).bearer_auth(&key).send().await.unwrap();
+    let res = client
+        .delete(format!("{}/v1/sources/{}", app.url, src["id"].as_str().unwrap()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 204);
     let body = b"{}";
     let sig = hookline_shared::signature::stripe::sign("whsec_x", now(), body);

@@ -111,11 +111,12 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest("limit: must be between 1 and 100".into()));
     }
-    let page = api
-        .store
-        .list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type })
-        .await?;
-    Ok(ApiJson(EventList { data: page.items.into_iter().map(EventView::from).collect(), next_cursor: page.next_cursor }))
+    let page =
+        api.store.list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type }).await?;
+    Ok(ApiJson(EventList {
+        data: page.items.into_iter().map(EventView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(

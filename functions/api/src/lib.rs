@@ -12,7 +12,7 @@ pub use error::ApiError;
 
 use axum::routing::{get, post};
 use axum::Router;
-use hookline_shared::ports::{Clock, OrgStore, Queue, SourceStore, EventStore};
+use hookline_shared::ports::{Clock, EventStore, OrgStore, Queue, SourceStore};
 use hookline_shared::{Config, SourceId};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

@@ -49,6 +49,12 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     tracing::info!(org = %org.id, "org created");
     Ok((
         StatusCode::CREATED,
-        ApiJson(CreatedOrg { id: org.id, name: org.name, plan: org.plan, created_at: org.created_at, api_key: key.expose().to_owned() }),
+        ApiJson(CreatedOrg {
+            id: org.id,
+            name: org.name,
+            plan: org.plan,
+            created_at: org.created_at,
+            api_key: key.expose().to_owned(),
+        }),
     ))
 }

@@ -1,6 +1,8 @@
 //! The ingest handler in process: a signed 1 KB request in, bytes on an in-memory queue out.
 //! Budget: p50 ≤ 10 µs. Measures both `Ingest::accept` and the full axum router.
 
+#![allow(clippy::unwrap_used)] // a benchmark fails loudly on bad setup
+
 use axum::body::Body;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hookline_ingest::{router, Ingest};

@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use http_body_util::{BodyExt as _, Limited};
 use hookline_shared::ports::{Clock, Queue, SourceStore};
 use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::web::error_json;
 use hookline_shared::{Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError};
+use http_body_util::{BodyExt as _, Limited};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,9 +173,7 @@ where
     Q: Queue + 'static,
     C: Clock,
 {
-    Router::new()
-        .route("/in/{source}", post(handle::<S, Q, C>).fallback(method_not_allowed))
-        .with_state(ingest)
+    Router::new().route("/in/{source}", post(handle::<S, Q, C>).fallback(method_not_allowed)).with_state(ingest)
 }
 
 async fn method_not_allowed() -> Response {
@@ -190,10 +188,8 @@ async fn handle<S: SourceStore, Q: Queue, C: Clock>(
 ) -> Response {
     let max = ingest.max_body;
     // Refuse a declared oversize body before reading any of it.
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > max) {
         return IngestError::TooLarge(max).into_response();
     }
@@ -274,18 +270,33 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let id = source.id.as_str();
         let stale = signed(body, 1_700_000_000 - 301);
-        assert!(matches!(ingest.accept(id, &stale, body).await, Err(IngestError::Rejected(Rejection::StaleTimestamp { .. }))));
+        assert!(matches!(
+            ingest.accept(id, &stale, body).await,
+            Err(IngestError::Rejected(Rejection::StaleTimestamp { .. }))
+        ));
         assert!(matches!(
             ingest.accept(id, &signed(b"{}", 1_700_000_000), body).await,
             Err(IngestError::Rejected(Rejection::NoMatchingSignature))
         ));
-        assert!(matches!(ingest.accept(id, &HeaderMap::new(), body).await, Err(IngestError::Rejected(Rejection::MissingHeader(_)))));
+        assert!(matches!(
+            ingest.accept(id, &HeaderMap::new(), body).await,
+            Err(IngestError::Rejected(Rejection::MissingHeader(_)))
+        ));
         let big = vec![b' '; 65];
         assert!(matches!(ingest.accept(id, &signed(&big, 1_700_000_000), &big).await, Err(IngestError::TooLarge(64))));
-        assert!(matches!(ingest.accept("src_nope", &signed(body, 1_700_000_000), body).await, Err(IngestError::UnknownSource)));
+        assert!(matches!(
+            ingest.accept("src_nope", &signed(body, 1_700_000_000), body).await,
+            Err(IngestError::UnknownSource)
+        ));
         let other = SourceId::new();
-        assert!(matches!(ingest.accept(other.as_str(), &signed(body, 1_700_000_000), body).await, Err(IngestError::UnknownSource)));
-        assert!(matches!(ingest.accept(id, &signed(b"nope", 1_700_000_000), b"nope").await, Err(IngestError::Malformed)));
+        assert!(matches!(
+            ingest.accept(other.as_str(), &signed(body, 1_700_000_000), body).await,
+            Err(IngestError::UnknownSource)
+        ));
+        assert!(matches!(
+            ingest.accept(id, &signed(b"nope", 1_700_000_000), b"nope").await,
+            Err(IngestError::Malformed)
+        ));
         assert!(queue.is_empty());
     }
 

@@ -11,11 +11,8 @@ where
     S: EventStore + IdempotencyStore,
     C: Clock,
 {
-    let records: Vec<(String, String)> = event
-        .records
-        .into_iter()
-        .map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default()))
-        .collect();
+    let records: Vec<(String, String)> =
+        event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
     let failed = verify.handle_batch(records.iter().map(|(id, body)| (id.as_str(), body.as_str()))).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed

@@ -85,7 +85,8 @@ impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
         let id = match self.store.claim(key, event.id.as_str(), self.dedupe_ttl, now).await? {
             Claim::New => event.id.clone(),
             Claim::Existing(v) => {
-                let earlier: EventId = v.parse().map_err(|_| StoreError::Corrupt(format!("dedupe key {key} holds {v}")))?;
+                let earlier: EventId =
+                    v.parse().map_err(|_| StoreError::Corrupt(format!("dedupe key {key} holds {v}")))?;
                 if self.store.get_event(&event.org_id, &earlier).await?.is_some() {
                     return Ok(Outcome::Duplicate(earlier));
                 }

@@ -1,15 +1,19 @@
 //! Lambda entry point of `verify`: wire the AWS adapters from config, run the runtime.
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_shared::aws::{sdk_config, DynamoStore, TableNames};
 use hookline_shared::ports::SystemClock;
 use hookline_shared::Config;
 use hookline_verify::{lambda::handle_sqs_event, Verify};
 use lambda_runtime::{service_fn, LambdaEvent};
-use aws_lambda_events::event::sqs::SqsEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt().json().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);

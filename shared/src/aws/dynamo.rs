@@ -212,7 +212,8 @@ impl OrgStore for DynamoStore {
             plan: org.plan,
             created_at: org.created_at,
         })?;
-        let key_item = to_item(&KeyItem { pk: format!("KEY#{}", key_hash.as_str()), sk: "KEY".into(), org_id: org.id.clone() })?;
+        let key_item =
+            to_item(&KeyItem { pk: format!("KEY#{}", key_hash.as_str()), sk: "KEY".into(), org_id: org.id.clone() })?;
         let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let p = Put::builder()
                 .table_name(&self.tables.subscriptions)
@@ -233,7 +234,8 @@ impl OrgStore for DynamoStore {
     }
 
     async fn org_for_key(&self, key_hash: &KeyHash) -> Result<Option<Org>, StoreError> {
-        let Some(k) = self.get(&self.tables.subscriptions, key(format!("KEY#{}", key_hash.as_str()), "KEY")).await? else {
+        let Some(k) = self.get(&self.tables.subscriptions, key(format!("KEY#{}", key_hash.as_str()), "KEY")).await?
+        else {
             return Ok(None);
         };
         let k: KeyItem = from_item(k)?;
@@ -259,14 +261,15 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Query an org's items on gsi1 newest first, after `before` (exclusive), applying an
-    /// optional filter, until `want` items are collected or the index is exhausted.
+    /// Query gsi1 newest first, after `before` (exclusive), keeping items whose `type`
+    /// equals `type_filter` when given, until `want` items are collected or the index is
+    /// exhausted (a filter applies after `Limit`, so one page may hold fewer).
     async fn query_newest_first(
         &self,
         table: &str,
         gsi1pk: String,
         before: Option<String>,
-        filter: Option<(&str, HashMap<String, String>, HashMap<String, AttributeValue>)>,
+        type_filter: Option<&str>,
         want: usize,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -282,14 +285,16 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(gsi1pk.clone()))
                 .set_exclusive_start_key(start.take());
             q = match &before {
-                Some(b) => q.key_condition_expression("gsi1pk = :pk AND gsi1sk < :before").expression_attribute_values(":before", s(b.clone())),
+                Some(b) => q
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+                    .expression_attribute_values(":before", s(b.clone())),
                 None => q.key_condition_expression("gsi1pk = :pk"),
             };
-            if let Some((expr, names, values)) = &filter {
-                q = q.filter_expression(*expr).set_expression_attribute_names(Some(names.clone()));
-                for (k, v) in values {
-                    q = q.expression_attribute_values(k, v.clone());
-                }
+            if let Some(t) = type_filter {
+                q = q
+                    .filter_expression("#t = :t")
+                    .expression_attribute_names("#t", "type")
+                    .expression_attribute_values(":t", s(t));
             }
             let out = q.send().await.map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
             items.extend(out.items.unwrap_or_default());
@@ -402,20 +407,11 @@ impl EventStore for DynamoStore {
             None => None,
         };
         let limit = q.limit.clamp(1, 100);
-        let filter = q.event_type.as_ref().map(|t| {
-            (
-                "#t = :t",
-                HashMap::from([("#t".to_owned(), "type".to_owned())]),
-                HashMap::from([(":t".to_owned(), s(t.clone()))]),
-            )
-        });
         let items = self
-            .query_newest_first(&self.tables.logs, format!("ORG#{org}#EVT"), before, filter, limit + 1)
+            .query_newest_first(&self.tables.logs, format!("ORG#{org}#EVT"), before, q.event_type.as_deref(), limit + 1)
             .await?;
-        let mut events: Vec<Event> = items
-            .into_iter()
-            .map(|i| from_item::<EventItem>(i)?.into_event())
-            .collect::<Result<_, _>>()?;
+        let mut events: Vec<Event> =
+            items.into_iter().map(|i| from_item::<EventItem>(i)?.into_event()).collect::<Result<_, _>>()?;
         let next_cursor = if events.len() > limit {
             events.truncate(limit);
             events.last().map(|e| cursor::encode(e.created_at.timestamp_millis(), e.id.as_str()))
@@ -429,7 +425,11 @@ impl EventStore for DynamoStore {
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
     async fn claim(&self, k: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
-        let item = IdempotencyItem { pk: k.to_owned(), value: value.to_owned(), expires_at: now.timestamp() + ttl.as_secs() as i64 };
+        let item = IdempotencyItem {
+            pk: k.to_owned(),
+            value: value.to_owned(),
+            expires_at: now.timestamp() + ttl.as_secs() as i64,
+        };
         // TTL deletion is lazy, so an expired key still present counts as free.
         let res = self
             .client

@@ -80,13 +80,7 @@ impl QueueConsumer for SqsQueue {
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
-        self.client
-            .delete_message()
-            .queue_url(&self.url)
-            .receipt_handle(receipt)
-            .send()
-            .await
-            .map_err(err)?;
+        self.client.delete_message().queue_url(&self.url).receipt_handle(receipt).send().await.map_err(err)?;
         Ok(())
     }
 }

@@ -51,9 +51,7 @@ impl LocalQueue {
     /// Messages moved to the dead-letter table.
     pub fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
         let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id")
-            .map_err(queue_err)?;
+        let mut stmt = conn.prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id").map_err(queue_err)?;
         let rows = stmt
             .query_map([&*self.name], |r| r.get(0))
             .map_err(queue_err)?
@@ -107,18 +105,15 @@ impl QueueConsumer for LocalQueue {
                  RETURNING id, body, receive_count",
             )
             .and_then(|mut s| {
-                s.query_map(
-                    params![&*self.name, now, now + visibility.as_millis() as i64, lease, max as i64],
-                    |r| {
-                        let id: i64 = r.get(0)?;
-                        Ok(Received {
-                            message_id: id.to_string(),
-                            receipt: format!("{id}:{lease}"),
-                            body: r.get(1)?,
-                            receive_count: r.get(2)?,
-                        })
-                    },
-                )?
+                s.query_map(params![&*self.name, now, now + visibility.as_millis() as i64, lease, max as i64], |r| {
+                    let id: i64 = r.get(0)?;
+                    Ok(Received {
+                        message_id: id.to_string(),
+                        receipt: format!("{id}:{lease}"),
+                        body: r.get(1)?,
+                        receive_count: r.get(2)?,
+                    })
+                })?
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(queue_err)?;

@@ -151,10 +151,9 @@ impl EventStore for LocalStore {
             )
             .map_err(unavailable)?;
         let bodies = stmt
-            .query_map(
-                params![org.as_str(), q.event_type, after_ms, after_id, (limit + 1) as i64],
-                |r| r.get::<_, String>(0),
-            )
+            .query_map(params![org.as_str(), q.event_type, after_ms, after_id, (limit + 1) as i64], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(unavailable)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;

@@ -73,10 +73,7 @@ mod tests {
         for value in [HEX.to_owned(), format!("sha256={HEX}")] {
             assert_eq!(v.verify(&headers(&[("X-Signature", &value)]), b"Hello, World!"), Ok(()));
         }
-        assert_eq!(
-            v.verify(&headers(&[("X-Signature", HEX)]), b"Hello"),
-            Err(Rejection::NoMatchingSignature)
-        );
+        assert_eq!(v.verify(&headers(&[("X-Signature", HEX)]), b"Hello"), Err(Rejection::NoMatchingSignature));
     }
 
     #[test]
@@ -85,7 +82,10 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(HEX).unwrap());
         let v = GenericHmac::new(&opts(HmacEncoding::Base64, None), &[Secret::new("gh_secret")]).unwrap();
         assert_eq!(v.verify(&headers(&[("x-signature", &b64)]), b"Hello, World!"), Ok(()));
-        assert_eq!(v.verify(&headers(&[("x-signature", HEX)]), b"Hello, World!"), Err(Rejection::MalformedHeader(WHICH)));
+        assert_eq!(
+            v.verify(&headers(&[("x-signature", HEX)]), b"Hello, World!"),
+            Err(Rejection::MalformedHeader(WHICH))
+        );
         assert_eq!(v.verify(&headers(&[]), b""), Err(Rejection::MissingHeader(WHICH)));
     }
 

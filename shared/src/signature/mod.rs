@@ -28,7 +28,14 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(stripe::Stripe, standard::Standard, github::Github, shopify::Shopify, hmac_generic::GenericHmac, token::Token);
+redacted_debug!(
+    stripe::Stripe,
+    standard::Standard,
+    github::Github,
+    shopify::Shopify,
+    hmac_generic::GenericHmac,
+    token::Token
+);
 
 /// HMAC-SHA256 with its key already absorbed.
 pub type KeyedMac = Hmac<Sha256>;
@@ -106,14 +113,12 @@ impl Verifier {
             return Err(SecretFormatError("at least one secret is required".into()));
         }
         let scheme = match provider {
-            Provider::Stripe { tolerance_secs } => Scheme::Stripe(stripe::Stripe::new(
-                secrets,
-                tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS),
-            )),
-            Provider::Standard { tolerance_secs } => Scheme::Standard(standard::Standard::new(
-                secrets,
-                tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS),
-            )?),
+            Provider::Stripe { tolerance_secs } => {
+                Scheme::Stripe(stripe::Stripe::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS)))
+            }
+            Provider::Standard { tolerance_secs } => {
+                Scheme::Standard(standard::Standard::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS))?)
+            }
             Provider::Github => Scheme::Github(github::Github::new(secrets)),
             Provider::Shopify => Scheme::Shopify(shopify::Shopify::new(secrets)),
             Provider::Hmac(opts) => Scheme::Hmac(hmac_generic::GenericHmac::new(opts, secrets)?),
@@ -177,10 +182,7 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&
 }
 
 /// The first of several alternative header names that is present.
-pub(crate) fn header_any<'a>(
-    headers: &'a HeaderMap,
-    names: &[&'static str],
-) -> Result<&'a str, Rejection> {
+pub(crate) fn header_any<'a>(headers: &'a HeaderMap, names: &[&'static str]) -> Result<&'a str, Rejection> {
     for name in names {
         if headers.contains_key(*name) {
             return header(headers, name);
@@ -217,10 +219,7 @@ pub(crate) mod test_support {
     pub fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         h
     }

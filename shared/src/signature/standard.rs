@@ -2,10 +2,7 @@
 //! `webhook-signature: v1,<base64> [v1,<base64>…]` over `"{id}.{timestamp}.{body}"`,
 //! keyed with the base64-decoded `whsec_` secret. The `svix-*` header names work too.
 
-use super::{
-    any_match, check_timestamp, decode_b64_32, header_any, keyed, KeyedMac, Rejection,
-    SecretFormatError,
-};
+use super::{any_match, check_timestamp, decode_b64_32, header_any, keyed, KeyedMac, Rejection, SecretFormatError};
 use crate::domain::Secret;
 use base64::Engine as _;
 use http::HeaderMap;
@@ -33,10 +30,7 @@ pub fn decode_secret(secret: &str) -> Result<Vec<u8>, SecretFormatError> {
 impl Standard {
     /// Prepare the check; fails when a secret is not `whsec_<base64>`.
     pub fn new(secrets: &[Secret], tolerance: u64) -> Result<Self, SecretFormatError> {
-        let keys = secrets
-            .iter()
-            .map(|s| decode_secret(s.expose()).map(|k| keyed(&k)))
-            .collect::<Result<_, _>>()?;
+        let keys = secrets.iter().map(|s| decode_secret(s.expose()).map(|k| keyed(&k))).collect::<Result<_, _>>()?;
         Ok(Self { keys, tolerance })
     }
 
@@ -45,16 +39,10 @@ impl Standard {
         let id = header_any(headers, &ID_HEADERS)?;
         let ts_text = header_any(headers, &TIMESTAMP_HEADERS)?;
         let sig_header = header_any(headers, &SIGNATURE_HEADERS)?;
-        let ts: i64 = ts_text
-            .trim()
-            .parse()
-            .map_err(|_| Rejection::MalformedHeader(TIMESTAMP_HEADERS[0]))?;
+        let ts: i64 = ts_text.trim().parse().map_err(|_| Rejection::MalformedHeader(TIMESTAMP_HEADERS[0]))?;
         check_timestamp(ts, now, self.tolerance)?;
-        let sigs: Vec<[u8; 32]> = sig_header
-            .split(' ')
-            .filter_map(|s| s.strip_prefix("v1,"))
-            .filter_map(decode_b64_32)
-            .collect();
+        let sigs: Vec<[u8; 32]> =
+            sig_header.split(' ').filter_map(|s| s.strip_prefix("v1,")).filter_map(decode_b64_32).collect();
         if sigs.is_empty() {
             return Err(Rejection::MalformedHeader(SIGNATURE_HEADERS[0]));
         }
@@ -122,8 +110,10 @@ mod tests {
 
     #[test]
     fn rotation_accepts_either_secret() {
-        let rotated = Standard::new(&[Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Secret::new(KEY)], 300).unwrap();
-        let h = headers(&[("webhook-id", MSG_ID), ("webhook-timestamp", &TS.to_string()), ("webhook-signature", EXPECTED)]);
+        let rotated =
+            Standard::new(&[Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Secret::new(KEY)], 300).unwrap();
+        let h =
+            headers(&[("webhook-id", MSG_ID), ("webhook-timestamp", &TS.to_string()), ("webhook-signature", EXPECTED)]);
         assert_eq!(rotated.verify(&h, BODY, TS), Ok(()));
     }
 
@@ -137,7 +127,8 @@ mod tests {
         assert_eq!(std().verify(&headers(&[]), BODY, TS), Err(Rejection::MissingHeader("webhook-id")));
         let h = headers(&[("webhook-id", MSG_ID), ("webhook-timestamp", "soon"), ("webhook-signature", EXPECTED)]);
         assert_eq!(std().verify(&h, BODY, TS), Err(Rejection::MalformedHeader("webhook-timestamp")));
-        let h = headers(&[("webhook-id", MSG_ID), ("webhook-timestamp", &TS.to_string()), ("webhook-signature", "v2,xyz")]);
+        let h =
+            headers(&[("webhook-id", MSG_ID), ("webhook-timestamp", &TS.to_string()), ("webhook-signature", "v2,xyz")]);
         assert_eq!(std().verify(&h, BODY, TS), Err(Rejection::MalformedHeader("webhook-signature")));
     }
 }

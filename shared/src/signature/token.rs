@@ -26,7 +26,8 @@ impl Token {
 
     /// Verify one request.
     pub fn verify(&self, headers: &HeaderMap) -> Result<(), Rejection> {
-        let got: [u8; 32] = Sha256::digest(headers.get(&self.header).ok_or(Rejection::MissingHeader(WHICH))?.as_bytes()).into();
+        let got: [u8; 32] =
+            Sha256::digest(headers.get(&self.header).ok_or(Rejection::MissingHeader(WHICH))?.as_bytes()).into();
         let mut found = subtle::Choice::from(0);
         for d in &self.digests {
             found |= d.ct_eq(&got);
