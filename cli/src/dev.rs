@@ -95,6 +95,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let db = LocalDb::open(&opts.data.join("hookline.db")).context("opening the database")?;
     let store = LocalStore::new(db.clone());
     let inbox = LocalQueue::new(db, "inbox", MAX_RECEIVES);
+    let released = inbox.release_leases().context("releasing stale leases")?;
+    if released > 0 {
+        tracing::info!(released, "re-queued messages that were in flight when the last run stopped");
+    }
 
     let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("binding {}", opts.addr))?;
     let addr = listener.local_addr()?;

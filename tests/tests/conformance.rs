@@ -242,3 +242,18 @@ fn local_queue_dead_letters_after_max_receives() {
         assert_eq!(q.depth().unwrap(), 0);
     });
 }
+
+#[test]
+fn local_queue_releases_leases_of_a_dead_consumer() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let q = LocalQueue::new(LocalDb::in_memory().unwrap(), "inbox", 5);
+        q.send("in flight", Duration::ZERO).await.unwrap();
+        q.send("delayed", Duration::from_secs(600)).await.unwrap();
+        assert_eq!(q.receive(10, Duration::from_secs(600)).await.unwrap().len(), 1);
+        assert_eq!(q.release_leases().unwrap(), 1, "only the leased message, not the delayed one");
+        let again = q.receive(10, Duration::from_secs(600)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].body.as_str(), again[0].receive_count), ("in flight", 2));
+    });
+}

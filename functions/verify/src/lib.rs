@@ -5,6 +5,7 @@
 //! crash at any point safe: a retry finds the key claimed but the event missing and
 //! records it then; a true duplicate finds both and is dropped.
 
+use chrono::SubsecRound as _;
 use hookline_shared::ports::{Claim, Clock, EventStore, IdempotencyStore};
 use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, StoreError};
 use sha2::{Digest, Sha256};
@@ -103,6 +104,8 @@ impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
     }
 }
 
+// Event times are kept to the millisecond: listings order by (time, id) at that precision.
+
 /// The dedupe key and event of a provider's request.
 fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
@@ -118,7 +121,7 @@ fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
             serde_json::json!({ "raw": base64::engine::general_purpose::STANDARD.encode(&raw) })
         }),
         source: Some(req.source_id.clone()),
-        created_at: req.received_at,
+        created_at: req.received_at.trunc_subsecs(3),
     };
     Ok((key, event))
 }
@@ -131,7 +134,7 @@ fn published_event(p: PublishRequest) -> (String, Event) {
         event_type: p.event_type,
         data: p.data,
         source: None,
-        created_at: p.received_at,
+        created_at: p.received_at.trunc_subsecs(3),
     };
     (key, event)
 }

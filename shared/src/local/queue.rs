@@ -40,6 +40,20 @@ impl LocalQueue {
         let _ = tokio::time::timeout(timeout, self.notify.notified()).await;
     }
 
+    /// Make every leased message visible again. Called once at start-up by the only
+    /// consumer: leases held by a process that died cannot be finished by it.
+    pub fn release_leases(&self) -> Result<u64, QueueError> {
+        let n = self
+            .db
+            .lock()
+            .execute(
+                "UPDATE queue_messages SET visible_ms = ?2, lease = 0 WHERE queue = ?1 AND lease != 0 AND visible_ms > ?2",
+                params![&*self.name, now_ms()],
+            )
+            .map_err(queue_err)?;
+        Ok(n as u64)
+    }
+
     /// Messages waiting (visible or delayed, leased included).
     pub fn depth(&self) -> Result<u64, QueueError> {
         self.db
