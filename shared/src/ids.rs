@@ -123,8 +123,12 @@ prefixed_id!(
     EventId, "evt_", "event"
 );
 prefixed_id!(
-    /// An API key's public id (the secret part is never stored).
-    KeyId, "key_", "key"
+    /// A webhook endpoint: where events are delivered.
+    EndpointId, "ep_", "endpoint"
+);
+prefixed_id!(
+    /// One delivery attempt of an event to an endpoint.
+    AttemptId, "atm_", "attempt"
 );
 
 #[cfg(test)]

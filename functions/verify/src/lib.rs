@@ -64,15 +64,15 @@ impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
         let results = futures::future::join_all(records.into_iter().map(|(id, body)| async move {
             match self.handle(body).await {
                 Ok(Outcome::Recorded(e)) => {
-                    tracing::info!(message = id, event = %e, "event recorded");
+                    tracing::info!(message_id = id, event = %e, "event recorded");
                     None
                 }
                 Ok(Outcome::Duplicate(e)) => {
-                    tracing::info!(message = id, event = %e, "duplicate dropped");
+                    tracing::info!(message_id = id, event = %e, "duplicate dropped");
                     None
                 }
                 Err(err) => {
-                    tracing::error!(message = id, error = %err, "message failed");
+                    tracing::error!(message_id = id, error = %err, "message failed");
                     Some(id.to_owned())
                 }
             }
