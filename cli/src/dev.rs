@@ -1,15 +1,21 @@
-//! `hookline dev`: api + ingest on one HTTP listener and the verify worker, all on the
-//! local adapters in one SQLite file, so a `kill -9` loses nothing accepted.
+//! `hookline dev`: api + ingest on one HTTP listener, and the verify, deliver and
+//! schedule workers, all on the local adapters in one SQLite file, so a `kill -9`
+//! loses nothing accepted.
 
 use anyhow::Context as _;
-use hookline_api::Api;
+use hookline_api::{Api, Outbound};
+use hookline_deliver::{Deliver, Policies};
 use hookline_ingest::Ingest;
-use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::ports::{QueueConsumer, SystemClock};
+use hookline_schedule::Schedule;
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::local::{LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
+use hookline_shared::outbound::{Lookup, ReqwestSender, SystemLookup};
+use hookline_shared::ports::{Queue, QueueConsumer, Received, SystemClock};
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::{Config, Secret};
 use hookline_verify::Verify;
 use rand::Rng as _;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,10 +23,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long a leased inbox message stays invisible before it is retried.
-const VISIBILITY: Duration = Duration::from_secs(30);
-/// Receives before an inbox message moves to the dead-letter table.
+/// Receives before a message moves to the dead-letter table.
 const MAX_RECEIVES: u32 = 5;
+/// How often the timer table is checked.
+const TIMER_TICK: Duration = Duration::from_millis(200);
 
 /// What `hookline dev` needs to start.
 #[derive(Debug, Clone)]
@@ -31,6 +37,21 @@ pub struct DevOptions {
     pub data: PathBuf,
     /// Settings shared with the Lambda functions.
     pub config: Config,
+    /// Retry and disable policies (tests shorten them).
+    pub policies: Policies,
+    /// Name resolution for deliveries (tests pin names to addresses).
+    pub lookup: Arc<dyn Lookup>,
+    /// Concurrent delivery workers per queue.
+    pub deliver_workers: usize,
+}
+
+impl DevOptions {
+    /// Options with the defaults of `hookline dev`: http and loopback receivers allowed.
+    pub fn new(addr: SocketAddr, data: PathBuf, mut config: Config) -> Self {
+        config.allow_http = true;
+        config.allow_loopback = true;
+        Self { addr, data, config, policies: Policies::default(), lookup: Arc::new(SystemLookup), deliver_workers: 4 }
+    }
 }
 
 /// A running `hookline dev`.
@@ -44,12 +65,18 @@ pub struct DevServer {
     pub generated_key: bool,
     /// The inbox queue (for inspection in tests).
     pub inbox: LocalQueue,
+    /// The delivery queues.
+    pub deliveries: Deliveries<LocalQueue>,
+    /// Pending timers.
+    pub timer: LocalTimer,
+    /// Operational events emitted.
+    pub ops: LocalOps,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl DevServer {
-    /// Stop accepting requests, let the worker finish its batch, and wait for both.
+    /// Stop accepting requests, let the workers finish their batches, and wait for them.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -88,74 +115,150 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(contents.as_bytes())
 }
 
-/// Start `hookline dev`: bind, open the data directory, spawn the server and the worker.
+/// Open a queue and give back what a previous run had leased but not finished.
+fn open_queue(db: &LocalDb, name: &str) -> anyhow::Result<LocalQueue> {
+    let q = LocalQueue::new(db.clone(), name, MAX_RECEIVES);
+    let released = q.release_leases().with_context(|| format!("releasing stale leases on {name}"))?;
+    if released > 0 {
+        tracing::info!(queue = name, released, "re-queued messages that were in flight when the last run stopped");
+    }
+    Ok(q)
+}
+
+/// Start `hookline dev`: bind, open the data directory, spawn the server and the workers.
 pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     std::fs::create_dir_all(&opts.data).with_context(|| format!("creating {}", opts.data.display()))?;
     let (key, generated_key) = operator_key(&opts.data, opts.config.operator_key.as_ref())?;
     let db = LocalDb::open(&opts.data.join("hookline.db")).context("opening the database")?;
     let store = LocalStore::new(db.clone());
-    let inbox = LocalQueue::new(db, "inbox", MAX_RECEIVES);
-    let released = inbox.release_leases().context("releasing stale leases")?;
-    if released > 0 {
-        tracing::info!(released, "re-queued messages that were in flight when the last run stopped");
-    }
+    let inbox = open_queue(&db, "inbox")?;
+    let deliveries = Deliveries { urgent: open_queue(&db, "deliveries-urgent")?, regular: open_queue(&db, "deliveries-regular")? };
+    let timer = LocalTimer::new(db.clone());
+    let ops = LocalOps::new(db);
 
     let listener = tokio::net::TcpListener::bind(opts.addr).await.with_context(|| format!("binding {}", opts.addr))?;
     let addr = listener.local_addr()?;
     let mut config = opts.config.clone();
     config.operator_key = Some(key.clone());
     config.public_url.get_or_insert_with(|| format!("http://{addr}"));
+    let http = ReqwestSender::new(config.network_policy(), opts.lookup.clone()).context("building the HTTP client")?;
 
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
     let ingest = Arc::new(Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes));
+    let outbound = Outbound {
+        http: Arc::new(http.clone()),
+        deliveries: Deliveries {
+            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
+            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
+        },
+    };
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
-    let api = Api::new(store.clone(), inbox.clone(), SystemClock, &config)
+    let api = Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config)
         .on_source_change(Arc::new(move |id| sources.invalidate(id)));
     let app = hookline_api::router(api).merge(hookline_ingest::router(ingest));
 
     let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
     let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         let shutdown = async move {
             let _ = server_stop.wait_for(|s| *s).await;
         };
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "server stopped");
         }
-    });
-    let verify = Verify::new(store, SystemClock, config.idempotency_ttl);
-    let worker = tokio::spawn(verify_worker(verify, inbox.clone(), stopped));
+    }));
+
+    let verify = Arc::new(Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl));
+    tasks.push(tokio::spawn(consume(inbox.clone(), Duration::from_secs(30), stopped.clone(), move |batch| {
+        let verify = verify.clone();
+        async move { verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
+    })));
+
+    let deliver = Arc::new(Deliver::new(
+        store,
+        deliveries.clone(),
+        timer.clone(),
+        http,
+        ops.clone(),
+        SystemClock,
+        opts.policies.clone(),
+    ));
+    for queue in [&deliveries.urgent, &deliveries.regular] {
+        for _ in 0..opts.deliver_workers.max(1) {
+            let deliver = deliver.clone();
+            tasks.push(tokio::spawn(consume(queue.clone(), Duration::from_secs(60), stopped.clone(), move |batch| {
+                let deliver = deliver.clone();
+                async move { deliver.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
+            })));
+        }
+    }
+
+    let schedule = Schedule::new(deliveries.clone(), SystemClock);
+    tasks.push(tokio::spawn(timer_loop(timer.clone(), schedule, stopped)));
+
     tracing::info!(%addr, data = %opts.data.display(), "hookline dev listening");
-    Ok(DevServer { addr, operator_key: key, generated_key, inbox, stop, tasks: vec![server, worker] })
+    Ok(DevServer { addr, operator_key: key, generated_key, inbox, deliveries, timer, ops, stop, tasks })
 }
 
-/// The local stand-in for the SQS event source mapping: lease a batch, hand it to the
-/// handler, delete what succeeded; failures become visible again after the timeout.
-async fn verify_worker(verify: Verify<LocalStore, SystemClock>, inbox: LocalQueue, mut stop: watch::Receiver<bool>) {
+/// The local stand-in for an SQS event source mapping: lease a batch, hand it to the
+/// handler, delete what succeeded; failures become visible again after `visibility`.
+async fn consume<F, Fut>(queue: LocalQueue, visibility: Duration, mut stop: watch::Receiver<bool>, handle: F)
+where
+    F: Fn(Vec<Received>) -> Fut,
+    Fut: Future<Output = Vec<String>>,
+{
     loop {
         if *stop.borrow() {
             return;
         }
-        let batch = match inbox.receive(10, VISIBILITY).await {
+        let batch = match queue.receive(10, visibility).await {
             Ok(b) => b,
             Err(e) => {
-                tracing::error!(error = %e, "inbox receive failed");
+                tracing::error!(error = %e, "queue receive failed");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
         };
         if batch.is_empty() {
             tokio::select! {
-                _ = inbox.wait(Duration::from_millis(250)) => {}
+                _ = queue.wait(Duration::from_millis(250)) => {}
                 _ = stop.changed() => {}
             }
             continue;
         }
-        let failed = verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await;
-        for m in batch.iter().filter(|m| !failed.contains(&m.message_id)) {
-            if let Err(e) = inbox.ack(&m.receipt).await {
-                tracing::error!(error = %e, "inbox ack failed");
+        let receipts: Vec<(String, String)> = batch.iter().map(|m| (m.message_id.clone(), m.receipt.clone())).collect();
+        let failed = handle(batch).await;
+        for (id, receipt) in receipts.iter().filter(|(id, _)| !failed.contains(id)) {
+            if let Err(e) = queue.ack(receipt).await {
+                tracing::error!(message_id = %id, error = %e, "ack failed");
             }
+        }
+    }
+}
+
+/// Fire due timers through the `schedule` handler; a timer is removed only once its
+/// work is on a queue, so a crash in between fires it again (at-least-once).
+async fn timer_loop(timer: LocalTimer, schedule: Schedule<LocalQueue, SystemClock>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match timer.due(500) {
+            Ok(due) => {
+                for (key, payload) in due {
+                    match schedule.handle(&payload).await {
+                        Ok(_) => {
+                            if let Err(e) = timer.remove(&key) {
+                                tracing::error!(timer = %key, error = %e, "could not remove fired timer");
+                            }
+                        }
+                        Err(e) => tracing::error!(timer = %key, error = %e, "timer failed"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "timer table unavailable"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TIMER_TICK) => {}
+            _ = stop.changed() => return,
         }
     }
 }

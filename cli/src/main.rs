@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev { addr, data } => {
             init_tracing();
             let config = Config::from_env()?;
-            let server = dev::start(DevOptions { addr, data, config }).await?;
+            let server = dev::start(DevOptions::new(addr, data, config)).await?;
             if server.generated_key {
                 tracing::info!(
                     operator_key = server.operator_key.expose(),

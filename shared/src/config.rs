@@ -25,6 +25,43 @@ pub struct Config {
     pub operator_key: Option<Secret>,
     /// Public base URL used in `ingest_url` (`HOOKLINE_PUBLIC_URL`); relative when unset.
     pub public_url: Option<String>,
+    /// Webhooks allowed per org by plan (`HOOKLINE_WEBHOOKS_FREE`, `_STARTER`, `_PRO`; `unlimited` or a number).
+    pub webhook_limits: WebhookLimits,
+    /// Outbound `http://` allowed (`HOOKLINE_ALLOW_HTTP=1`; `hookline dev` allows it).
+    pub allow_http: bool,
+    /// Outbound loopback allowed (`HOOKLINE_ALLOW_LOOPBACK=1`; `hookline dev` allows it).
+    pub allow_loopback: bool,
+    /// Private networks deliveries may reach anyway (`HOOKLINE_ALLOW_NETS`, comma-separated CIDRs).
+    pub allow_nets: Vec<crate::outbound::IpNet>,
+}
+
+/// How many webhooks each plan may have; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookLimits {
+    /// Free plan (default 0).
+    pub free: Option<usize>,
+    /// Starter plan (default 3).
+    pub starter: Option<usize>,
+    /// Pro plan (default unlimited).
+    pub pro: Option<usize>,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        Self { free: Some(0), starter: Some(3), pro: None }
+    }
+}
+
+impl WebhookLimits {
+    /// The limit of `plan`.
+    pub fn of(&self, plan: crate::domain::Plan) -> Option<usize> {
+        match plan {
+            crate::domain::Plan::Free => self.free,
+            crate::domain::Plan::Starter => self.starter,
+            crate::domain::Plan::Pro => self.pro,
+        }
+    }
+
 }
 
 /// A setting that could not be used.
@@ -45,6 +82,10 @@ impl Default for Config {
             source_cache_ttl: Duration::from_secs(30),
             operator_key: None,
             public_url: None,
+            webhook_limits: WebhookLimits::default(),
+            allow_http: false,
+            allow_loopback: false,
+            allow_nets: Vec::new(),
         }
     }
 }
@@ -75,8 +116,42 @@ impl Config {
         }
         c.operator_key = get("HOOKLINE_OPERATOR_KEY").filter(|k| !k.is_empty()).map(Secret::new);
         c.public_url = get("HOOKLINE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        for (name, slot) in [
+            ("HOOKLINE_WEBHOOKS_FREE", &mut c.webhook_limits.free),
+            ("HOOKLINE_WEBHOOKS_STARTER", &mut c.webhook_limits.starter),
+            ("HOOKLINE_WEBHOOKS_PRO", &mut c.webhook_limits.pro),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = match v.trim() {
+                    "unlimited" => None,
+                    n => Some(n.parse().map_err(|_| ConfigError { name, reason: format!("`{v}` is not a number or `unlimited`") })?),
+                };
+            }
+        }
+        c.allow_http = flag(&get, "HOOKLINE_ALLOW_HTTP");
+        c.allow_loopback = flag(&get, "HOOKLINE_ALLOW_LOOPBACK");
+        if let Some(v) = get("HOOKLINE_ALLOW_NETS") {
+            c.allow_nets = v
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.parse().map_err(|reason| ConfigError { name: "HOOKLINE_ALLOW_NETS", reason }))
+                .collect::<Result<_, _>>()?;
+        }
         Ok(c)
     }
+
+    /// The outbound network policy these settings describe.
+    pub fn network_policy(&self) -> crate::outbound::NetworkPolicy {
+        crate::outbound::NetworkPolicy {
+            allow_http: self.allow_http,
+            allow_loopback: self.allow_loopback,
+            allow: self.allow_nets.clone(),
+        }
+    }
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &str) -> bool {
+    matches!(get(name).as_deref().map(str::trim), Some("1" | "true" | "yes"))
 }
 
 fn number(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {

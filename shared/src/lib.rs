@@ -1,11 +1,15 @@
 //! `hookline-shared`: the domain, the ports, the signature schemes and the two adapter
 //! sets (`local`: embedded SQLite; `aws`: DynamoDB and SQS) that every function shares.
 
+pub mod batch;
 pub mod config;
+pub mod delivery;
+pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod memory;
+pub mod outbound;
 pub mod ports;
 pub mod signature;
 pub mod source_cache;

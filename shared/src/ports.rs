@@ -1,9 +1,10 @@
 //! Ports: the narrow traits the handlers see the world through. The `local` and `aws`
 //! adapters implement them; the conformance suite holds both to the same behaviour.
 
+use crate::delivery::{Attempt, AttemptStatus, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::{QueueError, StoreError};
-use crate::ids::{EventId, OrgId, SourceId};
+use crate::ids::{EndpointId, EventId, OrgId, SourceId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -37,6 +38,23 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass back to get the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Build a page from up to `limit + 1` items fetched newest first: the extra item
+    /// only says there is more, and the cursor points after the last item kept.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> (i64, &str)) -> Self {
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| {
+                let (ms, id) = key(i);
+                cursor::encode(ms, id)
+            })
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
 }
 
 /// What to list of an org's events.
@@ -77,15 +95,111 @@ pub trait IdempotencyStore: Send + Sync {
     async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError>;
 }
 
+/// Webhook endpoints (`subscriptions` table).
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    /// Create or replace an endpoint.
+    async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// An endpoint of `org`.
+    async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    /// All endpoints of an org, oldest first.
+    async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError>;
+    /// Delete an endpoint of `org`; false when it does not exist there.
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError>;
+}
+
+/// What to list of an endpoint's attempts.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptQuery {
+    /// At most this many (1–100).
+    pub limit: usize,
+    /// Continue after this cursor.
+    pub cursor: Option<String>,
+    /// Only attempts with one of these statuses (all when empty).
+    pub statuses: Vec<AttemptStatus>,
+    /// Only attempts made at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Delivery attempts (`logs` table).
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Log one attempt.
+    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// An endpoint's attempts, newest first.
+    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, query: &AttemptQuery) -> Result<Page<Attempt>, StoreError>;
+    /// Every attempt of one event, oldest first.
+    async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError>;
+}
+
 /// Every store piece at once, for handlers that need several.
-pub trait Store: OrgStore + SourceStore + EventStore + IdempotencyStore + Clone + 'static {}
-impl<T: OrgStore + SourceStore + EventStore + IdempotencyStore + Clone + 'static> Store for T {}
+pub trait Store:
+    OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + Clone + 'static
+{
+}
+impl<T> Store for T where
+    T: OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + Clone + 'static
+{
+}
 
 /// A queue's producer side: what handlers use.
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Send one message, visible after `delay` (at most 15 minutes).
     async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
+
+    /// Send several messages with no delay; backends batch them (SQS: 10 a call).
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        for b in bodies {
+            self.send(b, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<T: Queue + ?Sized> Queue for std::sync::Arc<T> {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        (**self).send(body, delay).await
+    }
+
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        (**self).send_batch(bodies).await
+    }
+}
+
+/// A durable timer: hands `payload` to the `schedule` handler at `at` (to the second).
+/// Used for waits longer than a queue delay can hold.
+#[async_trait]
+pub trait Timer: Send + Sync {
+    /// Arrange for `payload` to fire at `at`; `key` names the timer (idempotent per key).
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError>;
+}
+
+/// An operational event for the operator: `endpoint.disabled`, `attempt.exhausted`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OpsEvent {
+    /// `endpoint.disabled` or `attempt.exhausted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The org.
+    pub org_id: OrgId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// The event, for `attempt.exhausted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Where operational events go: the operator's EventBridge bus in AWS, the log locally.
+#[async_trait]
+pub trait OpsSink: Send + Sync {
+    /// Emit one event.
+    async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError>;
 }
 
 /// A message leased from a queue.

@@ -9,7 +9,9 @@ Usage (body on stdin):
   sign.py shopify SECRET                          -> X-Shopify-Hmac-Sha256 value
   sign.py verify-stripe SECRET HEADER             -> exit 0 when the library accepts it
   sign.py verify-standard SECRET MSG_ID TIMESTAMP SIGNATURE -> exit 0 when accepted
+  sign.py verify-standard-batch   (stdin: JSON [{secret, body, headers}]) -> exit 0 when all verify
 """
+import json
 import base64
 import datetime
 import hashlib
@@ -56,6 +58,17 @@ def main() -> int:
         except WebhookVerificationError as e:
             print(e, file=sys.stderr)
             return 1
+    elif cmd == "verify-standard-batch":
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        failures = 0
+        for i, item in enumerate(json.loads(body)):
+            try:
+                Webhook(item["secret"]).verify(item["body"].encode(), item["headers"], json_parse=False)
+            except WebhookVerificationError as e:
+                failures += 1
+                print(f"{i}: {e}", file=sys.stderr)
+        return 1 if failures else 0
     else:
         print(f"unknown command {cmd}", file=sys.stderr)
         return 2

@@ -87,27 +87,31 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
             .expect("attribute")
     };
     let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
-    for table in [&names.subscriptions, &names.logs] {
-        client
+    let gsi = |n: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(n)
+            .key_schema(key(&format!("{n}pk"), KeyType::Hash))
+            .key_schema(key(&format!("{n}sk"), KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+    };
+    // subscriptions: gsi1; logs: gsi1 and gsi2 (an event's attempts), as in template.yaml.
+    for (table, indexes) in [(&names.subscriptions, &["gsi1"][..]), (&names.logs, &["gsi1", "gsi2"][..])] {
+        let mut req = client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("pk"))
             .attribute_definitions(attr("sk"))
-            .attribute_definitions(attr("gsi1pk"))
-            .attribute_definitions(attr("gsi1sk"))
             .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("gsi1")
-                    .key_schema(key("gsi1pk", KeyType::Hash))
-                    .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()?,
-            )
-            .send()
-            .await?;
+            .key_schema(key("sk", KeyType::Range));
+        for n in indexes {
+            req = req
+                .attribute_definitions(attr(&format!("{n}pk")))
+                .attribute_definitions(attr(&format!("{n}sk")))
+                .global_secondary_indexes(gsi(n)?);
+        }
+        req.send().await?;
     }
     client
         .create_table()
@@ -135,7 +139,7 @@ pub async fn create_queue(sdk: &aws_config::SdkConfig, visibility_secs: u32) -> 
     use aws_sdk_sqs::types::QueueAttributeName;
     let out = aws_sdk_sqs::Client::new(sdk)
         .create_queue()
-        .queue_name(unique("inbox"))
+        .queue_name(unique("queue"))
         .attributes(QueueAttributeName::MaximumMessageSize, "1048576")
         .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
         .send()
@@ -168,10 +172,13 @@ pub async fn spawn_app() -> TestApp {
 /// Start `hookline dev` in process with `config`.
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
-    let server =
-        dev::start(DevOptions { addr: "127.0.0.1:0".parse().expect("addr"), data: data.path().to_path_buf(), config })
-            .await
-            .expect("hookline dev starts");
+    let opts = DevOptions::new("127.0.0.1:0".parse().expect("addr"), data.path().to_path_buf(), config);
+    spawn_app_with_options(opts, data).await
+}
+
+/// Start `hookline dev` in process with full options (policies, name resolution).
+pub async fn spawn_app_with_options(opts: DevOptions, data: tempfile::TempDir) -> TestApp {
+    let server = dev::start(opts).await.expect("hookline dev starts");
     TestApp {
         url: format!("http://{}", server.addr),
         addr: server.addr,
@@ -240,5 +247,153 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(inbox.depth().expect("depth"), 0, "inbox drained");
+    }
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Got {
+    /// The path.
+    pub path: String,
+    /// Headers, lower-case names.
+    pub headers: std::collections::HashMap<String, String>,
+    /// The body.
+    pub body: String,
+}
+
+impl Got {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+type Scripts = std::collections::HashMap<String, Vec<(u16, String)>>;
+
+/// A webhook receiver on 127.0.0.1:0 that records every request. Each path answers
+/// from its script (the n-th request gets the n-th answer, the last one repeats);
+/// unscripted paths answer 200 `{}`, and `/echo` answers a handshake's `magic`.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
+    scripts: std::sync::Arc<std::sync::Mutex<Scripts>>,
+}
+
+impl Receiver {
+    /// Start one.
+    pub async fn start() -> Self {
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Got>::new()));
+        let scripts = std::sync::Arc::new(std::sync::Mutex::new(Scripts::new()));
+        let (g, s) = (got.clone(), scripts.clone());
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (g, s) = (g.clone(), s.clone());
+            async move {
+                let path = req.uri().path().to_owned();
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let bytes = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap_or_default();
+                let body = String::from_utf8_lossy(&bytes).into_owned();
+                let n = {
+                    let mut got = g.lock().expect("lock");
+                    let n = got.iter().filter(|r| r.path == path).count();
+                    got.push(Got { path: path.clone(), headers, body: body.clone() });
+                    n
+                };
+                let (status, answer) = if path == "/echo" {
+                    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    (200, json!({"magic": v["data"]["magic"], "events": ["user.*"]}).to_string())
+                } else {
+                    let scripts = s.lock().expect("lock");
+                    match scripts.get(&path) {
+                        Some(script) => script[n.min(script.len() - 1)].clone(),
+                        None => (200, "{}".to_owned()),
+                    }
+                };
+                (http::StatusCode::from_u16(status).expect("status"), answer)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, got, scripts }
+    }
+
+    /// Answer requests to `path` from `script`.
+    pub fn script(&self, path: &str, script: &[(u16, &str)]) {
+        self.scripts.lock().expect("lock").insert(path.to_owned(), script.iter().map(|(c, b)| (*c, (*b).to_owned())).collect());
+    }
+
+    /// Everything received on `path`.
+    pub fn got(&self, path: &str) -> Vec<Got> {
+        self.got.lock().expect("lock").iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    /// Everything received.
+    pub fn all(&self) -> Vec<Got> {
+        self.got.lock().expect("lock").clone()
+    }
+
+    /// Wait up to `secs` until `path` has at least `n` requests.
+    pub async fn wait_for(&self, path: &str, n: usize, secs: u64) -> Vec<Got> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let got = self.got(path);
+            if got.len() >= n || tokio::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// POST JSON with an API key; (status, JSON body).
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let res = self.http.post(format!("{}{path}", self.url)).bearer_auth(key).json(&body).send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Create a webhook and return its JSON (with the secret).
+    pub async fn create_webhook(&self, key: &str, body: Value) -> Value {
+        let (status, v) = self.post(key, "/v1/webhooks", body.clone()).await;
+        assert_eq!(status, 201, "creating webhook {body}: {v}");
+        v
+    }
+
+    /// Publish an event; its id.
+    pub async fn publish(&self, key: &str, event_type: &str, data: Value) -> String {
+        let (status, v) = self.post(key, "/v1/events", json!({"type": event_type, "data": data})).await;
+        assert_eq!(status, 202);
+        v["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// Check deliveries with the official `standardwebhooks` library: each (secret, request)
+/// pair must verify. Returns the failures.
+pub async fn verify_with_library(python: &str, checks: &[(String, Got)]) -> Vec<String> {
+    let input: Vec<Value> = checks
+        .iter()
+        .map(|(secret, g)| {
+            json!({
+                "secret": secret,
+                "body": g.body,
+                "headers": {
+                    "webhook-id": g.headers.get("webhook-id"),
+                    "webhook-timestamp": g.headers.get("webhook-timestamp"),
+                    "webhook-signature": g.headers.get("webhook-signature"),
+                },
+            })
+        })
+        .collect();
+    let out = peer(python, &["verify-standard-batch"], Value::Array(input).to_string().as_bytes()).await.expect("peer");
+    match out {
+        Ok(_) => Vec::new(),
+        Err(e) => e.lines().map(str::to_owned).collect(),
     }
 }

@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use hookline_api::Api;
+use hookline_api::{Api, Outbound};
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::outbound::{ReqwestSender, SystemLookup};
+use hookline_shared::ports::Queue;
 use hookline_ingest::Ingest;
 use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer, SystemClock};
@@ -51,11 +54,22 @@ async fn inbound_flow_through_lambda_entry_points() {
     let inbox = SqsQueue::from_sdk(&sdk, &inbox_url);
     let config = Config { operator_key: Some(Secret::new("op-key")), ..Config::default() };
 
-    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), SystemClock, &config));
+    let deliveries = Deliveries {
+        urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
+        regular: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
+    };
+    let outbound = Outbound {
+        http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
+        deliveries: Deliveries {
+            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
+            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
+        },
+    };
+    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config));
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
     let ingest =
         hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
-    let verify = Verify::new(store.clone(), SystemClock, config.idempotency_ttl);
+    let verify = Verify::new(store.clone(), deliveries, SystemClock, config.idempotency_ttl);
 
     // Operator creates an org; the org creates a Stripe source.
     let (status, org) = call(
@@ -134,7 +148,9 @@ async fn inbound_flow_through_lambda_entry_points() {
 async fn sample_sqs_event_parses_and_publish_records_once() {
     let Some(sdk) = hookline_tests::moto().await else { return };
     let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
-    let verify = Verify::new(store.clone(), SystemClock, Duration::from_secs(3600));
+    let queue = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: queue.clone(), regular: queue };
+    let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
     let sample: SqsEvent = serde_json::from_str(include_str!("../../infra/events/verify-sqs.json")).unwrap();
     for _ in 0..2 {
         let res = hookline_verify::lambda::handle_sqs_event(&verify, sample.clone()).await;

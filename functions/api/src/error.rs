@@ -32,6 +32,15 @@ pub enum ApiError {
     /// The route exists with other methods.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The plan does not allow more of this resource.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The request is well formed but cannot be carried out (a forbidden URL, a failed handshake).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The endpoint did not answer a real-time call.
+    #[error("{0}")]
+    BadGateway(String),
     /// A backend failed; details go to the log only.
     #[error("temporarily unavailable")]
     Unavailable(String),
@@ -64,6 +73,9 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::LimitExceeded(_) => (StatusCode::FORBIDDEN, "limit_exceeded"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "endpoint_unreachable"),
             ApiError::Unavailable(detail) => {
                 tracing::error!(error = %detail, "backend failure");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

@@ -2,6 +2,7 @@
 
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::webhooks::AttemptView;
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -58,11 +59,14 @@ pub struct EventView {
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<hookline_shared::SourceId>,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// Delivery attempts, on `GET /v1/events/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<Vec<AttemptView>>,
 }
 
 impl From<Event> for EventView {
     fn from(e: Event) -> Self {
-        Self { id: e.id, event_type: e.event_type, data: e.data, source: e.source, created_at: e.created_at }
+        Self { id: e.id, event_type: e.event_type, data: e.data, source: e.source, created_at: e.created_at, attempts: None }
     }
 }
 
@@ -126,5 +130,8 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
 ) -> Result<ApiJson<EventView>, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::NotFound("event"))?;
     let event = api.store.get_event(&org.id, &id).await?.ok_or(ApiError::NotFound("event"))?;
-    Ok(ApiJson(event.into()))
+    let attempts = api.store.list_event_attempts(&org.id, &id).await?;
+    let mut view = EventView::from(event);
+    view.attempts = Some(attempts.into_iter().map(AttemptView::from).collect());
+    Ok(ApiJson(view))
 }

@@ -7,19 +7,38 @@ mod error;
 mod events;
 mod orgs;
 mod sources;
+mod webhooks;
 
 pub use error::ApiError;
 
 use axum::routing::{get, post};
 use axum::Router;
-use hookline_shared::ports::{Clock, EventStore, OrgStore, Queue, SourceStore};
+use hookline_shared::config::WebhookLimits;
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::outbound::{HttpSender, NetworkPolicy};
+use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, SourceStore};
 use hookline_shared::{Config, SourceId};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The store pieces the API uses.
-pub trait ApiState: OrgStore + SourceStore + EventStore + 'static {}
-impl<T: OrgStore + SourceStore + EventStore + 'static> ApiState for T {}
+pub trait ApiState: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + 'static {}
+impl<T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + 'static> ApiState for T {}
+
+/// What the API needs to deliver: `/test` and `/call` send now, `/replay` enqueues.
+#[derive(Clone)]
+pub struct Outbound {
+    /// The sender (with the SSRF checks).
+    pub http: Arc<dyn HttpSender>,
+    /// The deliveries queues.
+    pub deliveries: Deliveries<Arc<dyn Queue>>,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outbound")
+    }
+}
 
 /// Called after a source is changed or deleted (so a local ingest cache can drop it).
 pub type SourceChanged = Arc<dyn Fn(&SourceId) + Send + Sync>;
@@ -39,6 +58,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/events"),
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("patch", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("post", "/v1/webhooks/{id}/test"),
+    ("get", "/v1/webhooks/{id}/logs"),
+    ("post", "/v1/webhooks/{id}/rotate-secret"),
+    ("post", "/v1/webhooks/{id}/replay"),
+    ("post", "/v1/webhooks/{id}/enable"),
+    ("post", "/v1/webhooks/{id}/call"),
 ];
 
 /// The API's dependencies and settings.
@@ -50,6 +80,9 @@ pub struct Api<S, Q, C> {
     public_url: String,
     max_body: usize,
     on_source_change: Option<SourceChanged>,
+    outbound: Outbound,
+    webhook_limits: WebhookLimits,
+    network: NetworkPolicy,
 }
 
 impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
@@ -59,8 +92,8 @@ impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
 }
 
 impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
-    /// An API on `store` publishing to `inbox`, configured from `config`.
-    pub fn new(store: S, inbox: Q, clock: C, config: &Config) -> Self {
+    /// An API on `store` publishing to `inbox`, delivering through `outbound`, configured from `config`.
+    pub fn new(store: S, inbox: Q, outbound: Outbound, clock: C, config: &Config) -> Self {
         Self {
             store,
             inbox,
@@ -69,6 +102,9 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             public_url: config.public_url.clone().unwrap_or_default(),
             max_body: config.max_body_bytes,
             on_source_change: None,
+            outbound,
+            webhook_limits: config.webhook_limits,
+            network: config.network_policy(),
         }
     }
 
@@ -99,6 +135,17 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         )
         .route("/v1/events", post(events::publish::<S, Q, C>).get(events::list::<S, Q, C>))
         .route("/v1/events/{id}", get(events::get::<S, Q, C>))
+        .route("/v1/webhooks", post(webhooks::create::<S, Q, C>).get(webhooks::list::<S, Q, C>))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get::<S, Q, C>).patch(webhooks::update::<S, Q, C>).delete(webhooks::delete::<S, Q, C>),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test::<S, Q, C>))
+        .route("/v1/webhooks/{id}/logs", get(webhooks::logs::<S, Q, C>))
+        .route("/v1/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret::<S, Q, C>))
+        .route("/v1/webhooks/{id}/replay", post(webhooks::replay::<S, Q, C>))
+        .route("/v1/webhooks/{id}/enable", post(webhooks::enable::<S, Q, C>))
+        .route("/v1/webhooks/{id}/call", post(webhooks::call::<S, Q, C>))
         .with_state(api);
     routes
         .fallback(|| async { ApiError::NoRoute })

@@ -1,9 +1,12 @@
 //! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
 
-use hookline_api::{router, Api};
+use hookline_api::{router, Api, Outbound};
 use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue, TableNames};
-use hookline_shared::ports::SystemClock;
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::outbound::{ReqwestSender, SystemLookup};
+use hookline_shared::ports::{Queue, SystemClock};
 use hookline_shared::{Config, Secret};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -21,5 +24,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     }
     let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);
     let inbox = SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?);
-    lambda_http::run(router(Api::new(store, inbox, SystemClock, &config))).await
+    let queue = |var: &str| -> Result<Arc<dyn Queue>, lambda_http::Error> {
+        Ok(Arc::new(SqsQueue::from_sdk(&sdk, required_env(var)?)))
+    };
+    let outbound = Outbound {
+        http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup))?),
+        deliveries: Deliveries {
+            urgent: queue("HOOKLINE_DELIVERIES_URGENT_URL")?,
+            regular: queue("HOOKLINE_DELIVERIES_REGULAR_URL")?,
+        },
+    };
+    lambda_http::run(router(Api::new(store, inbox, outbound, SystemClock, &config))).await
 }

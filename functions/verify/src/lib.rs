@@ -4,10 +4,15 @@
 //! write, and record the event under an id derived from that key. The order makes a
 //! crash at any point safe: a retry finds the key claimed but the event missing and
 //! records it then; a true duplicate finds both and is dropped.
+//!
+//! Routing (one delivery job per matching endpoint) happens before the event is
+//! recorded, so a crash in between re-routes on retry rather than losing deliveries:
+//! deliveries are at-least-once, and receivers dedupe by `webhook-id`.
 
 use chrono::SubsecRound as _;
-use hookline_shared::ports::{Claim, Clock, EventStore, IdempotencyStore};
-use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, StoreError};
+use hookline_shared::delivery::{Deliveries, DeliveryJob, Payload, Urgency};
+use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
+use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -33,20 +38,24 @@ pub enum VerifyError {
     /// The store failed: retry.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A deliveries queue failed: retry.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 /// The verify handler, generic over the store pieces it needs.
 #[derive(Debug, Clone)]
-pub struct Verify<S, C> {
+pub struct Verify<S, Q, C> {
     store: S,
+    deliveries: Deliveries<Q>,
     clock: C,
     dedupe_ttl: Duration,
 }
 
-impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
-    /// A handler keeping dedupe keys for `dedupe_ttl`.
-    pub fn new(store: S, clock: C, dedupe_ttl: Duration) -> Self {
-        Self { store, clock, dedupe_ttl }
+impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verify<S, Q, C> {
+    /// A handler keeping dedupe keys for `dedupe_ttl`, routing onto `deliveries`.
+    pub fn new(store: S, deliveries: Deliveries<Q>, clock: C, dedupe_ttl: Duration) -> Self {
+        Self { store, deliveries, clock, dedupe_ttl }
     }
 
     /// Process one inbox message body.
@@ -61,24 +70,48 @@ impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
 
     /// Process a batch concurrently; returns the ids of the messages that failed.
     pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
-        let results = futures::future::join_all(records.into_iter().map(|(id, body)| async move {
-            match self.handle(body).await {
-                Ok(Outcome::Recorded(e)) => {
-                    tracing::info!(message_id = id, event = %e, "event recorded");
-                    None
-                }
-                Ok(Outcome::Duplicate(e)) => {
-                    tracing::info!(message_id = id, event = %e, "duplicate dropped");
-                    None
-                }
-                Err(err) => {
-                    tracing::error!(message_id = id, error = %err, "message failed");
-                    Some(id.to_owned())
-                }
+        hookline_shared::batch::process(records, |body| async move {
+            match self.handle(body).await? {
+                Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
+                Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
             }
-        }))
-        .await;
-        results.into_iter().flatten().collect()
+            Ok::<_, VerifyError>(())
+        })
+        .await
+    }
+
+    /// One job per endpoint of the org whose filter matches, batched per queue.
+    /// Disabled endpoints get theirs too: deliver keeps them as `failed` for replay.
+    async fn route(&self, event: &Event) -> Result<usize, VerifyError> {
+        let endpoints = self.store.list_endpoints(&event.org_id).await?;
+        let mut urgent = Vec::new();
+        let mut regular = Vec::new();
+        for ep in endpoints.iter().filter(|ep| ep.wants(&event.event_type)) {
+            let job = DeliveryJob {
+                org_id: event.org_id.clone(),
+                endpoint_id: ep.id.clone(),
+                attempt: 1,
+                first_attempt_at: None,
+                payload: Payload {
+                    id: event.id.clone(),
+                    event_type: event.event_type.clone(),
+                    created_at: event.created_at,
+                    data: event.data.clone(),
+                },
+            };
+            let body = serde_json::to_string(&job).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+            match ep.urgency {
+                Urgency::Regular => regular.push(body),
+                Urgency::Urgent | Urgency::RealTime => urgent.push(body),
+            }
+        }
+        if !urgent.is_empty() {
+            self.deliveries.queue(Urgency::Urgent).send_batch(&urgent).await?;
+        }
+        if !regular.is_empty() {
+            self.deliveries.queue(Urgency::Regular).send_batch(&regular).await?;
+        }
+        Ok(urgent.len() + regular.len())
     }
 
     async fn record(&self, key: &str, mut event: Event) -> Result<Outcome, VerifyError> {
@@ -96,6 +129,7 @@ impl<S: EventStore + IdempotencyStore, C: Clock> Verify<S, C> {
             }
         };
         event.id = id.clone();
+        self.route(&event).await?;
         if self.store.insert_event(&event).await? {
             Ok(Outcome::Recorded(id))
         } else {
@@ -176,14 +210,25 @@ pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> 
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+    use hookline_shared::delivery::{Endpoint, EndpointSecret, EndpointStatus, FailureState};
     use hookline_shared::local::{LocalDb, LocalStore};
+    use hookline_shared::memory::MemoryQueue;
+    use hookline_shared::EndpointId;
     use hookline_shared::ports::{EventQuery, ManualClock};
     use hookline_shared::{Body, OrgId, SourceId};
 
-    fn verify() -> (Verify<LocalStore, ManualClock>, LocalStore) {
+    type TestVerify = Verify<LocalStore, MemoryQueue, ManualClock>;
+
+    fn verify() -> (TestVerify, LocalStore) {
+        let (v, store, _) = verify_with_queues();
+        (v, store)
+    }
+
+    fn verify_with_queues() -> (TestVerify, LocalStore, Deliveries<MemoryQueue>) {
         let store = LocalStore::new(LocalDb::in_memory().unwrap());
         let clock = ManualClock::at(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
-        (Verify::new(store.clone(), clock, Duration::from_secs(7 * 86400)), store)
+        let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
+        (Verify::new(store.clone(), queues.clone(), clock, Duration::from_secs(7 * 86400)), store, queues)
     }
 
     fn inbound(provider: &str, headers: &[(&str, &str)], body: &str) -> InboundRequest {
@@ -278,5 +323,59 @@ mod tests {
         let good = msg(inbound("none", &[], "{}"));
         let failed = v.handle_batch([("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")]).await;
         assert_eq!(failed, ["b", "c"]);
+    }
+
+    fn endpoint(org: &OrgId, events: &[&str], urgency: Urgency, active: bool) -> Endpoint {
+        let now = Utc::now();
+        Endpoint {
+            id: EndpointId::new(),
+            org_id: org.clone(),
+            url: "https://example.com/hook".into(),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            description: String::new(),
+            secrets: vec![EndpointSecret::generate()],
+            headers: Default::default(),
+            urgency,
+            handshake: false,
+            status: if active {
+                EndpointStatus::Active
+            } else {
+                EndpointStatus::Disabled { disabled_reason: "test".into(), disabled_at: now }
+            },
+            failure: FailureState::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn routes_one_job_per_matching_endpoint_by_urgency() {
+        let (v, store, queues) = verify_with_queues();
+        let org = OrgId::derived(&[b"o"]);
+        let eps = [
+            endpoint(&org, &["src.*"], Urgency::Regular, true),
+            endpoint(&org, &["src.invoice.paid"], Urgency::Urgent, true),
+            endpoint(&org, &["other.*"], Urgency::Regular, true),
+            endpoint(&org, &["*"], Urgency::Regular, false),
+            endpoint(&OrgId::new(), &["*"], Urgency::Regular, true),
+        ];
+        for ep in &eps {
+            store.put_endpoint(ep).await.unwrap();
+        }
+        let m = msg(inbound("stripe", &[], r#"{"id":"evt_9","type":"invoice.paid"}"#));
+        v.handle(&m).await.unwrap();
+        let jobs = |q: &MemoryQueue| -> Vec<DeliveryJob> { q.take().iter().map(|(b, _)| serde_json::from_str(b).unwrap()).collect() };
+        let urgent = jobs(&queues.urgent);
+        let regular = jobs(&queues.regular);
+        assert_eq!(urgent.iter().map(|j| &j.endpoint_id).collect::<Vec<_>>(), [&eps[1].id]);
+        let mut reg: Vec<_> = regular.iter().map(|j| j.endpoint_id.clone()).collect();
+        reg.sort();
+        let mut expected = vec![eps[0].id.clone(), eps[3].id.clone()];
+        expected.sort();
+        assert_eq!(reg, expected, "the disabled endpoint gets its job too (kept as failed)");
+        assert!(urgent.iter().chain(&regular).all(|j| j.attempt == 1 && j.payload.event_type == "src.invoice.paid"));
+        // A duplicate routes nothing.
+        v.handle(&m).await.unwrap();
+        assert!(queues.urgent.is_empty() && queues.regular.is_empty());
     }
 }

@@ -9,10 +9,14 @@
 //! - `idempotency` (pk): the key, its value, `expires_at` (epoch seconds, the TTL attribute).
 
 use super::sdk_err;
+use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Plan, Provider, Secret, Source};
 use crate::error::StoreError;
-use crate::ids::{EventId, OrgId, SourceId};
-use crate::ports::{cursor, Claim, EventQuery, EventStore, IdempotencyStore, OrgStore, Page, SourceStore};
+use crate::ids::{EndpointId, EventId, OrgId, SourceId};
+use crate::ports::{
+    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, OrgStore, Page,
+    SourceStore,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -261,17 +265,61 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Query gsi1 newest first, after `before` (exclusive), keeping items whose `type`
-    /// equals `type_filter` when given, until `want` items are collected or the index is
-    /// exhausted (a filter applies after `Limit`, so one page may hold fewer).
+    /// Every item under `gsi1pk` on gsi1, oldest first.
+    async fn query_all(&self, table: &str, gsi1pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(gsi1pk.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Delete an item only if `org` owns it; false when it does not exist there.
+    async fn delete_owned(&self, table: &str, key: Item, org: &OrgId) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .condition_expression("org_id = :org")
+            .expression_attribute_values(":org", s(org.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
+        }
+    }
+
+    /// Query an index newest first within `range`, keeping items that pass `filter`,
+    /// until `want` items are collected or the index is exhausted (a filter applies
+    /// after `Limit`, so one page may hold fewer).
     async fn query_newest_first(
         &self,
         table: &str,
-        gsi1pk: String,
-        before: Option<String>,
-        type_filter: Option<&str>,
+        index: Index,
+        pk: String,
+        range: SortRange,
+        filter: Option<Filter>,
         want: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        let (pk_attr, sk_attr) = index.attrs();
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -279,25 +327,53 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(table)
-                .index_name("gsi1")
+                .index_name(index.name())
                 .scan_index_forward(false)
                 .limit((want - items.len()).max(1) as i32)
-                .expression_attribute_values(":pk", s(gsi1pk.clone()))
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_values(":pk", s(pk.clone()))
                 .set_exclusive_start_key(start.take());
-            q = match &before {
-                Some(b) => q
-                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
-                    .expression_attribute_values(":before", s(b.clone())),
-                None => q.key_condition_expression("gsi1pk = :pk"),
+            let cond = match (&range.since, &range.before) {
+                (Some(a), Some(b)) => {
+                    q = q.expression_attribute_values(":a", s(a.clone())).expression_attribute_values(":b", s(b.clone()));
+                    "#pk = :pk AND #sk BETWEEN :a AND :b"
+                }
+                (Some(a), None) => {
+                    q = q.expression_attribute_values(":a", s(a.clone()));
+                    "#pk = :pk AND #sk >= :a"
+                }
+                (None, Some(b)) => {
+                    q = q.expression_attribute_values(":b", s(b.clone()));
+                    "#pk = :pk AND #sk < :b"
+                }
+                (None, None) => "#pk = :pk",
             };
-            if let Some(t) = type_filter {
-                q = q
-                    .filter_expression("#t = :t")
-                    .expression_attribute_names("#t", "type")
-                    .expression_attribute_values(":t", s(t));
+            if cond.contains("#sk") {
+                q = q.expression_attribute_names("#sk", sk_attr);
+            }
+            q = q.key_condition_expression(cond);
+            match &filter {
+                Some(Filter::Type(t)) => {
+                    q = q
+                        .filter_expression("#t = :t")
+                        .expression_attribute_names("#t", "type")
+                        .expression_attribute_values(":t", s(t.clone()));
+                }
+                Some(Filter::Statuses(list)) if !list.is_empty() => {
+                    let names: Vec<String> = (0..list.len()).map(|i| format!(":s{i}")).collect();
+                    for (n, v) in names.iter().zip(list) {
+                        q = q.expression_attribute_values(n, s(*v));
+                    }
+                    q = q.filter_expression(format!("#st IN ({})", names.join(", "))).expression_attribute_names("#st", "status");
+                }
+                _ => {}
             }
             let out = q.send().await.map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-            items.extend(out.items.unwrap_or_default());
+            // BETWEEN is inclusive: the cursor's own item was on the previous page.
+            let before = range.before.as_deref();
+            items.extend(
+                out.items.unwrap_or_default().into_iter().filter(|i| before.is_none() || i.get(sk_attr).and_then(|v| v.as_s().ok()).map(String::as_str) != before),
+            );
             match out.last_evaluated_key {
                 Some(k) if items.len() < want => start = Some(k),
                 _ => break,
@@ -306,6 +382,54 @@ impl DynamoStore {
         items.truncate(want);
         Ok(items)
     }
+}
+
+/// The indexes of the tables.
+#[derive(Debug, Clone, Copy)]
+enum Index {
+    /// Per-owner listings (org's events and sources, endpoint's attempts).
+    Gsi1,
+    /// An event's attempts.
+    Gsi2,
+}
+
+impl Index {
+    fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1",
+            Index::Gsi2 => "gsi2",
+        }
+    }
+
+    fn attrs(self) -> (&'static str, &'static str) {
+        match self {
+            Index::Gsi1 => ("gsi1pk", "gsi1sk"),
+            Index::Gsi2 => ("gsi2pk", "gsi2sk"),
+        }
+    }
+}
+
+/// Bounds on the sort key: at or after `since`, before `before` (a cursor).
+#[derive(Debug, Default)]
+struct SortRange {
+    since: Option<String>,
+    before: Option<String>,
+}
+
+impl SortRange {
+    fn from_query(cursor_text: Option<&String>, since: Option<DateTime<Utc>>) -> Result<Self, StoreError> {
+        let before = cursor_text
+            .map(|c| cursor::decode(c).map(|(ms, id)| sort_key(ms, &id)).ok_or(StoreError::InvalidCursor))
+            .transpose()?;
+        Ok(Self { since: since.map(|t| sort_key(t.timestamp_millis(), "")), before })
+    }
+}
+
+/// Non-key conditions.
+#[derive(Debug)]
+enum Filter {
+    Type(String),
+    Statuses(Vec<&'static str>),
 }
 
 #[async_trait]
@@ -329,46 +453,12 @@ impl SourceStore for DynamoStore {
     }
 
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.tables.subscriptions)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(":pk", s(format!("ORG#{org}#SRC")))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item::<SourceItem>(item)?.into_source()?);
-            }
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        Ok(out)
+        let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#SRC")).await?;
+        items.into_iter().map(|i| from_item::<SourceItem>(i)?.into_source()).collect()
     }
 
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .delete_item()
-            .table_name(&self.tables.subscriptions)
-            .set_key(Some(key(format!("SRC#{id}"), "SRC")))
-            .condition_expression("org_id = :org")
-            .expression_attribute_values(":org", s(org.as_str()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
-        }
+        self.delete_owned(&self.tables.subscriptions, key(format!("SRC#{id}"), "SRC"), org).await
     }
 }
 
@@ -399,26 +489,15 @@ impl EventStore for DynamoStore {
     }
 
     async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-        let before = match &q.cursor {
-            Some(c) => {
-                let (ms, id) = cursor::decode(c).ok_or(StoreError::InvalidCursor)?;
-                Some(sort_key(ms, &id))
-            }
-            None => None,
-        };
+        let range = SortRange::from_query(q.cursor.as_ref(), None)?;
         let limit = q.limit.clamp(1, 100);
+        let filter = q.event_type.clone().map(Filter::Type);
         let items = self
-            .query_newest_first(&self.tables.logs, format!("ORG#{org}#EVT"), before, q.event_type.as_deref(), limit + 1)
+            .query_newest_first(&self.tables.logs, Index::Gsi1, format!("ORG#{org}#EVT"), range, filter, limit + 1)
             .await?;
-        let mut events: Vec<Event> =
+        let events: Vec<Event> =
             items.into_iter().map(|i| from_item::<EventItem>(i)?.into_event()).collect::<Result<_, _>>()?;
-        let next_cursor = if events.len() > limit {
-            events.truncate(limit);
-            events.last().map(|e| cursor::encode(e.created_at.timestamp_millis(), e.id.as_str()))
-        } else {
-            None
-        };
-        Ok(Page { items: events, next_cursor })
+        Ok(Page::from_overfetch(events, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
     }
 }
 
@@ -452,5 +531,143 @@ impl IdempotencyStore for DynamoStore {
             }
             Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
         }
+    }
+}
+
+/// Endpoints are kept as JSON in one attribute: nested enums and maps round-trip exactly.
+#[derive(Serialize, Deserialize)]
+struct EndpointItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    org_id: OrgId,
+    body: String,
+}
+
+impl EndpointItem {
+    fn from_endpoint(ep: &Endpoint) -> Result<Self, StoreError> {
+        Ok(Self {
+            pk: format!("EP#{}", ep.id),
+            sk: "EP".into(),
+            gsi1pk: format!("ORG#{}#EP", ep.org_id),
+            gsi1sk: sort_key(ep.created_at.timestamp_millis(), ep.id.as_str()),
+            org_id: ep.org_id.clone(),
+            body: serde_json::to_string(ep).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    fn into_endpoint(self) -> Result<Endpoint, StoreError> {
+        serde_json::from_str(&self.body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// Attempts: listed per endpoint on gsi1 and per event on gsi2, filtered by `status`.
+#[derive(Serialize, Deserialize)]
+struct AttemptItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    gsi2pk: String,
+    gsi2sk: String,
+    org_id: OrgId,
+    status: String,
+    body: String,
+}
+
+impl AttemptItem {
+    fn from_attempt(a: &Attempt) -> Result<Self, StoreError> {
+        let sk = sort_key(a.created_at.timestamp_millis(), a.id.as_str());
+        Ok(Self {
+            pk: format!("ATM#{}", a.id),
+            sk: "ATM".into(),
+            gsi1pk: format!("EP#{}#ATM", a.endpoint_id),
+            gsi1sk: sk.clone(),
+            gsi2pk: format!("EVT#{}#ATM", a.event_id),
+            gsi2sk: sk,
+            org_id: a.org_id.clone(),
+            status: a.status.as_str().to_owned(),
+            body: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    fn into_attempt(self) -> Result<Attempt, StoreError> {
+        serde_json::from_str(&self.body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl EndpointStore for DynamoStore {
+    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.subscriptions)
+            .set_item(Some(to_item(&EndpointItem::from_endpoint(ep)?)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+        Ok(())
+    }
+
+    async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        let Some(item) = self.get(&self.tables.subscriptions, key(format!("EP#{id}"), "EP")).await? else {
+            return Ok(None);
+        };
+        let ep = from_item::<EndpointItem>(item)?.into_endpoint()?;
+        Ok((ep.org_id == *org).then_some(ep))
+    }
+
+    async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
+        let items = self
+            .query_all(&self.tables.subscriptions, format!("ORG#{org}#EP"))
+            .await?;
+        items.into_iter().map(|i| from_item::<EndpointItem>(i)?.into_endpoint()).collect()
+    }
+
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
+        self.delete_owned(&self.tables.subscriptions, key(format!("EP#{id}"), "EP"), org).await
+    }
+}
+
+#[async_trait]
+impl AttemptStore for DynamoStore {
+    async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.logs)
+            .set_item(Some(to_item(&AttemptItem::from_attempt(a)?)?))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+        Ok(())
+    }
+
+    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, q: &AttemptQuery) -> Result<Page<Attempt>, StoreError> {
+        let range = SortRange::from_query(q.cursor.as_ref(), q.since)?;
+        let limit = q.limit.clamp(1, 100);
+        let filter = Some(Filter::Statuses(q.statuses.iter().map(|s| s.as_str()).collect()));
+        let items = self
+            .query_newest_first(&self.tables.logs, Index::Gsi1, format!("EP#{endpoint}#ATM"), range, filter, limit + 1)
+            .await?;
+        let attempts: Vec<Attempt> = items
+            .into_iter()
+            .map(|i| from_item::<AttemptItem>(i)?.into_attempt())
+            .filter(|a| a.as_ref().map_or(true, |a| a.org_id == *org))
+            .collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(attempts, limit, |a| (a.created_at.timestamp_millis(), a.id.as_str())))
+    }
+
+    async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
+        let items = self
+            .query_newest_first(&self.tables.logs, Index::Gsi2, format!("EVT#{event}#ATM"), SortRange::default(), None, 1000)
+            .await?;
+        let mut attempts: Vec<Attempt> = items
+            .into_iter()
+            .map(|i| from_item::<AttemptItem>(i)?.into_attempt())
+            .filter(|a| a.as_ref().map_or(true, |a| a.org_id == *org))
+            .collect::<Result<_, _>>()?;
+        attempts.reverse();
+        Ok(attempts)
     }
 }

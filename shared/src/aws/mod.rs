@@ -8,9 +8,11 @@
 
 mod dynamo;
 mod sqs;
+mod timer;
 
 pub use dynamo::{DynamoStore, TableNames};
 pub use sqs::SqsQueue;
+pub use timer::{at_expression, EventBridgeOps, SchedulerTimer};
 
 /// Load the SDK configuration the standard way (environment, profile, IMDS/role).
 pub async fn sdk_config() -> aws_config::SdkConfig {

@@ -3,7 +3,7 @@
 use crate::error::QueueError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use std::time::Duration;
 
@@ -44,6 +44,34 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(err)?;
+        Ok(())
+    }
+
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(b)
+                        .build()
+                        .map_err(|e| QueueError::Unavailable(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(err)?;
+            if !out.failed.is_empty() {
+                return Err(QueueError::Unavailable(format!("{} messages of a batch were refused", out.failed.len())));
+            }
+        }
         Ok(())
     }
 }

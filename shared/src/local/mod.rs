@@ -7,9 +7,11 @@
 
 mod queue;
 mod store;
+mod timer;
 
 pub use queue::LocalQueue;
 pub use store::LocalStore;
+pub use timer::{LocalOps, LocalTimer};
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -54,6 +56,35 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     lease INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_ms);
+CREATE TABLE IF NOT EXISTS endpoints (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS endpoints_by_org ON endpoints (org_id, created_ms, id);
+CREATE TABLE IF NOT EXISTS attempts (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_endpoint ON attempts (endpoint_id, created_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS attempts_by_event ON attempts (event_id, created_ms, id);
+CREATE TABLE IF NOT EXISTS timers (
+    key TEXT PRIMARY KEY,
+    due_ms INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers (due_ms);
+CREATE TABLE IF NOT EXISTS ops_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     queue TEXT NOT NULL,

@@ -2,10 +2,14 @@
 //! queried by.
 
 use super::{corrupt, unavailable, LocalDb};
+use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::StoreError;
-use crate::ids::{EventId, OrgId, SourceId};
-use crate::ports::{cursor, Claim, EventQuery, EventStore, IdempotencyStore, OrgStore, Page, SourceStore};
+use crate::ids::{EndpointId, EventId, OrgId, SourceId};
+use crate::ports::{
+    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, OrgStore, Page,
+    SourceStore,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -157,14 +161,8 @@ impl EventStore for LocalStore {
             .map_err(unavailable)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;
-        let mut items: Vec<Event> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| cursor::encode(e.created_at.timestamp_millis(), e.id.as_str()))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items: Vec<Event> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(items, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
     }
 }
 
@@ -191,5 +189,129 @@ impl IdempotencyStore for LocalStore {
             .and_then(|mut s| s.query_row([key], |r| r.get(0)))
             .map_err(unavailable)?;
         Ok(Claim::Existing(existing))
+    }
+}
+
+#[async_trait]
+impl EndpointStore for LocalStore {
+    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
+        let body = to_json(ep)?;
+        self.db
+            .lock()
+            .prepare_cached(
+                "INSERT INTO endpoints (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )
+            .and_then(|mut s| {
+                s.execute(params![ep.id.as_str(), ep.org_id.as_str(), ep.created_at.timestamp_millis(), body])
+            })
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM endpoints WHERE id = ?1 AND org_id = ?2")
+            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([org.as_str()], |r| r.get::<_, String>(0))
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        rows.iter().map(|b| from_json(b)).collect()
+    }
+
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .lock()
+            .execute("DELETE FROM endpoints WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl AttemptStore for LocalStore {
+    async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        let body = to_json(a)?;
+        self.db
+            .lock()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.id.as_str(),
+                    a.org_id.as_str(),
+                    a.endpoint_id.as_str(),
+                    a.event_id.as_str(),
+                    a.status.as_str(),
+                    a.created_at.timestamp_millis(),
+                    body
+                ])
+            })
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, q: &AttemptQuery) -> Result<Page<Attempt>, StoreError> {
+        let (after_ms, after_id) = match &q.cursor {
+            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
+            None => (i64::MAX, String::new()),
+        };
+        // Statuses as ",a,b," so one prepared statement serves every filter.
+        let statuses: String = if q.statuses.is_empty() {
+            String::new()
+        } else {
+            format!(",{},", q.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+        };
+        let since = q.since.map_or(i64::MIN, |t| t.timestamp_millis());
+        let limit = q.limit.clamp(1, 100);
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM attempts
+                 WHERE endpoint_id = ?1 AND org_id = ?2
+                   AND (?3 = '' OR instr(?3, ',' || status || ',') > 0)
+                   AND created_ms >= ?4
+                   AND (created_ms < ?5 OR (created_ms = ?5 AND (?6 = '' OR id < ?6)))
+                 ORDER BY created_ms DESC, id DESC LIMIT ?7",
+            )
+            .map_err(unavailable)?;
+        let bodies = stmt
+            .query_map(
+                params![endpoint.as_str(), org.as_str(), statuses, since, after_ms, after_id, (limit + 1) as i64],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        let items: Vec<Attempt> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(items, limit, |a| (a.created_at.timestamp_millis(), a.id.as_str())))
+    }
+
+    async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM attempts WHERE event_id = ?1 AND org_id = ?2 ORDER BY created_ms, id")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([event.as_str(), org.as_str()], |r| r.get::<_, String>(0))
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        rows.iter().map(|b| from_json(b)).collect()
     }
 }

@@ -1,0 +1,265 @@
+//! `deliver`: one signed POST per job, every attempt logged, retries by the endpoint's
+//! policy, auto-disable for endpoints that keep failing.
+//!
+//! An endpoint's failure is a logged attempt, never a handler error: only
+//! infrastructure failures (store, queue, timer) fail a message, so SQS retries just
+//! those (partial batch response).
+
+use chrono::{DateTime, Utc};
+use hookline_shared::delivery::{
+    Attempt, AttemptStatus, Deliveries, DeliveryJob, DisablePolicy, Endpoint, EndpointStatus, RetryPolicy, TimerPayload,
+    Urgency, RESPONSE_BODY_CAP,
+};
+use hookline_shared::dispatch::send_event;
+use hookline_shared::outbound::{HttpSender, SendError};
+use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, OpsEvent, OpsSink, Queue, Timer};
+use hookline_shared::{AttemptId, QueueError, StoreError};
+use std::time::Duration;
+
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+/// The longest delay a queue message can carry (SQS: 15 minutes).
+pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
+/// Timers fire this long before the attempt is due; the rest rides on a queue delay,
+/// so a retry lands to the second even though Scheduler fires to the minute.
+pub const TIMER_LEAD: Duration = Duration::from_secs(60);
+
+/// Why a job could not be processed (it stays on the queue).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// Not a delivery job.
+    #[error("malformed job: {0}")]
+    Malformed(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A queue, the timer or the ops sink failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Retry policies per urgency and the auto-disable rule.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// For `regular` endpoints.
+    pub regular: RetryPolicy,
+    /// For `urgent` endpoints.
+    pub urgent: RetryPolicy,
+    /// When an endpoint that keeps failing is disabled.
+    pub disable: DisablePolicy,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Self {
+            regular: RetryPolicy::for_urgency(Urgency::Regular),
+            urgent: RetryPolicy::for_urgency(Urgency::Urgent),
+            disable: DisablePolicy::default(),
+        }
+    }
+}
+
+impl Policies {
+    fn for_urgency(&self, u: Urgency) -> &RetryPolicy {
+        match u {
+            Urgency::Regular => &self.regular,
+            _ => &self.urgent,
+        }
+    }
+}
+
+/// The deliver handler, generic over its ports.
+#[derive(Debug)]
+pub struct Deliver<S, Q, T, H, O, C> {
+    store: S,
+    queues: Deliveries<Q>,
+    timer: T,
+    http: H,
+    ops: O,
+    clock: C,
+    policies: Policies,
+}
+
+impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
+where
+    S: EndpointStore + AttemptStore,
+    Q: Queue,
+    T: Timer,
+    H: HttpSender,
+    O: OpsSink,
+    C: Clock,
+{
+    /// A handler on these ports with these policies.
+    pub fn new(store: S, queues: Deliveries<Q>, timer: T, http: H, ops: O, clock: C, policies: Policies) -> Self {
+        Self { store, queues, timer, http, ops, clock, policies }
+    }
+
+    /// Process one job from a deliveries queue.
+    pub async fn handle(&self, body: &str) -> Result<Option<Attempt>, DeliverError> {
+        let job: DeliveryJob = serde_json::from_str(body).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+        self.deliver(job).await
+    }
+
+    /// Process a batch concurrently; returns the ids of the messages that failed.
+    pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+        hookline_shared::batch::process(records, |body| async move { self.handle(body).await.map(|_| ()) }).await
+    }
+
+    /// Attempt one delivery; `None` when the endpoint no longer exists.
+    pub async fn deliver(&self, job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
+        let Some(endpoint) = self.store.get_endpoint(&job.org_id, &job.endpoint_id).await? else {
+            tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let mut attempt = Attempt {
+            id: AttemptId::new(),
+            org_id: job.org_id.clone(),
+            endpoint_id: job.endpoint_id.clone(),
+            event_id: job.payload.id.clone(),
+            event_type: job.payload.event_type.clone(),
+            status: AttemptStatus::Failed,
+            response_code: None,
+            response_body: None,
+            duration_ms: 0,
+            error: None,
+            attempt: job.attempt,
+            next_attempt_at: None,
+            created_at: now,
+            job: None,
+        };
+        if let EndpointStatus::Disabled { disabled_reason, .. } = &endpoint.status {
+            attempt.error = Some(format!("endpoint disabled: {disabled_reason}"));
+            attempt.job = Some(job);
+            self.store.insert_attempt(&attempt).await?;
+            return Ok(Some(attempt));
+        }
+        let policy = self.policies.for_urgency(endpoint.urgency);
+        let result =
+            send_event(&self.http, &endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_BODY_CAP, now).await;
+        let mut retry_after = None;
+        let retryable = match result {
+            Ok(res) => {
+                attempt.response_code = Some(res.status);
+                attempt.response_body = Some(res.body);
+                attempt.duration_ms = res.duration.as_millis() as u64;
+                retry_after = res.retry_after;
+                match res.status {
+                    200..=299 => {
+                        attempt.status = AttemptStatus::Delivered;
+                        false
+                    }
+                    410 => {
+                        attempt.error = Some("endpoint answered 410 Gone".into());
+                        self.disable(endpoint.clone(), "endpoint answered 410 Gone", now).await?;
+                        false
+                    }
+                    code => {
+                        attempt.error = Some(format!("endpoint answered {code}"));
+                        true
+                    }
+                }
+            }
+            Err(SendError::Refused(why)) => {
+                attempt.error = Some(format!("refused: {why}"));
+                false
+            }
+            Err(e) => {
+                attempt.error = Some(e.to_string());
+                true
+            }
+        };
+        if attempt.status == AttemptStatus::Delivered {
+            if endpoint.failure != Default::default() {
+                let mut ep = endpoint;
+                ep.failure = Default::default();
+                self.store.put_endpoint(&ep).await?;
+            }
+        } else if retryable {
+            let first = job.first_attempt_at.unwrap_or(now);
+            let delay = policy.delay_after(job.attempt, retry_after);
+            let next_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+            if policy.may_retry(job.attempt, first, next_at) {
+                attempt.status = AttemptStatus::Retrying;
+                attempt.next_attempt_at = Some(next_at);
+                let next = DeliveryJob { attempt: job.attempt + 1, first_attempt_at: Some(first), ..job };
+                self.schedule_retry(next, endpoint.urgency, delay, next_at, &attempt.id).await?;
+            } else {
+                attempt.status = AttemptStatus::Exhausted;
+                attempt.job = Some(DeliveryJob { attempt: 1, first_attempt_at: None, ..job });
+                self.exhausted(endpoint, &attempt, now).await?;
+            }
+        } else {
+            // Failed for good (410, refused address): keep the job for replay.
+            attempt.job = Some(DeliveryJob { attempt: 1, first_attempt_at: None, ..job });
+        }
+        self.store.insert_attempt(&attempt).await?;
+        Ok(Some(attempt))
+    }
+
+    async fn schedule_retry(
+        &self,
+        job: DeliveryJob,
+        urgency: Urgency,
+        delay: Duration,
+        due_at: DateTime<Utc>,
+        key: &AttemptId,
+    ) -> Result<(), DeliverError> {
+        if delay <= MAX_QUEUE_DELAY {
+            let body = serde_json::to_string(&job).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+            self.queues.queue(urgency).send(&body, delay).await?;
+        } else {
+            let fire_at = due_at - chrono::Duration::from_std(TIMER_LEAD).unwrap_or_default();
+            let payload = serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job })
+                .map_err(|e| DeliverError::Malformed(e.to_string()))?;
+            self.timer.fire_at(key.as_str(), fire_at, &payload).await?;
+        }
+        Ok(())
+    }
+
+    async fn exhausted(&self, mut endpoint: Endpoint, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), DeliverError> {
+        self.ops
+            .emit(&OpsEvent {
+                kind: "attempt.exhausted".into(),
+                org_id: endpoint.org_id.clone(),
+                endpoint_id: endpoint.id.clone(),
+                event_id: Some(attempt.event_id.clone()),
+                reason: attempt.error.clone().unwrap_or_default(),
+                at: now,
+            })
+            .await?;
+        endpoint.failure.consecutive_exhausted += 1;
+        let since = *endpoint.failure.failing_since.get_or_insert(now);
+        let rule = self.policies.disable;
+        let long_enough = (now - since).to_std().unwrap_or_default() >= rule.after;
+        if long_enough && endpoint.failure.consecutive_exhausted >= rule.min_exhausted {
+            let reason = format!(
+                "no successful delivery since {} and {} events exhausted in a row",
+                since.to_rfc3339(),
+                endpoint.failure.consecutive_exhausted
+            );
+            self.disable(endpoint, &reason, now).await
+        } else {
+            self.store.put_endpoint(&endpoint).await?;
+            Ok(())
+        }
+    }
+
+    async fn disable(&self, mut endpoint: Endpoint, reason: &str, now: DateTime<Utc>) -> Result<(), DeliverError> {
+        endpoint.status = EndpointStatus::Disabled { disabled_reason: reason.to_owned(), disabled_at: now };
+        endpoint.updated_at = now;
+        self.store.put_endpoint(&endpoint).await?;
+        self.ops
+            .emit(&OpsEvent {
+                kind: "endpoint.disabled".into(),
+                org_id: endpoint.org_id.clone(),
+                endpoint_id: endpoint.id.clone(),
+                event_id: None,
+                reason: reason.to_owned(),
+                at: now,
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+//! Lambda entry point of `schedule`: EventBridge Scheduler invokes it with a timer's input.
+
+use hookline_schedule::Schedule;
+use hookline_shared::aws::{required_env, sdk_config, SqsQueue};
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::ports::SystemClock;
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let sdk = sdk_config().await;
+    let schedule = Schedule::new(
+        Deliveries {
+            urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),
+            regular: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_REGULAR_URL")?),
+        },
+        SystemClock,
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let schedule = &schedule;
+        async move {
+            // An error makes Scheduler retry the invocation (its retry policy), so a queue
+            // outage does not lose the timer.
+            let residual = schedule.handle(&event.payload.to_string()).await?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "residual_delay_secs": residual.as_secs() }))
+        }
+    }))
+    .await
+}

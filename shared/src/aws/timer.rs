@@ -1,0 +1,121 @@
+//! The timer port on EventBridge Scheduler, and operational events on EventBridge.
+
+use crate::error::QueueError;
+use crate::ports::{OpsEvent, OpsSink, Timer};
+use async_trait::async_trait;
+use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use chrono::{DateTime, Utc};
+
+fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> QueueError {
+    QueueError::Unavailable(aws_sdk_scheduler::error::DisplayErrorContext(e).to_string())
+}
+
+/// One-time `at()` schedules in the stack's group, each invoking the `schedule` function
+/// with the payload as its input and deleting itself after it ran.
+#[derive(Debug, Clone)]
+pub struct SchedulerTimer {
+    client: aws_sdk_scheduler::Client,
+    group: String,
+    target_arn: String,
+    role_arn: String,
+}
+
+impl SchedulerTimer {
+    /// Timers in `group`, invoking `target_arn` with `role_arn`.
+    pub fn new(client: aws_sdk_scheduler::Client, group: String, target_arn: String, role_arn: String) -> Self {
+        Self { client, group, target_arn, role_arn }
+    }
+
+    /// From `HOOKLINE_SCHEDULE_GROUP`, `HOOKLINE_SCHEDULE_TARGET_ARN`, `HOOKLINE_SCHEDULE_ROLE_ARN`.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            super::required_env("HOOKLINE_SCHEDULE_GROUP")?,
+            super::required_env("HOOKLINE_SCHEDULE_TARGET_ARN")?,
+            super::required_env("HOOKLINE_SCHEDULE_ROLE_ARN")?,
+        ))
+    }
+}
+
+/// The `at()` expression for a UTC time (Scheduler takes whole seconds, no zone suffix).
+pub fn at_expression(at: DateTime<Utc>) -> String {
+    format!("at({})", at.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+#[async_trait]
+impl Timer for SchedulerTimer {
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+        let target = Target::builder()
+            .arn(&self.target_arn)
+            .role_arn(&self.role_arn)
+            .input(payload)
+            .build()
+            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let res = self
+            .client
+            .create_schedule()
+            .name(key)
+            .group_name(&self.group)
+            .schedule_expression(at_expression(at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .target(target)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // The same key again (a retried message): the timer is already set.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conflict_exception()) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+/// Operational events onto the operator's EventBridge bus (`source: hookline`).
+#[derive(Debug, Clone)]
+pub struct EventBridgeOps {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl EventBridgeOps {
+    /// Events onto `bus`.
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: String) -> Self {
+        Self { client, bus }
+    }
+
+    /// From `HOOKLINE_EVENT_BUS`.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        Ok(Self::new(aws_sdk_eventbridge::Client::new(sdk), super::required_env("HOOKLINE_EVENT_BUS")?))
+    }
+}
+
+#[async_trait]
+impl OpsSink for EventBridgeOps {
+    async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError> {
+        let detail = serde_json::to_string(event).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source("hookline")
+            .detail_type(&event.kind)
+            .detail(detail)
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| QueueError::Unavailable(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
+        if out.failed_entry_count > 0 {
+            return Err(QueueError::Unavailable(format!("EventBridge refused the event: {:?}", out.entries)));
+        }
+        tracing::warn!(kind = %event.kind, endpoint = %event.endpoint_id, reason = %event.reason, "operational event");
+        Ok(())
+    }
+}

@@ -1,0 +1,451 @@
+//! Outbound delivery: endpoints, delivery jobs, attempts, retry policies, filters and
+//! the signing of what Hookline sends.
+
+use crate::domain::Secret;
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId};
+use crate::signature::standard;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How urgently an endpoint's deliveries go out: its own queue and retry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Urgency {
+    /// 30 s limit, retries 1 s → 4 h, give up after 48 h.
+    #[default]
+    Regular,
+    /// Own queue, 30 s limit, retries 1 s → 5 min, give up after 1 h.
+    Urgent,
+    /// Synchronous inside an API call (`/call`): 10 s budget, 100 ms then 1 s, 5 tries.
+    RealTime,
+}
+
+impl Urgency {
+    /// The name used in headers and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Urgency::Regular => "regular",
+            Urgency::Urgent => "urgent",
+            Urgency::RealTime => "real-time",
+        }
+    }
+}
+
+/// An endpoint signing secret; during a rotation the previous one signs until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSecret {
+    /// `whsec_<base64>`.
+    pub secret: Secret,
+    /// When a rotated-out secret stops signing; `None` for the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl EndpointSecret {
+    /// A new random `whsec_` secret (24 bytes).
+    pub fn generate() -> Self {
+        let bytes: [u8; 24] = rand::rng().random();
+        Self {
+            secret: Secret::new(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))),
+            expires_at: None,
+        }
+    }
+}
+
+/// Whether an endpoint receives deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EndpointStatus {
+    /// Receiving.
+    Active,
+    /// Not receiving until enabled again; deliveries are kept as `failed` for replay.
+    Disabled {
+        /// Why.
+        disabled_reason: String,
+        /// When.
+        disabled_at: DateTime<Utc>,
+    },
+}
+
+/// How an endpoint has been failing, for the auto-disable rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureState {
+    /// Events in a row whose deliveries were exhausted.
+    #[serde(default)]
+    pub consecutive_exhausted: u32,
+    /// The first exhausted delivery of the current streak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// A webhook endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Its id.
+    pub id: EndpointId,
+    /// The owning org.
+    pub org_id: OrgId,
+    /// Where to POST; may contain `:name`, replaced by the event type.
+    pub url: String,
+    /// Event types it receives: exact types or `prefix.*`; `*` is everything.
+    pub events: Vec<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Signing secrets, current last.
+    pub secrets: Vec<EndpointSecret>,
+    /// Extra headers sent with every delivery.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Regular or urgent.
+    #[serde(default)]
+    pub urgency: Urgency,
+    /// Whether a URL change must pass the `hello` handshake.
+    #[serde(default)]
+    pub handshake: bool,
+    /// Active or disabled.
+    #[serde(flatten)]
+    pub status: EndpointStatus,
+    /// Failure streak.
+    #[serde(default)]
+    pub failure: FailureState,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Endpoint {
+    /// True when `event_type` passes this endpoint's filter.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|f| filter_matches(f, event_type))
+    }
+
+    /// True unless disabled.
+    pub fn is_active(&self) -> bool {
+        matches!(self.status, EndpointStatus::Active)
+    }
+
+    /// The secrets that sign at `now`: the current one and any rotated-out one still in its grace period.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
+        self.secrets.iter().filter(move |s| s.expires_at.is_none_or(|e| e > now)).map(|s| &s.secret)
+    }
+
+    /// The URL for one event type (`:name` replaced).
+    pub fn url_for(&self, event_type: &str) -> String {
+        self.url.replace(":name", event_type)
+    }
+}
+
+/// `invoice.paid` matches `invoice.paid`, `invoice.*` and `*`.
+pub fn filter_matches(filter: &str, event_type: &str) -> bool {
+    if filter == "*" || filter == event_type {
+        return true;
+    }
+    match filter.strip_suffix(".*") {
+        Some(prefix) => event_type.len() > prefix.len() + 1 && event_type.starts_with(prefix) && event_type.as_bytes()[prefix.len()] == b'.',
+        None => false,
+    }
+}
+
+/// The event as delivered to endpoints (and carried inside a job, so deliver reads no event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    /// `evt_…`; also the `webhook-id` header, so receivers can dedupe.
+    pub id: EventId,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// The data.
+    pub data: serde_json::Value,
+}
+
+/// One delivery to do: what `verify` (and replay, retries, timers) put on a deliveries queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// The org.
+    pub org_id: OrgId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the first attempt was made (for the give-up rule); `None` before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    /// What to send.
+    pub payload: Payload,
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    /// 2xx.
+    Delivered,
+    /// Failed with no retry (disabled endpoint, 410, refused address).
+    Failed,
+    /// Failed; another attempt is scheduled.
+    Retrying,
+    /// Failed and the policy gave up.
+    Exhausted,
+}
+
+impl AttemptStatus {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Delivered => "delivered",
+            AttemptStatus::Failed => "failed",
+            AttemptStatus::Retrying => "retrying",
+            AttemptStatus::Exhausted => "exhausted",
+        }
+    }
+}
+
+/// Response bodies are kept up to this many bytes.
+pub const RESPONSE_BODY_CAP: usize = 4096;
+
+/// One logged delivery attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Its id.
+    pub id: AttemptId,
+    /// The org.
+    pub org_id: OrgId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// The event.
+    pub event_id: EventId,
+    /// The event's type.
+    pub event_type: String,
+    /// Delivered, failed, retrying, exhausted.
+    pub status: AttemptStatus,
+    /// The endpoint's status code, if it answered.
+    pub response_code: Option<u16>,
+    /// The start of its response body (capped).
+    pub response_body: Option<String>,
+    /// How long the request took.
+    pub duration_ms: u64,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the next attempt is due (for `retrying`).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the attempt was made.
+    pub created_at: DateTime<Utc>,
+    /// The job, kept for failed and exhausted attempts so replay can send it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<DeliveryJob>,
+}
+
+/// When to retry and when to give up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Delay before attempt n+1 after attempt n fails (the last one repeats).
+    pub delays: Vec<Duration>,
+    /// No retry is scheduled after this much time since the first attempt.
+    pub give_up_after: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Maximum number of attempts (real-time calls bound tries, not time).
+    pub max_attempts: u32,
+    /// ± this fraction of jitter on every delay.
+    pub jitter: f64,
+}
+
+impl RetryPolicy {
+    /// The policy of an urgency class (DESIGN §7).
+    pub fn for_urgency(u: Urgency) -> Self {
+        let s = Duration::from_secs;
+        match u {
+            Urgency::Regular => Self {
+                delays: vec![s(1), s(5), s(30), s(120), s(600), s(1800), s(3600), s(7200), s(14400)],
+                give_up_after: s(48 * 3600),
+                timeout: s(30),
+                max_attempts: u32::MAX,
+                jitter: 0.2,
+            },
+            Urgency::Urgent => Self {
+                delays: vec![s(1), s(5), s(15), s(60), s(300)],
+                give_up_after: s(3600),
+                timeout: s(30),
+                max_attempts: u32::MAX,
+                jitter: 0.2,
+            },
+            Urgency::RealTime => Self {
+                delays: vec![Duration::from_millis(100), s(1)],
+                give_up_after: s(10),
+                timeout: s(10),
+                max_attempts: 5,
+                jitter: 0.1,
+            },
+        }
+    }
+
+    /// The delay after failed attempt `attempt` (1-based), jittered, raised to a
+    /// `Retry-After` the endpoint asked for (bounded by the longest delay of the policy).
+    pub fn delay_after(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let base = self.delays.get(attempt.saturating_sub(1) as usize).or(self.delays.last()).copied().unwrap_or_default();
+        let jittered = if self.jitter > 0.0 {
+            base.mul_f64(1.0 + rand::rng().random_range(-self.jitter..=self.jitter))
+        } else {
+            base
+        };
+        let cap = self.delays.iter().max().copied().unwrap_or_default();
+        match retry_after {
+            Some(r) => jittered.max(r.min(cap)),
+            None => jittered,
+        }
+    }
+
+    /// Whether another attempt may follow failed attempt `attempt` made at `now`.
+    pub fn may_retry(&self, attempt: u32, first_attempt_at: DateTime<Utc>, next_at: DateTime<Utc>) -> bool {
+        attempt < self.max_attempts
+            && (next_at - first_attempt_at).to_std().unwrap_or_default() <= self.give_up_after
+    }
+}
+
+/// When an endpoint that keeps failing is disabled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DisablePolicy {
+    /// Failing for at least this long (no success in between)…
+    pub after: Duration,
+    /// …and at least this many events exhausted in a row.
+    pub min_exhausted: u32,
+}
+
+impl Default for DisablePolicy {
+    fn default() -> Self {
+        Self { after: Duration::from_secs(5 * 24 * 3600), min_exhausted: 5 }
+    }
+}
+
+/// The headers that sign one delivery (Standard Webhooks): id, timestamp, and one
+/// `v1,` signature per signing secret, space-separated.
+pub fn signature_headers(
+    secrets: impl Iterator<Item = impl AsRef<str>>,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<[(&'static str, String); 3], crate::signature::SecretFormatError> {
+    let sigs = secrets
+        .map(|s| standard::sign(s.as_ref(), msg_id, timestamp, body))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok([
+        ("webhook-id", msg_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", sigs.join(" ")),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        assert!(filter_matches("invoice.paid", "invoice.paid"));
+        assert!(filter_matches("invoice.*", "invoice.paid"));
+        assert!(filter_matches("stripe.*", "stripe.invoice.paid"));
+        assert!(filter_matches("*", "anything"));
+        assert!(!filter_matches("invoice.*", "invoice"));
+        assert!(!filter_matches("invoice.*", "invoices.paid"));
+        assert!(!filter_matches("invoice.paid", "invoice.paid.late"));
+    }
+
+    #[test]
+    fn delays_follow_the_policy_with_bounded_jitter_and_retry_after() {
+        let p = RetryPolicy::for_urgency(Urgency::Regular);
+        for _ in 0..100 {
+            let d = p.delay_after(1, None).as_secs_f64();
+            assert!((0.8..=1.2).contains(&d), "{d}");
+            let d = p.delay_after(50, None).as_secs_f64();
+            assert!((14400.0 * 0.8..=14400.0 * 1.2).contains(&d));
+        }
+        // Retry-After raises the delay, but never beyond the policy's longest step.
+        assert!(p.delay_after(1, Some(Duration::from_secs(120))) >= Duration::from_secs(120));
+        assert_eq!(p.delay_after(1, Some(Duration::from_secs(10 * 86400))), Duration::from_secs(14400));
+    }
+
+    #[test]
+    fn give_up_rules() {
+        let t0 = Utc::now();
+        let urgent = RetryPolicy::for_urgency(Urgency::Urgent);
+        assert!(urgent.may_retry(3, t0, t0 + chrono::Duration::minutes(59)));
+        assert!(!urgent.may_retry(3, t0, t0 + chrono::Duration::minutes(61)));
+        let rt = RetryPolicy::for_urgency(Urgency::RealTime);
+        assert!(rt.may_retry(4, t0, t0 + chrono::Duration::seconds(2)));
+        assert!(!rt.may_retry(5, t0, t0 + chrono::Duration::seconds(2)));
+    }
+
+    #[test]
+    fn rotation_signs_with_both_secrets_until_expiry() {
+        let now = Utc::now();
+        let ep = Endpoint {
+            id: EndpointId::new(),
+            org_id: OrgId::new(),
+            url: "https://example.com/hooks/:name".into(),
+            events: vec!["*".into()],
+            description: String::new(),
+            secrets: vec![
+                EndpointSecret { secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), expires_at: Some(now + chrono::Duration::hours(24)) },
+                EndpointSecret { secret: Secret::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"), expires_at: None },
+            ],
+            headers: BTreeMap::new(),
+            urgency: Urgency::Regular,
+            handshake: false,
+            status: EndpointStatus::Active,
+            failure: FailureState::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(ep.signing_secrets(now).count(), 2);
+        assert_eq!(ep.signing_secrets(now + chrono::Duration::hours(25)).count(), 1);
+        assert_eq!(ep.url_for("user.created"), "https://example.com/hooks/user.created");
+        let [_, _, (_, sig)] = signature_headers(ep.signing_secrets(now).map(Secret::expose), "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, br#"{"email":"test@example.com","username":"test_user"}"#).unwrap();
+        let parts: Vec<&str> = sig.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1], "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+    }
+}
+
+/// The two delivery queues, picked by an endpoint's urgency.
+#[derive(Debug, Clone)]
+pub struct Deliveries<Q> {
+    /// `deliveries-urgent`.
+    pub urgent: Q,
+    /// `deliveries-regular`.
+    pub regular: Q,
+}
+
+impl<Q> Deliveries<Q> {
+    /// The queue for `urgency` (real-time never queues; it rides with urgent if asked).
+    pub fn queue(&self, urgency: Urgency) -> &Q {
+        match urgency {
+            Urgency::Regular => &self.regular,
+            Urgency::Urgent | Urgency::RealTime => &self.urgent,
+        }
+    }
+}
+
+/// What a timer carries back to the `schedule` function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerPayload {
+    /// A delivery retry due at `due_at`.
+    Delivery {
+        /// When the attempt is due (the timer fires up to a minute before).
+        due_at: DateTime<Utc>,
+        /// Urgency (which queue).
+        urgency: Urgency,
+        /// The job.
+        job: DeliveryJob,
+    },
+}

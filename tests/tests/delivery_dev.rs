@@ -1,0 +1,362 @@
+//! Outbound delivery on `hookline dev`: published events reach every matching endpoint,
+//! signed so the official `standardwebhooks` library verifies them; retries, 410,
+//! auto-disable, enable + replay, rotation, SSRF refusals, org scoping and plan limits.
+
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
+use hookline_cli::dev::DevOptions;
+use hookline_deliver::Policies;
+use hookline_shared::delivery::{DisablePolicy, RetryPolicy};
+use hookline_shared::outbound::StaticLookup;
+use hookline_shared::Config;
+use hookline_tests::{python, spawn_app, spawn_app_with_options, verify_with_library, Receiver, TestApp};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn short_policy(delays_ms: &[u64], give_up_ms: u64) -> RetryPolicy {
+    RetryPolicy {
+        delays: delays_ms.iter().map(|d| Duration::from_millis(*d)).collect(),
+        give_up_after: Duration::from_millis(give_up_ms),
+        timeout: Duration::from_secs(5),
+        max_attempts: u32::MAX,
+        jitter: 0.0,
+    }
+}
+
+async fn app_with(policies: Policies, lookup: Option<StaticLookup>) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DevOptions::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf(), Config::default());
+    opts.policies = policies;
+    if let Some(l) = lookup {
+        opts.lookup = Arc::new(l);
+    }
+    spawn_app_with_options(opts, data).await
+}
+
+#[tokio::test]
+async fn ten_endpoints_receive_exactly_their_events_signed() {
+    let Some(py) = python() else { return };
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    let filters: [&[&str]; 10] = [
+        &["*"],
+        &["invoice.*"],
+        &["invoice.paid"],
+        &["user.created"],
+        &["user.*", "invoice.failed"],
+        &["order.*"],
+        &["nothing.here"],
+        &["invoice.paid", "user.deleted"],
+        &["user.created", "order.shipped"],
+        &["invoice.failed"],
+    ];
+    let mut endpoints = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let ep = app.create_webhook(&key, json!({"url": format!("{}/ep{i}", rx.url), "events": f})).await;
+        assert!(ep["secret"].as_str().unwrap().starts_with("whsec_"));
+        endpoints.push(ep);
+    }
+    let types = ["invoice.paid", "invoice.failed", "user.created", "user.deleted", "order.shipped", "misc.thing"];
+    let mut published = Vec::new();
+    for t in types {
+        published.push((t, app.publish(&key, t, json!({"kind": t})).await));
+    }
+    let mut checks = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let expected: Vec<&str> = types
+            .iter()
+            .copied()
+            .filter(|t| f.iter().any(|p| hookline_shared::delivery::filter_matches(p, t)))
+            .collect();
+        let got = rx.wait_for(&format!("/ep{i}"), expected.len(), 10).await;
+        let mut got_types: Vec<String> = got.iter().map(|g| g.json()["type"].as_str().unwrap().to_owned()).collect();
+        got_types.sort();
+        let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(got_types, want, "endpoint {i} with filter {f:?}");
+        for g in got {
+            let body = g.json();
+            let id = published.iter().find(|(t, _)| *t == body["type"]).unwrap().1.clone();
+            assert_eq!(body["id"], json!(id));
+            assert_eq!(g.headers["webhook-id"], id, "webhook-id is the event id");
+            assert_eq!(body["data"], json!({"kind": body["type"]}));
+            assert!(body["created_at"].is_string());
+            assert_eq!(g.headers["x-hookline-event-type"], body["type"].as_str().unwrap());
+            assert_eq!(g.headers["x-hookline-urgency"], "regular");
+            assert!(g.headers["user-agent"].starts_with("Hookline/"));
+            assert!(g.headers.contains_key("x-request-id"));
+            checks.push((endpoints[i]["secret"].as_str().unwrap().to_owned(), g));
+        }
+    }
+    assert!(checks.len() > 20);
+    assert_eq!(verify_with_library(&py, &checks).await, Vec::<String>::new());
+    // A wrong secret fails in the library too, so the check above means something.
+    let wrong: Vec<_> = checks.iter().take(1).map(|(_, g)| ("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".to_owned(), g.clone())).collect();
+    assert_eq!(verify_with_library(&py, &wrong).await.len(), 1);
+
+    // Each published event's attempts are visible on the event.
+    let (_, ev) = app.get(&key, &format!("/v1/events/{}", published[0].1)).await;
+    let attempts = ev["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 4, "invoice.paid matches 4 endpoints: {ev}");
+    assert!(attempts.iter().all(|a| a["status"] == "delivered" && a["response_code"] == 200));
+}
+
+#[tokio::test]
+async fn rotation_signs_with_both_secrets_and_custom_headers_arrive() {
+    let Some(py) = python() else { return };
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let ep = app
+        .create_webhook(
+            &key,
+            json!({"url": format!("{}/hooks/:name", rx.url), "events": ["*"], "secret": secret, "headers": {"Authorization": "Bearer rx-token"}}),
+        )
+        .await;
+    assert_eq!(ep["secret"], secret);
+    let id = ep["id"].as_str().unwrap();
+    let (status, rotated) = app.post(&key, &format!("/v1/webhooks/{id}/rotate-secret"), json!({})).await;
+    assert_eq!(status, 200);
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    app.publish(&key, "user.created", json!({"id": 1})).await;
+    let got = rx.wait_for("/hooks/user.created", 1, 10).await;
+    assert_eq!(got.len(), 1, "the :name placeholder becomes the event type");
+    assert_eq!(got[0].headers["authorization"], "Bearer rx-token");
+    assert_eq!(got[0].headers["webhook-signature"].split(' ').count(), 2, "both secrets sign during the grace period");
+    let checks = vec![(secret.to_owned(), got[0].clone()), (new_secret, got[0].clone())];
+    assert_eq!(verify_with_library(&py, &checks).await, Vec::<String>::new());
+    // The secret is never shown again.
+    let (_, shown) = app.get(&key, &format!("/v1/webhooks/{id}")).await;
+    assert!(shown.get("secret").is_none());
+    assert!(!shown.to_string().contains("MfKQ9r8GKYqrTwjUPD8"));
+}
+
+#[tokio::test]
+async fn failing_twice_then_succeeding_shows_three_attempts_with_policy_delays() {
+    let policies = Policies { regular: short_policy(&[300, 600], 60_000), ..Policies::default() };
+    let app = app_with(policies, None).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/flaky", &[(500, "oops"), (503, "busy"), (200, "{}")]);
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/flaky", rx.url), "events": ["*"]})).await;
+    let event = app.publish(&key, "invoice.paid", json!({})).await;
+    let got = rx.wait_for("/flaky", 3, 10).await;
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|g| g.headers["webhook-id"] == event), "retries keep the webhook-id");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, logs) = app.get(&key, &format!("/v1/webhooks/{}/logs", ep["id"].as_str().unwrap())).await;
+    let logs = logs["data"].as_array().unwrap().clone();
+    let statuses: Vec<(&str, u64, i64)> = logs
+        .iter()
+        .map(|a| (a["status"].as_str().unwrap(), a["attempt"].as_u64().unwrap(), a["response_code"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(statuses, [("delivered", 3, 200), ("retrying", 2, 503), ("retrying", 1, 500)], "newest first");
+    let at = |a: &Value, f: &str| chrono::DateTime::parse_from_rfc3339(a[f].as_str().unwrap()).unwrap();
+    let d1 = at(&logs[2], "next_attempt_at") - at(&logs[2], "created_at");
+    let d2 = at(&logs[1], "next_attempt_at") - at(&logs[1], "created_at");
+    assert_eq!((d1.num_milliseconds(), d2.num_milliseconds()), (300, 600), "delays from the policy");
+    // The retries actually waited.
+    assert!(at(&logs[1], "created_at") >= at(&logs[2], "next_attempt_at") - chrono::Duration::milliseconds(5));
+    let (_, failed_only) = app.get(&key, &format!("/v1/webhooks/{}/logs?status=retrying", ep["id"].as_str().unwrap())).await;
+    assert_eq!(failed_only["data"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn gone_disables_at_once() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/gone", &[(410, "")]);
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/gone", rx.url), "events": ["*"]})).await;
+    let id = ep["id"].as_str().unwrap();
+    app.publish(&key, "a.b", json!({})).await;
+    rx.wait_for("/gone", 1, 10).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app.get(&key, &format!("/v1/webhooks/{id}")).await.1;
+        if status["status"] == "disabled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status["status"], "disabled");
+    assert!(status["disabled_reason"].as_str().unwrap().contains("410"));
+    let ops = app.server.as_ref().unwrap().ops.all().unwrap();
+    assert!(ops.iter().any(|o| o.kind == "endpoint.disabled" && o.endpoint_id.as_str() == id));
+    // No retry follows a 410.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.got("/gone").len(), 1);
+}
+
+#[tokio::test]
+async fn flapping_endpoint_is_disabled_then_enable_and_replay_deliver_what_it_missed() {
+    let policies = Policies {
+        regular: short_policy(&[50], 80),
+        disable: DisablePolicy { after: Duration::ZERO, min_exhausted: 3 },
+        ..Policies::default()
+    };
+    let app = app_with(policies, None).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/flap", &[(500, "down")]);
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/flap", rx.url), "events": ["*"]})).await;
+    let id = ep["id"].as_str().unwrap().to_owned();
+    let start = chrono::Utc::now().to_rfc3339();
+    let mut events = Vec::new();
+    for i in 0..3 {
+        events.push(app.publish(&key, "job.done", json!({"i": i})).await);
+        // One at a time, so the exhausted streak is counted in order.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, logs) = app.get(&key, &format!("/v1/webhooks/{id}/logs?status=exhausted")).await;
+            if logs["data"].as_array().unwrap().len() > i || tokio::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let (_, shown) = app.get(&key, &format!("/v1/webhooks/{id}")).await;
+    assert_eq!(shown["status"], "disabled", "{shown}");
+    let ops = app.server.as_ref().unwrap().ops.all().unwrap();
+    assert_eq!(ops.iter().filter(|o| o.kind == "attempt.exhausted").count(), 3);
+    assert!(ops.iter().any(|o| o.kind == "endpoint.disabled"));
+
+    // While disabled, deliveries are kept as failed without calling the endpoint.
+    let before = rx.got("/flap").len();
+    for i in 3..5 {
+        events.push(app.publish(&key, "job.done", json!({"i": i})).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, logs) = app.get(&key, &format!("/v1/webhooks/{id}/logs?status=failed")).await;
+        if logs["data"].as_array().unwrap().len() >= 2 || tokio::time::Instant::now() > deadline {
+            assert_eq!(logs["data"].as_array().unwrap().len(), 2);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rx.got("/flap").len(), before);
+
+    // The endpoint recovers; enable + replay delivers all five.
+    rx.script("/flap", &[(200, "{}")]);
+    let (status, enabled) = app.post(&key, &format!("/v1/webhooks/{id}/enable"), json!({})).await;
+    assert_eq!((status, enabled["status"].as_str()), (200, Some("active")));
+    let (status, replayed) = app.post(&key, &format!("/v1/webhooks/{id}/replay"), json!({"since": start})).await;
+    assert_eq!((status, replayed["replayed"].as_u64()), (200, Some(5)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, logs) = app.get(&key, &format!("/v1/webhooks/{id}/logs?status=delivered")).await;
+        let mut delivered: Vec<String> =
+            logs["data"].as_array().unwrap().iter().map(|a| a["event_id"].as_str().unwrap().to_owned()).collect();
+        delivered.sort();
+        if delivered.len() >= 5 || tokio::time::Instant::now() > deadline {
+            let mut want = events.clone();
+            want.sort();
+            assert_eq!(delivered, want);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn ssrf_targets_are_refused_and_never_connected() {
+    let lookup = StaticLookup(
+        [("internal.example".to_owned(), vec!["10.0.0.7".parse().unwrap()])].into_iter().collect(),
+    );
+    let app = app_with(Policies::default(), Some(lookup)).await;
+    let (_, key) = app.create_org("pro").await;
+    for url in ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:10.0.0.1]/hook", "http://10.1.1.1/", "ftp://example.com/"] {
+        let (status, v) = app.post(&key, "/v1/webhooks", json!({"url": url, "events": ["*"]})).await;
+        assert!(status == 422 || status == 400, "{url}: {status} {v}");
+        assert!(v["error"]["message"].is_string());
+    }
+    // A name resolving to a private address is checked when connecting, on every delivery.
+    let ep = app.create_webhook(&key, json!({"url": "http://internal.example/hook", "events": ["*"]})).await;
+    let (status, attempt) = app.post(&key, &format!("/v1/webhooks/{}/test", ep["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(attempt["status"], "failed");
+    assert_eq!(attempt["response_code"], Value::Null);
+    let err = attempt["error"].as_str().unwrap();
+    assert!(err.contains("refused") && err.contains("10.0.0.7") || err.contains("private"), "{err}");
+
+    // Without the loopback allowance (Lambda's default) 127.0.0.1 is refused too.
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DevOptions::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf(), Config::default());
+    opts.config.allow_loopback = false;
+    let strict = spawn_app_with_options(opts, data).await;
+    let (_, key) = strict.create_org("pro").await;
+    let (status, _) = strict.post(&key, "/v1/webhooks", json!({"url": "http://127.0.0.1:9/x", "events": ["*"]})).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn plan_limits_and_cross_org_ids() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let (_, free) = app.create_org("free").await;
+    let (status, v) = app.post(&free, "/v1/webhooks", json!({"url": format!("{}/x", rx.url), "events": ["*"]})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (403, Some("limit_exceeded")));
+    let (_, starter) = app.create_org("starter").await;
+    for _ in 0..3 {
+        app.create_webhook(&starter, json!({"url": format!("{}/x", rx.url), "events": ["*"]})).await;
+    }
+    let (status, v) = app.post(&starter, "/v1/webhooks", json!({"url": format!("{}/x", rx.url), "events": ["*"]})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (403, Some("limit_exceeded")));
+
+    let (_, a) = app.create_org("pro").await;
+    let (_, b) = app.create_org("pro").await;
+    let ep = app.create_webhook(&a, json!({"url": format!("{}/x", rx.url), "events": ["*"]})).await;
+    let id = ep["id"].as_str().unwrap();
+    let c = &app.http;
+    let u = |p: &str| format!("{}/v1/webhooks/{id}{p}", app.url);
+    let requests = [
+        c.get(u("")),
+        c.patch(u("")).json(&json!({"description": "x"})),
+        c.delete(u("")),
+        c.post(u("/test")),
+        c.get(u("/logs")),
+        c.post(u("/rotate-secret")),
+        c.post(u("/replay")).json(&json!({"since": "2020-01-01T00:00:00Z"})),
+        c.post(u("/enable")),
+        c.post(u("/call")).json(&json!({"type": "x", "data": {}})),
+    ];
+    for req in requests {
+        let res = req.bearer_auth(&b).send().await.unwrap();
+        assert_eq!(res.status(), 404);
+        assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    }
+    assert_eq!(app.get(&b, "/v1/webhooks").await.1, json!({"data": []}));
+    assert_eq!(app.get(&a, &format!("/v1/webhooks/{id}")).await.0, 200, "untouched");
+    assert!(rx.all().is_empty(), "nothing was sent for the other org");
+}
+
+#[tokio::test]
+async fn real_time_call_returns_the_answer_and_handshake_sets_the_filter() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/rt", &[(503, "busy"), (200, r#"{"price": 42}"#)]);
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/rt", rx.url), "events": ["quote.*"], "urgency": "urgent"})).await;
+    let (status, answer) =
+        app.post(&key, &format!("/v1/webhooks/{}/call", ep["id"].as_str().unwrap()), json!({"type": "quote.requested", "data": {"sku": "a"}})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], 200);
+    assert_eq!(answer["body"], json!({"price": 42}));
+    assert_eq!(answer["attempts"], 2, "retried after 100 ms");
+    assert_eq!(rx.got("/rt")[1].headers["x-hookline-urgency"], "real-time");
+
+    // Handshake: the endpoint echoes the magic and picks its own filter.
+    let hs = app.create_webhook(&key, json!({"url": format!("{}/echo", rx.url), "handshake": true})).await;
+    assert_eq!(hs["events"], json!(["user.*"]));
+    assert_eq!(rx.got("/echo")[0].json()["type"], "hello");
+    // A handshake that is not answered properly refuses the endpoint.
+    rx.script("/no-echo", &[(200, "{}")]);
+    let (status, v) = app.post(&key, "/v1/webhooks", json!({"url": format!("{}/no-echo", rx.url), "events": ["*"], "handshake": true})).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("unprocessable")));
+    assert_eq!(app.get(&key, "/v1/webhooks").await.1["data"].as_array().unwrap().len(), 2, "the failed one was not saved");
+}
