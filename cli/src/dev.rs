@@ -132,7 +132,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let db = LocalDb::open(&opts.data.join("hookline.db")).context("opening the database")?;
     let store = LocalStore::new(db.clone());
     let inbox = open_queue(&db, "inbox")?;
-    let deliveries = Deliveries { urgent: open_queue(&db, "deliveries-urgent")?, regular: open_queue(&db, "deliveries-regular")? };
+    let deliveries =
+        Deliveries { urgent: open_queue(&db, "deliveries-urgent")?, regular: open_queue(&db, "deliveries-regular")? };
     let timer = LocalTimer::new(db.clone());
     let ops = LocalOps::new(db);
 

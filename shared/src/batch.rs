@@ -44,7 +44,8 @@ pub mod lambda {
     {
         let records: Vec<(String, String)> =
             event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
-        let failed = super::process(records.iter().map(|(i, b)| (i.as_str(), b.as_str())), |b| handle(b.to_owned())).await;
+        let failed =
+            super::process(records.iter().map(|(i, b)| (i.as_str(), b.as_str())), |b| handle(b.to_owned())).await;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
             .into_iter()

@@ -61,7 +61,6 @@ impl WebhookLimits {
             crate::domain::Plan::Pro => self.pro,
         }
     }
-
 }
 
 /// A setting that could not be used.
@@ -122,10 +121,14 @@ impl Config {
             ("HOOKLINE_WEBHOOKS_PRO", &mut c.webhook_limits.pro),
         ] {
             if let Some(v) = get(name) {
-                *slot = match v.trim() {
-                    "unlimited" => None,
-                    n => Some(n.parse().map_err(|_| ConfigError { name, reason: format!("`{v}` is not a number or `unlimited`") })?),
-                };
+                *slot =
+                    match v.trim() {
+                        "unlimited" => None,
+                        n => Some(n.parse().map_err(|_| ConfigError {
+                            name,
+                            reason: format!("`{v}` is not a number or `unlimited`"),
+                        })?),
+                    };
             }
         }
         c.allow_http = flag(&get, "HOOKLINE_ALLOW_HTTP");

@@ -147,7 +147,11 @@ pub fn filter_matches(filter: &str, event_type: &str) -> bool {
         return true;
     }
     match filter.strip_suffix(".*") {
-        Some(prefix) => event_type.len() > prefix.len() + 1 && event_type.starts_with(prefix) && event_type.as_bytes()[prefix.len()] == b'.',
+        Some(prefix) => {
+            event_type.len() > prefix.len() + 1
+                && event_type.starts_with(prefix)
+                && event_type.as_bytes()[prefix.len()] == b'.'
+        }
         None => false,
     }
 }
@@ -292,7 +296,8 @@ impl RetryPolicy {
     /// The delay after failed attempt `attempt` (1-based), jittered, raised to a
     /// `Retry-After` the endpoint asked for (bounded by the longest delay of the policy).
     pub fn delay_after(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let base = self.delays.get(attempt.saturating_sub(1) as usize).or(self.delays.last()).copied().unwrap_or_default();
+        let base =
+            self.delays.get(attempt.saturating_sub(1) as usize).or(self.delays.last()).copied().unwrap_or_default();
         let jittered = if self.jitter > 0.0 {
             base.mul_f64(1.0 + rand::rng().random_range(-self.jitter..=self.jitter))
         } else {
@@ -307,8 +312,7 @@ impl RetryPolicy {
 
     /// Whether another attempt may follow failed attempt `attempt` made at `now`.
     pub fn may_retry(&self, attempt: u32, first_attempt_at: DateTime<Utc>, next_at: DateTime<Utc>) -> bool {
-        attempt < self.max_attempts
-            && (next_at - first_attempt_at).to_std().unwrap_or_default() <= self.give_up_after
+        attempt < self.max_attempts && (next_at - first_attempt_at).to_std().unwrap_or_default() <= self.give_up_after
     }
 }
 
@@ -335,9 +339,7 @@ pub fn signature_headers(
     timestamp: i64,
     body: &[u8],
 ) -> Result<[(&'static str, String); 3], crate::signature::SecretFormatError> {
-    let sigs = secrets
-        .map(|s| standard::sign(s.as_ref(), msg_id, timestamp, body))
-        .collect::<Result<Vec<_>, _>>()?;
+    let sigs = secrets.map(|s| standard::sign(s.as_ref(), msg_id, timestamp, body)).collect::<Result<Vec<_>, _>>()?;
     Ok([
         ("webhook-id", msg_id.to_owned()),
         ("webhook-timestamp", timestamp.to_string()),
@@ -395,7 +397,10 @@ mod tests {
             events: vec!["*".into()],
             description: String::new(),
             secrets: vec![
-                EndpointSecret { secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), expires_at: Some(now + chrono::Duration::hours(24)) },
+                EndpointSecret {
+                    secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                    expires_at: Some(now + chrono::Duration::hours(24)),
+                },
                 EndpointSecret { secret: Secret::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"), expires_at: None },
             ],
             headers: BTreeMap::new(),
@@ -409,7 +414,13 @@ mod tests {
         assert_eq!(ep.signing_secrets(now).count(), 2);
         assert_eq!(ep.signing_secrets(now + chrono::Duration::hours(25)).count(), 1);
         assert_eq!(ep.url_for("user.created"), "https://example.com/hooks/user.created");
-        let [_, _, (_, sig)] = signature_headers(ep.signing_secrets(now).map(Secret::expose), "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1649367553, br#"{"email":"test@example.com","username":"test_user"}"#).unwrap();
+        let [_, _, (_, sig)] = signature_headers(
+            ep.signing_secrets(now).map(Secret::expose),
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            1649367553,
+            br#"{"email":"test@example.com","username":"test_user"}"#,
+        )
+        .unwrap();
         let parts: Vec<&str> = sig.split(' ').collect();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[1], "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");

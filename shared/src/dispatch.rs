@@ -18,8 +18,13 @@ pub async fn send_event<H: HttpSender + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<OutboundResponse, SendError> {
     let body = serde_json::to_vec(payload).map_err(|e| SendError::Refused(format!("payload: {e}")))?;
-    let signed = signature_headers(endpoint.signing_secrets(now).map(Secret::expose), payload.id.as_str(), now.timestamp(), &body)
-        .map_err(|e| SendError::Refused(e.to_string()))?;
+    let signed = signature_headers(
+        endpoint.signing_secrets(now).map(Secret::expose),
+        payload.id.as_str(),
+        now.timestamp(),
+        &body,
+    )
+    .map_err(|e| SendError::Refused(e.to_string()))?;
     let mut headers: Vec<(String, String)> = Vec::with_capacity(8 + endpoint.headers.len());
     // The endpoint's own headers first, so they can never replace the signature.
     headers.extend(endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -334,7 +334,9 @@ impl HttpSender for ReqwestSender {
             } else if e.is_timeout() {
                 SendError::Timeout(req.timeout)
             } else {
-                SendError::Connect(std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string()))
+                SendError::Connect(
+                    std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string()),
+                )
             }
         };
         let mut res = builder.send().await.map_err(classify)?;

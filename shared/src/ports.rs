@@ -127,7 +127,12 @@ pub trait AttemptStore: Send + Sync {
     /// Log one attempt.
     async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
     /// An endpoint's attempts, newest first.
-    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, query: &AttemptQuery) -> Result<Page<Attempt>, StoreError>;
+    async fn list_attempts(
+        &self,
+        org: &OrgId,
+        endpoint: &EndpointId,
+        query: &AttemptQuery,
+    ) -> Result<Page<Attempt>, StoreError>;
     /// Every attempt of one event, oldest first.
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError>;
 }

@@ -325,7 +325,10 @@ impl Receiver {
 
     /// Answer requests to `path` from `script`.
     pub fn script(&self, path: &str, script: &[(u16, &str)]) {
-        self.scripts.lock().expect("lock").insert(path.to_owned(), script.iter().map(|(c, b)| (*c, (*b).to_owned())).collect());
+        self.scripts
+            .lock()
+            .expect("lock")
+            .insert(path.to_owned(), script.iter().map(|(c, b)| (*c, (*b).to_owned())).collect());
     }
 
     /// Everything received on `path`.
@@ -354,7 +357,8 @@ impl Receiver {
 impl TestApp {
     /// POST JSON with an API key; (status, JSON body).
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        let res = self.http.post(format!("{}{path}", self.url)).bearer_auth(key).json(&body).send().await.expect("request");
+        let res =
+            self.http.post(format!("{}{path}", self.url)).bearer_auth(key).json(&body).send().await.expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }

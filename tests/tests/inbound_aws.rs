@@ -6,11 +6,11 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_api::{Api, Outbound};
+use hookline_ingest::Ingest;
+use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::Queue;
-use hookline_ingest::Ingest;
-use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer, SystemClock};
 use hookline_shared::signature::stripe;
 use hookline_shared::source_cache::SourceCache;

@@ -66,7 +66,14 @@ pub struct EventView {
 
 impl From<Event> for EventView {
     fn from(e: Event) -> Self {
-        Self { id: e.id, event_type: e.event_type, data: e.data, source: e.source, created_at: e.created_at, attempts: None }
+        Self {
+            id: e.id,
+            event_type: e.event_type,
+            data: e.data,
+            source: e.source,
+            created_at: e.created_at,
+            attempts: None,
+        }
     }
 }
 

@@ -176,7 +176,8 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> 
         if RESERVED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("x-hookline-") {
             return Err(ApiError::BadRequest(format!("headers: `{k}` is set by Hookline")));
         }
-        http::HeaderValue::from_str(v).map_err(|_| ApiError::BadRequest(format!("headers: the value of `{k}` is not valid")))?;
+        http::HeaderValue::from_str(v)
+            .map_err(|_| ApiError::BadRequest(format!("headers: the value of `{k}` is not valid")))?;
     }
     Ok(())
 }
@@ -197,11 +198,16 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     async fn handshake(&self, ep: &Endpoint) -> Result<Option<Vec<String>>, ApiError> {
         let magic = hex::encode(rand::rng().random::<[u8; 16]>());
         let now = self.clock.now();
-        let payload =
-            Payload { id: EventId::new(), event_type: "hello".into(), created_at: now, data: serde_json::json!({ "magic": magic }) };
-        let res = send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, Duration::from_secs(10), 64 * 1024, now)
-            .await
-            .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
+        let payload = Payload {
+            id: EventId::new(),
+            event_type: "hello".into(),
+            created_at: now,
+            data: serde_json::json!({ "magic": magic }),
+        };
+        let res =
+            send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, Duration::from_secs(10), 64 * 1024, now)
+                .await
+                .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
         if !(200..300).contains(&res.status) {
             return Err(ApiError::Unprocessable(format!("handshake failed: endpoint answered {}", res.status)));
         }
@@ -213,18 +219,33 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         match reply.get("events") {
             None => Ok(None),
             Some(v) => {
-                let events: Vec<String> = serde_json::from_value(v.clone())
-                    .map_err(|_| ApiError::Unprocessable("handshake failed: `events` is not a list of strings".into()))?;
+                let events: Vec<String> = serde_json::from_value(v.clone()).map_err(|_| {
+                    ApiError::Unprocessable("handshake failed: `events` is not a list of strings".into())
+                })?;
                 validate_filters(&events).map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
                 Ok(Some(events))
             }
         }
     }
 
-    async fn log_single(&self, ep: &Endpoint, payload: &Payload, n: u32, res: &Result<OutboundResponse, SendError>) -> Result<Attempt, ApiError> {
+    async fn log_single(
+        &self,
+        ep: &Endpoint,
+        payload: &Payload,
+        n: u32,
+        res: &Result<OutboundResponse, SendError>,
+    ) -> Result<Attempt, ApiError> {
         let (status, code, body, duration, error) = match res {
-            Ok(r) if (200..300).contains(&r.status) => (AttemptStatus::Delivered, Some(r.status), Some(r.body.clone()), r.duration, None),
-            Ok(r) => (AttemptStatus::Failed, Some(r.status), Some(r.body.clone()), r.duration, Some(format!("endpoint answered {}", r.status))),
+            Ok(r) if (200..300).contains(&r.status) => {
+                (AttemptStatus::Delivered, Some(r.status), Some(r.body.clone()), r.duration, None)
+            }
+            Ok(r) => (
+                AttemptStatus::Failed,
+                Some(r.status),
+                Some(r.body.clone()),
+                r.duration,
+                Some(format!("endpoint answered {}", r.status)),
+            ),
             Err(e) => (AttemptStatus::Failed, None, None, Duration::ZERO, Some(e.to_string())),
         };
         let attempt = Attempt {
@@ -441,7 +462,10 @@ pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
             &AttemptQuery { limit, cursor: q.cursor, statuses: q.status.into_iter().collect(), since: None },
         )
         .await?;
-    Ok(ApiJson(AttemptList { data: page.items.into_iter().map(AttemptView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(ApiJson(AttemptList {
+        data: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
@@ -566,7 +590,8 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
     validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
     let policy = RetryPolicy::for_urgency(Urgency::RealTime);
     let started = tokio::time::Instant::now();
-    let payload = Payload { id: EventId::new(), event_type: body.event_type, created_at: api.clock.now(), data: body.data };
+    let payload =
+        Payload { id: EventId::new(), event_type: body.event_type, created_at: api.clock.now(), data: body.data };
     let mut n = 0;
     loop {
         n += 1;

@@ -6,7 +6,10 @@ use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, OpsSink, Queue, Timer};
 
 /// Process an SQS batch concurrently; only infrastructure failures are reported.
-pub async fn handle_sqs_event<S, Q, T, H, O, C>(deliver: &Deliver<S, Q, T, H, O, C>, event: SqsEvent) -> SqsBatchResponse
+pub async fn handle_sqs_event<S, Q, T, H, O, C>(
+    deliver: &Deliver<S, Q, T, H, O, C>,
+    event: SqsEvent,
+) -> SqsBatchResponse
 where
     S: EndpointStore + AttemptStore,
     Q: Queue,
@@ -15,6 +18,9 @@ where
     O: OpsSink,
     C: Clock,
 {
-    hookline_shared::batch::lambda::handle_sqs_event(event, |body| async move { deliver.handle(&body).await.map(|_| ()) })
-        .await
+    hookline_shared::batch::lambda::handle_sqs_event(
+        event,
+        |body| async move { deliver.handle(&body).await.map(|_| ()) },
+    )
+    .await
 }

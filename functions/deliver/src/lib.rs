@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    Attempt, AttemptStatus, Deliveries, DeliveryJob, DisablePolicy, Endpoint, EndpointStatus, RetryPolicy, TimerPayload,
-    Urgency, RESPONSE_BODY_CAP,
+    Attempt, AttemptStatus, Deliveries, DeliveryJob, DisablePolicy, Endpoint, EndpointStatus, RetryPolicy,
+    TimerPayload, Urgency, RESPONSE_BODY_CAP,
 };
 use hookline_shared::dispatch::send_event;
 use hookline_shared::outbound::{HttpSender, SendError};
@@ -137,7 +137,8 @@ where
         }
         let policy = self.policies.for_urgency(endpoint.urgency);
         let result =
-            send_event(&self.http, &endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_BODY_CAP, now).await;
+            send_event(&self.http, &endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_BODY_CAP, now)
+                .await;
         let mut retry_after = None;
         let retryable = match result {
             Ok(res) => {
@@ -218,7 +219,12 @@ where
         Ok(())
     }
 
-    async fn exhausted(&self, mut endpoint: Endpoint, attempt: &Attempt, now: DateTime<Utc>) -> Result<(), DeliverError> {
+    async fn exhausted(
+        &self,
+        mut endpoint: Endpoint,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+    ) -> Result<(), DeliverError> {
         self.ops
             .emit(&OpsEvent {
                 kind: "attempt.exhausted".into(),

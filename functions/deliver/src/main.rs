@@ -2,7 +2,9 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_deliver::{lambda::handle_sqs_event, Deliver, Policies};
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue, TableNames};
+use hookline_shared::aws::{
+    required_env, sdk_config, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue, TableNames,
+};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::SystemClock;

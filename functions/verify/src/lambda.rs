@@ -12,6 +12,9 @@ where
     Q: Queue,
     C: Clock,
 {
-    hookline_shared::batch::lambda::handle_sqs_event(event, |body| async move { verify.handle(&body).await.map(|_| ()) })
-        .await
+    hookline_shared::batch::lambda::handle_sqs_event(
+        event,
+        |body| async move { verify.handle(&body).await.map(|_| ()) },
+    )
+    .await
 }

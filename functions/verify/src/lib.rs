@@ -213,8 +213,8 @@ mod tests {
     use hookline_shared::delivery::{Endpoint, EndpointSecret, EndpointStatus, FailureState};
     use hookline_shared::local::{LocalDb, LocalStore};
     use hookline_shared::memory::MemoryQueue;
-    use hookline_shared::EndpointId;
     use hookline_shared::ports::{EventQuery, ManualClock};
+    use hookline_shared::EndpointId;
     use hookline_shared::{Body, OrgId, SourceId};
 
     type TestVerify = Verify<LocalStore, MemoryQueue, ManualClock>;
@@ -364,7 +364,9 @@ mod tests {
         }
         let m = msg(inbound("stripe", &[], r#"{"id":"evt_9","type":"invoice.paid"}"#));
         v.handle(&m).await.unwrap();
-        let jobs = |q: &MemoryQueue| -> Vec<DeliveryJob> { q.take().iter().map(|(b, _)| serde_json::from_str(b).unwrap()).collect() };
+        let jobs = |q: &MemoryQueue| -> Vec<DeliveryJob> {
+            q.take().iter().map(|(b, _)| serde_json::from_str(b).unwrap()).collect()
+        };
         let urgent = jobs(&queues.urgent);
         let regular = jobs(&queues.regular);
         assert_eq!(urgent.iter().map(|j| &j.endpoint_id).collect::<Vec<_>>(), [&eps[1].id]);

@@ -335,7 +335,9 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take());
             let cond = match (&range.since, &range.before) {
                 (Some(a), Some(b)) => {
-                    q = q.expression_attribute_values(":a", s(a.clone())).expression_attribute_values(":b", s(b.clone()));
+                    q = q
+                        .expression_attribute_values(":a", s(a.clone()))
+                        .expression_attribute_values(":b", s(b.clone()));
                     "#pk = :pk AND #sk BETWEEN :a AND :b"
                 }
                 (Some(a), None) => {
@@ -364,16 +366,18 @@ impl DynamoStore {
                     for (n, v) in names.iter().zip(list) {
                         q = q.expression_attribute_values(n, s(*v));
                     }
-                    q = q.filter_expression(format!("#st IN ({})", names.join(", "))).expression_attribute_names("#st", "status");
+                    q = q
+                        .filter_expression(format!("#st IN ({})", names.join(", ")))
+                        .expression_attribute_names("#st", "status");
                 }
                 _ => {}
             }
             let out = q.send().await.map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
             // BETWEEN is inclusive: the cursor's own item was on the previous page.
             let before = range.before.as_deref();
-            items.extend(
-                out.items.unwrap_or_default().into_iter().filter(|i| before.is_none() || i.get(sk_attr).and_then(|v| v.as_s().ok()).map(String::as_str) != before),
-            );
+            items.extend(out.items.unwrap_or_default().into_iter().filter(|i| {
+                before.is_none() || i.get(sk_attr).and_then(|v| v.as_s().ok()).map(String::as_str) != before
+            }));
             match out.last_evaluated_key {
                 Some(k) if items.len() < want => start = Some(k),
                 _ => break,
@@ -619,9 +623,7 @@ impl EndpointStore for DynamoStore {
     }
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
-        let items = self
-            .query_all(&self.tables.subscriptions, format!("ORG#{org}#EP"))
-            .await?;
+        let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#EP")).await?;
         items.into_iter().map(|i| from_item::<EndpointItem>(i)?.into_endpoint()).collect()
     }
 
@@ -643,7 +645,12 @@ impl AttemptStore for DynamoStore {
         Ok(())
     }
 
-    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, q: &AttemptQuery) -> Result<Page<Attempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        org: &OrgId,
+        endpoint: &EndpointId,
+        q: &AttemptQuery,
+    ) -> Result<Page<Attempt>, StoreError> {
         let range = SortRange::from_query(q.cursor.as_ref(), q.since)?;
         let limit = q.limit.clamp(1, 100);
         let filter = Some(Filter::Statuses(q.statuses.iter().map(|s| s.as_str()).collect()));
@@ -660,7 +667,14 @@ impl AttemptStore for DynamoStore {
 
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
         let items = self
-            .query_newest_first(&self.tables.logs, Index::Gsi2, format!("EVT#{event}#ATM"), SortRange::default(), None, 1000)
+            .query_newest_first(
+                &self.tables.logs,
+                Index::Gsi2,
+                format!("EVT#{event}#ATM"),
+                SortRange::default(),
+                None,
+                1000,
+            )
             .await?;
         let mut attempts: Vec<Attempt> = items
             .into_iter()

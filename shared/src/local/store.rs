@@ -266,7 +266,12 @@ impl AttemptStore for LocalStore {
         Ok(())
     }
 
-    async fn list_attempts(&self, org: &OrgId, endpoint: &EndpointId, q: &AttemptQuery) -> Result<Page<Attempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        org: &OrgId,
+        endpoint: &EndpointId,
+        q: &AttemptQuery,
+    ) -> Result<Page<Attempt>, StoreError> {
         let (after_ms, after_id) = match &q.cursor {
             Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
             None => (i64::MAX, String::new()),

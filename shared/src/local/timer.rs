@@ -27,8 +27,9 @@ impl LocalTimer {
     /// Up to `max` timers due by now: (key, payload), earliest first.
     pub fn due(&self, max: usize) -> Result<Vec<(String, String)>, QueueError> {
         let conn = self.db.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT key, payload FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2").map_err(err)?;
+        let mut stmt = conn
+            .prepare_cached("SELECT key, payload FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2")
+            .map_err(err)?;
         let rows = stmt
             .query_map(params![now_ms(), max as i64], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(err)?
@@ -77,11 +78,8 @@ impl LocalOps {
     pub fn all(&self) -> Result<Vec<OpsEvent>, QueueError> {
         let conn = self.db.lock();
         let mut stmt = conn.prepare_cached("SELECT body FROM ops_events ORDER BY id").map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(err)?;
+        let rows =
+            stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?.collect::<Result<Vec<_>, _>>().map_err(err)?;
         rows.iter().map(|b| serde_json::from_str(b).map_err(|e| QueueError::Unavailable(e.to_string()))).collect()
     }
 }
