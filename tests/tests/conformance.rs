@@ -7,8 +7,11 @@
 use chrono::{Duration as Days, TimeZone, Utc};
 use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::ports::{Claim, EventQuery, Queue, QueueConsumer, Store};
-use hookline_shared::{Event, EventId, KeyHash, Org, OrgId, Plan, Provider, Secret, Source, SourceId, StoreError};
+use hookline_shared::delivery::{Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency};
+use hookline_shared::ports::{AttemptQuery, Claim, EventQuery, Queue, QueueConsumer, Store};
+use hookline_shared::{
+    AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, Secret, Source, SourceId, StoreError,
+};
 use serde_json::json;
 use std::time::Duration;
 
@@ -210,12 +213,12 @@ async fn aws_queue() -> Option<SqsQueue> {
 }
 
 macro_rules! conformance {
-    (stores: $($s:ident),* ; queues: $($q:ident),*) => {
-        mod local {
+    ($local:ident, $aws:ident; stores: $($s:ident),* ; queues: $($q:ident),*) => {
+        mod $local {
             $( #[tokio::test] async fn $s() { super::$s(super::local_store()).await } )*
             $( #[tokio::test] async fn $q() { super::$q(super::local_queue()).await } )*
         }
-        mod aws {
+        mod $aws {
             $( #[tokio::test] async fn $s() { if let Some(s) = super::aws_store().await { super::$s(s).await } } )*
             $( #[tokio::test] async fn $q() { if let Some(q) = super::aws_queue().await { super::$q(q).await } } )*
         }
@@ -223,6 +226,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    local, aws;
     stores: orgs_and_keys, sources_are_scoped_to_their_org, events_insert_once_and_list_newest_first,
             idempotency_keys_are_claimed_once_until_expiry, concurrent_claims_have_one_winner;
     queues: queue_delivers_until_acked, queue_honours_delay
@@ -257,3 +261,118 @@ fn local_queue_releases_leases_of_a_dead_consumer() {
         assert_eq!((again[0].body.as_str(), again[0].receive_count), ("in flight", 2));
     });
 }
+
+fn endpoint(org: &OrgId, at_ms: i64) -> Endpoint {
+    let t = Utc.timestamp_millis_opt(at_ms).unwrap();
+    Endpoint {
+        id: EndpointId::new(),
+        org_id: org.clone(),
+        url: "https://example.com/hooks/:name".into(),
+        events: vec!["invoice.*".into()],
+        description: "d".into(),
+        secrets: vec![EndpointSecret::generate()],
+        headers: [("Authorization".to_owned(), "Bearer x".to_owned())].into_iter().collect(),
+        urgency: Urgency::Urgent,
+        handshake: false,
+        status: EndpointStatus::Active,
+        failure: FailureState::default(),
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+fn attempt(org: &OrgId, ep: &EndpointId, event: &EventId, status: AttemptStatus, at_ms: i64) -> Attempt {
+    Attempt {
+        id: AttemptId::new(),
+        org_id: org.clone(),
+        endpoint_id: ep.clone(),
+        event_id: event.clone(),
+        event_type: "invoice.paid".into(),
+        status,
+        response_code: Some(500),
+        response_body: Some("oops".into()),
+        duration_ms: 12,
+        error: Some("endpoint answered 500".into()),
+        attempt: 1,
+        next_attempt_at: None,
+        created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
+        job: None,
+    }
+}
+
+async fn endpoints_are_scoped_to_their_org<S: Store>(store: S) {
+    let (a, b) = (OrgId::new(), OrgId::new());
+    let e1 = endpoint(&a, 1_000);
+    let e2 = endpoint(&a, 2_000);
+    let e3 = endpoint(&b, 1_500);
+    for e in [&e2, &e1, &e3] {
+        store.put_endpoint(e).await.unwrap();
+    }
+    assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), Some(e1.clone()));
+    assert_eq!(store.get_endpoint(&b, &e1.id).await.unwrap(), None);
+    let ids: Vec<_> = store.list_endpoints(&a).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, [e1.id.clone(), e2.id.clone()]);
+    let mut disabled = e1.clone();
+    disabled.status = EndpointStatus::Disabled { disabled_reason: "410".into(), disabled_at: Utc::now() };
+    store.put_endpoint(&disabled).await.unwrap();
+    assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), Some(disabled));
+    assert!(!store.delete_endpoint(&b, &e1.id).await.unwrap());
+    assert!(store.delete_endpoint(&a, &e1.id).await.unwrap());
+    assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), None);
+}
+
+async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
+    let org = OrgId::new();
+    let (ep, other) = (EndpointId::new(), EndpointId::new());
+    let events: Vec<EventId> = (0..3).map(|_| EventId::new()).collect();
+    let base = 1_700_000_000_000;
+    let statuses = [AttemptStatus::Retrying, AttemptStatus::Exhausted, AttemptStatus::Delivered, AttemptStatus::Failed];
+    let mut all = Vec::new();
+    for i in 0..8 {
+        let a = attempt(&org, &ep, &events[i % 3], statuses[i % 4], base + i as i64 * 1000);
+        store.insert_attempt(&a).await.unwrap();
+        all.push(a);
+    }
+    store.insert_attempt(&attempt(&org, &other, &events[0], AttemptStatus::Failed, base)).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_attempts(&org, &ep, &AttemptQuery { limit: 3, cursor, ..Default::default() }).await.unwrap();
+        seen.extend(page.items.into_iter().map(|a| a.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let newest_first: Vec<_> = all.iter().rev().map(|a| a.id.clone()).collect();
+    assert_eq!(seen, newest_first);
+
+    let failed = store
+        .list_attempts(
+            &org,
+            &ep,
+            &AttemptQuery {
+                limit: 100,
+                statuses: vec![AttemptStatus::Failed, AttemptStatus::Exhausted],
+                since: Some(Utc.timestamp_millis_opt(base + 2000).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let got: Vec<_> = failed.items.iter().map(|a| (a.status, a.created_at.timestamp_millis() - base)).collect();
+    assert_eq!(got, [(AttemptStatus::Failed, 7000), (AttemptStatus::Exhausted, 5000), (AttemptStatus::Failed, 3000)]);
+    assert_eq!(failed.items[1], all[5], "attempts come back exactly");
+
+    let for_event = store.list_event_attempts(&org, &events[0]).await.unwrap();
+    let offsets: Vec<i64> = for_event.iter().map(|a| a.created_at.timestamp_millis() - base).collect();
+    assert_eq!(offsets, [0, 0, 3000, 6000], "oldest first, across endpoints");
+    assert!(store.list_event_attempts(&OrgId::new(), &events[0]).await.unwrap().is_empty(), "scoped to the org");
+}
+
+conformance!(
+    local_delivery, aws_delivery;
+    stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event;
+    queues:
+);
