@@ -6,8 +6,10 @@
 
 use chrono::{Duration as Days, TimeZone, Utc};
 use hookline_shared::aws::{DynamoStore, SqsQueue};
+use hookline_shared::delivery::{
+    Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
+};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::delivery::{Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency};
 use hookline_shared::ports::{AttemptQuery, Claim, EventQuery, Queue, QueueConsumer, Store};
 use hookline_shared::{
     AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, Secret, Source, SourceId, StoreError,
@@ -338,7 +340,8 @@ async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_attempts(&org, &ep, &AttemptQuery { limit: 3, cursor, ..Default::default() }).await.unwrap();
+        let page =
+            store.list_attempts(&org, &ep, &AttemptQuery { limit: 3, cursor, ..Default::default() }).await.unwrap();
         seen.extend(page.items.into_iter().map(|a| a.id));
         cursor = page.next_cursor;
         if cursor.is_none() {

@@ -1,0 +1,218 @@
+//! Outbound delivery on the AWS adapters against moto: verify routes jobs onto the right
+//! SQS queue, the `deliver` Lambda entry point posts them and logs attempts in DynamoDB,
+//! a long retry becomes an EventBridge Scheduler schedule whose input, handed to the
+//! `schedule` handler, re-enqueues the job, and operational events reach the bus.
+
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
+use hookline_schedule::Schedule;
+use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue};
+use hookline_shared::delivery::{
+    AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, RetryPolicy,
+    Urgency,
+};
+use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
+use hookline_shared::ports::{
+    AttemptQuery, AttemptStore, EndpointStore, ManualClock, QueueConsumer, Received, SystemClock,
+};
+use hookline_shared::{EndpointId, EventId, InboxMessage, OrgId, PublishRequest};
+use hookline_tests::Receiver;
+use hookline_verify::Verify;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn endpoint(org: &OrgId, url: String, events: &[&str], urgency: Urgency) -> Endpoint {
+    let now = chrono::Utc::now();
+    Endpoint {
+        id: EndpointId::new(),
+        org_id: org.clone(),
+        url,
+        events: events.iter().map(|s| s.to_string()).collect(),
+        description: String::new(),
+        secrets: vec![EndpointSecret::generate()],
+        headers: Default::default(),
+        urgency,
+        handshake: false,
+        status: EndpointStatus::Active,
+        failure: FailureState::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn drain(q: &SqsQueue, n: usize) -> Vec<Received> {
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        got.extend(q.receive(10, Duration::from_secs(30)).await.unwrap());
+        if got.len() >= n {
+            break;
+        }
+    }
+    got
+}
+
+fn sqs_event(msgs: &[Received]) -> SqsEvent {
+    let records: Vec<_> = msgs
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "eventSource": "aws:sqs"}))
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn delivery_flow_on_aws_adapters() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let urgent = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: urgent.clone(), regular: regular.clone() };
+
+    // Scheduler group and the operator's bus, with a rule copying ops events to a queue we can read.
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    let group = format!("hookline-{}", ulid::Ulid::new().to_string().to_lowercase());
+    scheduler.create_schedule_group().name(&group).send().await.unwrap();
+    let eb = aws_sdk_eventbridge::Client::new(&sdk);
+    let bus = format!("ops-{}", ulid::Ulid::new().to_string().to_lowercase());
+    eb.create_event_bus().name(&bus).send().await.unwrap();
+    let ops_url = hookline_tests::create_queue(&sdk, 30).await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ops_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&ops_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    eb.put_rule().name("ops").event_bus_name(&bus).event_pattern(r#"{"source":["hookline"]}"#).send().await.unwrap();
+    eb.put_targets()
+        .rule("ops")
+        .event_bus_name(&bus)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&ops_arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let rx = Receiver::start().await;
+    rx.script("/fail", &[(500, "down")]);
+    rx.script("/gone", &[(410, "")]);
+    let org = OrgId::new();
+    let fast = endpoint(&org, format!("{}/fast", rx.url), &["invoice.*"], Urgency::Urgent);
+    let slow = endpoint(&org, format!("{}/slow", rx.url), &["*"], Urgency::Regular);
+    let failing = endpoint(&org, format!("{}/fail", rx.url), &["invoice.paid"], Urgency::Regular);
+    let gone = endpoint(&org, format!("{}/gone", rx.url), &["invoice.paid"], Urgency::Regular);
+    for ep in [&fast, &slow, &failing, &gone] {
+        store.put_endpoint(ep).await.unwrap();
+    }
+
+    // verify: a published event becomes one job per matching endpoint, on its urgency's queue.
+    let verify = Verify::new(store.clone(), deliveries.clone(), SystemClock, Duration::from_secs(3600));
+    let event_id = EventId::new();
+    let msg = InboxMessage::Publish(PublishRequest {
+        event_id: event_id.clone(),
+        org_id: org.clone(),
+        event_type: "invoice.paid".into(),
+        data: json!({"amount": 10}),
+        received_at: chrono::Utc::now(),
+    });
+    verify.handle(&serde_json::to_string(&msg).unwrap()).await.unwrap();
+    let urgent_jobs = drain(&urgent, 1).await;
+    let regular_jobs = drain(&regular, 3).await;
+    let targets = |msgs: &[Received]| {
+        let mut ids: Vec<EndpointId> =
+            msgs.iter().map(|m| serde_json::from_str::<DeliveryJob>(&m.body).unwrap().endpoint_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(targets(&urgent_jobs), [fast.id.clone()]);
+    let mut want = vec![slow.id.clone(), failing.id.clone(), gone.id.clone()];
+    want.sort();
+    assert_eq!(targets(&regular_jobs), want);
+
+    // deliver, through its Lambda entry point, with a long first retry so it needs a timer.
+    let long = RetryPolicy {
+        delays: vec![Duration::from_secs(3600)],
+        give_up_after: Duration::from_secs(48 * 3600),
+        timeout: Duration::from_secs(5),
+        max_attempts: u32::MAX,
+        jitter: 0.0,
+    };
+    let policies = Policies { regular: long, ..Policies::default() };
+    let schedule_fn = "arn:aws:lambda:us-east-1:123456789012:function:hookline-schedule";
+    let timer = SchedulerTimer::new(
+        scheduler.clone(),
+        group.clone(),
+        schedule_fn.into(),
+        "arn:aws:iam::123456789012:role/hookline-scheduler".into(),
+    );
+    let http = ReqwestSender::new(
+        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
+        Arc::new(SystemLookup),
+    )
+    .unwrap();
+    let ops = EventBridgeOps::new(eb.clone(), bus.clone());
+    let deliver = Deliver::new(store.clone(), deliveries.clone(), timer, http, ops, SystemClock, policies);
+    let all: Vec<Received> = urgent_jobs.iter().chain(&regular_jobs).cloned().collect();
+    let res = hookline_deliver::lambda::handle_sqs_event(&deliver, sqs_event(&all)).await;
+    assert!(res.batch_item_failures.is_empty(), "an endpoint's failure is not a Lambda error");
+    for m in &urgent_jobs {
+        urgent.ack(&m.receipt).await.unwrap();
+    }
+    for m in &regular_jobs {
+        regular.ack(&m.receipt).await.unwrap();
+    }
+    assert_eq!(rx.got("/fast").len(), 1);
+    assert_eq!(rx.got("/slow").len(), 1);
+    assert_eq!(rx.got("/fast")[0].headers["x-hookline-urgency"], "urgent");
+
+    // Attempts are in DynamoDB.
+    let logs = |ep: EndpointId| {
+        let store = store.clone();
+        let org = org.clone();
+        async move { store.list_attempts(&org, &ep, &AttemptQuery { limit: 10, ..Default::default() }).await.unwrap().items }
+    };
+    assert_eq!(logs(fast.id.clone()).await[0].status, AttemptStatus::Delivered);
+    let retrying = logs(failing.id.clone()).await;
+    assert_eq!(retrying.len(), 1);
+    assert_eq!(retrying[0].status, AttemptStatus::Retrying);
+    let due = retrying[0].next_attempt_at.unwrap();
+    assert_eq!((due - retrying[0].created_at).num_seconds(), 3600);
+
+    // 410 disabled its endpoint, and the operator's bus got endpoint.disabled.
+    let gone_now = store.get_endpoint(&org, &gone.id).await.unwrap().unwrap();
+    assert!(matches!(gone_now.status, EndpointStatus::Disabled { .. }));
+    let ops_q = SqsQueue::from_sdk(&sdk, &ops_url);
+    let ops_msgs = drain(&ops_q, 1).await;
+    assert!(
+        ops_msgs.iter().any(|m| m.body.contains("endpoint.disabled") && m.body.contains(gone.id.as_str())),
+        "{ops_msgs:?}"
+    );
+
+    // The long retry is a one-time Scheduler schedule firing a minute early, deleting itself.
+    let sched = scheduler.get_schedule().group_name(&group).name(retrying[0].id.as_str()).send().await.unwrap();
+    let fire_at = due - chrono::Duration::from_std(TIMER_LEAD).unwrap();
+    assert_eq!(sched.schedule_expression.as_deref(), Some(at_expression(fire_at).as_str()));
+    assert_eq!(sched.schedule_expression_timezone.as_deref(), Some("UTC"));
+    assert_eq!(sched.action_after_completion, Some(aws_sdk_scheduler::types::ActionAfterCompletion::Delete));
+    assert_eq!(sched.flexible_time_window.unwrap().mode, aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off);
+    let target = sched.target.unwrap();
+    assert_eq!(target.arn, schedule_fn);
+
+    // Scheduler invokes `schedule` with that input: the job goes back on its queue with
+    // the residual delay (zero here: the clock says the attempt is due).
+    let schedule = Schedule::new(deliveries.clone(), ManualClock::at(due));
+    let residual = schedule.handle(target.input.as_deref().unwrap()).await.unwrap();
+    assert_eq!(residual, Duration::ZERO);
+    let requeued = drain(&regular, 1).await;
+    assert_eq!(requeued.len(), 1);
+    let job: DeliveryJob = serde_json::from_str(&requeued[0].body).unwrap();
+    assert_eq!((job.endpoint_id, job.attempt, job.payload.id), (failing.id.clone(), 2, event_id));
+    // A minute early, the residual is the minute.
+    let early = Schedule::new(deliveries, ManualClock::at(fire_at));
+    assert_eq!(early.handle(target.input.as_deref().unwrap()).await.unwrap(), TIMER_LEAD);
+}
