@@ -4,7 +4,7 @@
 
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-12)
-FUNCTIONS := hookline-ingest hookline-verify hookline-api
+FUNCTIONS := hookline-ingest hookline-verify hookline-api hookline-deliver hookline-schedule
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: test lint build sam-build bench dev clean-venv
