@@ -1,5 +1,5 @@
 //! `kill -9` of a real `hookline dev` process: every request that got 200/202 before the
-//! kill is recorded after a restart.
+//! kill is recorded after a restart, and every accepted event reaches its endpoint.
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
@@ -126,4 +126,97 @@ async fn count_events(http: &reqwest::Client, base: &str, key: &str) -> usize {
             None => return n,
         }
     }
+}
+
+/// A receiver that takes its time, so deliveries are in flight when the process dies.
+async fn slow_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let g = g.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+                g.lock().unwrap().push(id.to_owned());
+            }
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[tokio::test]
+async fn deliveries_in_flight_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let (hook, got) = slow_receiver().await;
+    let mut child = start(data.path(), port);
+    wait_ready(&http, &base).await;
+    let org: Value = http
+        .post(format!("{base}/v1/orgs"))
+        .bearer_auth("op-crash-test")
+        .json(&json!({"name": "crash", "plan": "pro"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = org["api_key"].as_str().unwrap().to_owned();
+    let res = http
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(&key)
+        .json(&json!({"url": hook, "events": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    let mut accepted = Vec::new();
+    for i in 0..150 {
+        let res = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(&key)
+            .json(&json!({"type": "t.x", "data": {"i": i}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        accepted.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    // Kill once some, but not all, deliveries have arrived.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.lock().unwrap().len() < 10 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before_restart = got.lock().unwrap().len();
+
+    let mut child = start(data.path(), port);
+    wait_ready(&http, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        let received: std::collections::HashSet<String> = got.lock().unwrap().iter().cloned().collect();
+        let missing: Vec<&String> = accepted.iter().filter(|id| !received.contains(*id)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.len();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let total = got.lock().unwrap().len();
+    eprintln!(
+        "received {before_restart} before the kill; {total} deliveries for {} events ({} duplicates)",
+        accepted.len(),
+        total - accepted.len().min(total)
+    );
+    assert!(before_restart < accepted.len(), "the kill happened with deliveries outstanding");
+    assert_eq!(missing, 0, "every accepted event reached the receiver");
 }
