@@ -129,7 +129,7 @@ async fn delivery_flow_on_aws_adapters() {
         ids.sort();
         ids
     };
-    assert_eq!(targets(&urgent_jobs), [fast.id.clone()]);
+    assert_eq!(targets(&urgent_jobs), std::slice::from_ref(&fast.id));
     let mut want = vec![slow.id.clone(), failing.id.clone(), gone.id.clone()];
     want.sort();
     assert_eq!(targets(&regular_jobs), want);

@@ -284,9 +284,8 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, ApiJson<WebhookView>), ApiError> {
     api.validate_url(&body.url)?;
-    if !body.handshake {
-        validate_filters(&body.events)?;
-    } else if !body.events.is_empty() {
+    // With a handshake the endpoint may supply its own filter.
+    if !body.handshake || !body.events.is_empty() {
         validate_filters(&body.events)?;
     }
     validate_headers(&body.headers)?;
