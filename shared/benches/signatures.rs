@@ -48,6 +48,19 @@ fn bench(c: &mut Criterion) {
         standard::sign(STD_SECRET, "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", now, &body).unwrap().parse().unwrap(),
     );
     g.bench_function("standard", |b| b.iter(|| v.verify(black_box(&h), black_box(&body), now).unwrap()));
+
+    // Outbound: signing one delivery (Standard Webhooks headers, one secret).
+    g.bench_function("sign_delivery", |b| {
+        b.iter(|| {
+            hookline_shared::delivery::signature_headers(
+                [STD_SECRET].iter(),
+                black_box("evt_01JD3Q5N7Z8X9Y0A1B2C3D4E5F"),
+                now,
+                black_box(&body),
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -184,8 +184,8 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&
 /// The first of several alternative header names that is present.
 pub(crate) fn header_any<'a>(headers: &'a HeaderMap, names: &[&'static str]) -> Result<&'a str, Rejection> {
     for name in names {
-        if headers.contains_key(*name) {
-            return header(headers, name);
+        if let Some(v) = headers.get(*name) {
+            return v.to_str().map_err(|_| Rejection::MalformedHeader(name));
         }
     }
     Err(Rejection::MissingHeader(names[0]))
@@ -208,8 +208,10 @@ pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
 
 pub(crate) fn decode_b64_32(s: &str) -> Option<[u8; 32]> {
     use base64::Engine as _;
-    let v = base64::engine::general_purpose::STANDARD.decode(s.trim()).ok()?;
-    v.try_into().ok()
+    // Decode into the stack: this runs on every inbound request.
+    let mut buf = [0u8; 48];
+    let n = base64::engine::general_purpose::STANDARD.decode_slice(s.trim(), &mut buf).ok()?;
+    buf[..n].try_into().ok()
 }
 
 #[cfg(test)]
