@@ -36,7 +36,8 @@ fn now_us() -> u64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let data = tempfile::tempdir()?;
-    let server = dev::start(DevOptions::new("127.0.0.1:0".parse()?, data.path().to_path_buf(), Default::default())).await?;
+    let server =
+        dev::start(DevOptions::new("127.0.0.1:0".parse()?, data.path().to_path_buf(), Default::default())).await?;
     let base = format!("http://{}", server.addr);
 
     // Receiver: counts deliveries and records latency from the event's `sent_us`.
@@ -84,7 +85,8 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, base, key, published, stop) = (http.clone(), base.clone(), key.clone(), published.clone(), stop.clone());
+        let (http, base, key, published, stop) =
+            (http.clone(), base.clone(), key.clone(), published.clone(), stop.clone());
         let max = args.max_events;
         publishers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) && published.load(Ordering::Relaxed) < max {
@@ -114,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
     let got = received.load(Ordering::Relaxed);
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64
+            / 1000.0
+    };
     println!(
         "fanout={} concurrency={} published={} in {:.1}s ({:.0}/s) deliveries={}/{} in {:.1}s => {:.0} deliveries/s; latency ms p50={:.1} p99={:.1} max={:.1}",
         args.fanout,

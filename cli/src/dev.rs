@@ -25,6 +25,9 @@ use tokio::task::JoinHandle;
 
 /// Receives before a message moves to the dead-letter table.
 const MAX_RECEIVES: u32 = 5;
+/// Messages leased per receive: larger than SQS's 10, since a local lease is one
+/// statement and the handlers process a batch concurrently.
+const BATCH: usize = 32;
 /// How often the timer table is checked.
 const TIMER_TICK: Duration = Duration::from_millis(200);
 
@@ -213,7 +216,7 @@ where
         if *stop.borrow() {
             return;
         }
-        let batch = match queue.receive(10, visibility).await {
+        let batch = match queue.receive(BATCH, visibility).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "queue receive failed");
@@ -230,10 +233,9 @@ where
         }
         let receipts: Vec<(String, String)> = batch.iter().map(|m| (m.message_id.clone(), m.receipt.clone())).collect();
         let failed = handle(batch).await;
-        for (id, receipt) in receipts.iter().filter(|(id, _)| !failed.contains(id)) {
-            if let Err(e) = queue.ack(receipt).await {
-                tracing::error!(message_id = %id, error = %e, "ack failed");
-            }
+        let done: Vec<&str> = receipts.iter().filter(|(id, _)| !failed.contains(id)).map(|(_, r)| r.as_str()).collect();
+        if let Err(e) = queue.ack_many(&done).await {
+            tracing::error!(error = %e, "ack failed; the messages will be processed again");
         }
     }
 }

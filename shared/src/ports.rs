@@ -228,6 +228,14 @@ pub trait QueueConsumer: Send + Sync {
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError>;
     /// Delete a processed message.
     async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+
+    /// Delete several processed messages (backends may do it in one call).
+    async fn ack_many(&self, receipts: &[&str]) -> Result<(), QueueError> {
+        for r in receipts {
+            self.ack(r).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The time, as the handlers see it.

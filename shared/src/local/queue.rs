@@ -91,6 +91,32 @@ impl Queue for LocalQueue {
         self.notify.notify_waiters();
         Ok(())
     }
+
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        let now = now_ms();
+        {
+            let mut conn = self.db.lock();
+            let tx = conn.transaction().map_err(queue_err)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached("INSERT INTO queue_messages (queue, body, visible_ms) VALUES (?1, ?2, ?3)")
+                    .map_err(queue_err)?;
+                for b in bodies {
+                    stmt.execute(params![&*self.name, b, now]).map_err(queue_err)?;
+                }
+            }
+            tx.commit().map_err(queue_err)?;
+        }
+        self.notify.notify_waiters();
+        Ok(())
+    }
+}
+
+fn parse_receipt(receipt: &str) -> Result<(i64, i64), QueueError> {
+    receipt
+        .split_once(':')
+        .and_then(|(i, l)| Some((i.parse::<i64>().ok()?, l.parse::<i64>().ok()?)))
+        .ok_or_else(|| QueueError::Unavailable("malformed receipt".into()))
 }
 
 #[async_trait]
@@ -100,17 +126,6 @@ impl QueueConsumer for LocalQueue {
         let lease = self.lease.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(queue_err)?;
-        // Messages that used up their receives go to the dead-letter table first.
-        tx.prepare_cached(
-            "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
-             SELECT id, queue, body, receive_count, ?3 FROM queue_messages
-             WHERE queue = ?1 AND visible_ms <= ?3 AND receive_count >= ?2",
-        )
-        .and_then(|mut s| s.execute(params![&*self.name, self.max_receives, now]))
-        .map_err(queue_err)?;
-        tx.prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND visible_ms <= ?3 AND receive_count >= ?2")
-            .and_then(|mut s| s.execute(params![&*self.name, self.max_receives, now]))
-            .map_err(queue_err)?;
         let received = tx
             .prepare_cached(
                 "UPDATE queue_messages SET visible_ms = ?3, receive_count = receive_count + 1, lease = ?4
@@ -131,15 +146,41 @@ impl QueueConsumer for LocalQueue {
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(queue_err)?;
+        // A message leased once more than allowed goes to the dead-letter table instead.
+        // Checking only the leased rows keeps a receive independent of the backlog.
+        let (dead, live): (Vec<Received>, Vec<Received>) =
+            received.into_iter().partition(|m| m.receive_count > self.max_receives);
+        for m in &dead {
+            tx.prepare_cached(
+                "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
+                 SELECT id, queue, body, receive_count - 1, ?2 FROM queue_messages WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![m.message_id.parse::<i64>().unwrap_or_default(), now]))
+            .map_err(queue_err)?;
+            tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
+                .and_then(|mut s| s.execute([m.message_id.parse::<i64>().unwrap_or_default()]))
+                .map_err(queue_err)?;
+        }
         tx.commit().map_err(queue_err)?;
-        Ok(received)
+        Ok(live)
+    }
+
+    async fn ack_many(&self, receipts: &[&str]) -> Result<(), QueueError> {
+        let parsed = receipts.iter().map(|r| parse_receipt(r)).collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(queue_err)?;
+        {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND lease = ?2").map_err(queue_err)?;
+            for (id, lease) in parsed {
+                stmt.execute(params![id, lease]).map_err(queue_err)?;
+            }
+        }
+        tx.commit().map_err(queue_err)
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
-        let (id, lease) = receipt
-            .split_once(':')
-            .and_then(|(i, l)| Some((i.parse::<i64>().ok()?, l.parse::<i64>().ok()?)))
-            .ok_or_else(|| QueueError::Unavailable("malformed receipt".into()))?;
+        let (id, lease) = parse_receipt(receipt)?;
         // A stale receipt (the message was leased again since) deletes nothing, as in SQS.
         self.db
             .lock()
