@@ -5,6 +5,8 @@
 //!
 //! `cargo run --release -p hookline-bench --bin load -- --fanout 10 --seconds 60`
 
+#![allow(clippy::print_stdout)] // the report is the tool's output
+
 use clap::Parser;
 use hookline_cli::dev::{self, DevOptions};
 use serde_json::{json, Value};
