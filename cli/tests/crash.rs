@@ -34,15 +34,8 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
     panic!("hookline dev did not start");
 }
 
-#[tokio::test]
-async fn accepted_requests_survive_kill_9() {
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut child = start(data.path(), port);
-    wait_ready(&http, &base).await;
-
+/// A pro org; its API key.
+async fn create_org(http: &reqwest::Client, base: &str) -> String {
     let org: Value = http
         .post(format!("{base}/v1/orgs"))
         .bearer_auth("op-crash-test")
@@ -53,7 +46,19 @@ async fn accepted_requests_survive_kill_9() {
         .json()
         .await
         .unwrap();
-    let key = org["api_key"].as_str().unwrap().to_owned();
+    org["api_key"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn accepted_requests_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut child = start(data.path(), port);
+    wait_ready(&http, &base).await;
+
+    let key = create_org(&http, &base).await;
     let src: Value = http
         .post(format!("{base}/v1/sources"))
         .bearer_auth(&key)
@@ -157,17 +162,7 @@ async fn deliveries_in_flight_survive_kill_9() {
     let (hook, got) = slow_receiver().await;
     let mut child = start(data.path(), port);
     wait_ready(&http, &base).await;
-    let org: Value = http
-        .post(format!("{base}/v1/orgs"))
-        .bearer_auth("op-crash-test")
-        .json(&json!({"name": "crash", "plan": "pro"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = org["api_key"].as_str().unwrap().to_owned();
+    let key = create_org(&http, &base).await;
     let res = http
         .post(format!("{base}/v1/webhooks"))
         .bearer_auth(&key)

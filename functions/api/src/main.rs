@@ -10,11 +10,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    hookline_shared::aws::init_tracing();
     let mut config = Config::from_env()?;
     let sdk = sdk_config().await;
     // The operator key lives in a SecureString parameter; it is read once, at start-up.

@@ -14,11 +14,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    hookline_shared::aws::init_tracing();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let deliver = Deliver::new(

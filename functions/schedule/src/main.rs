@@ -8,11 +8,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    hookline_shared::aws::init_tracing();
     let sdk = sdk_config().await;
     let schedule = Schedule::new(
         Deliveries {

@@ -10,11 +10,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    hookline_shared::aws::init_tracing();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);

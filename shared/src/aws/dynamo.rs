@@ -265,6 +265,18 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Put an item unconditionally.
+    async fn put(&self, table: &str, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+        Ok(())
+    }
+
     /// Every item under `gsi1pk` on gsi1, oldest first.
     async fn query_all(&self, table: &str, gsi1pk: String) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
@@ -439,14 +451,7 @@ enum Filter {
 #[async_trait]
 impl SourceStore for DynamoStore {
     async fn put_source(&self, source: &Source) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.subscriptions)
-            .set_item(Some(to_item(&SourceItem::from_source(source)?)?))
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-        Ok(())
+        self.put(&self.tables.subscriptions, to_item(&SourceItem::from_source(source)?)?).await
     }
 
     async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
@@ -604,14 +609,7 @@ impl AttemptItem {
 #[async_trait]
 impl EndpointStore for DynamoStore {
     async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.subscriptions)
-            .set_item(Some(to_item(&EndpointItem::from_endpoint(ep)?)?))
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-        Ok(())
+        self.put(&self.tables.subscriptions, to_item(&EndpointItem::from_endpoint(ep)?)?).await
     }
 
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
@@ -635,14 +633,7 @@ impl EndpointStore for DynamoStore {
 #[async_trait]
 impl AttemptStore for DynamoStore {
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tables.logs)
-            .set_item(Some(to_item(&AttemptItem::from_attempt(a)?)?))
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-        Ok(())
+        self.put(&self.tables.logs, to_item(&AttemptItem::from_attempt(a)?)?).await
     }
 
     async fn list_attempts(

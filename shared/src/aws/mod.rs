@@ -14,6 +14,15 @@ pub use dynamo::{DynamoStore, TableNames};
 pub use sqs::SqsQueue;
 pub use timer::{at_expression, EventBridgeOps, SchedulerTimer};
 
+/// JSON logs for CloudWatch, filtered by `RUST_LOG`; the Lambda runtime stamps the time.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+}
+
 /// Load the SDK configuration the standard way (environment, profile, IMDS/role).
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await

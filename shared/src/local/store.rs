@@ -26,6 +26,18 @@ impl LocalStore {
     pub fn new(db: LocalDb) -> Self {
         Self { db }
     }
+
+    /// Run a query whose one column is a JSON record, and decode every row.
+    fn bodies<T: serde::de::DeserializeOwned>(&self, sql: &str, args: &[&str]) -> Result<Vec<T>, StoreError> {
+        let conn = self.db.lock();
+        let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        rows.iter().map(|b| from_json(b)).collect()
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -87,16 +99,7 @@ impl SourceStore for LocalStore {
     }
 
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id")
-            .map_err(unavailable)?;
-        let rows = stmt
-            .query_map([org.as_str()], |r| r.get::<_, String>(0))
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        rows.iter().map(|b| from_json(b)).collect()
+        self.bodies("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id", &[org.as_str()])
     }
 
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
@@ -219,16 +222,7 @@ impl EndpointStore for LocalStore {
     }
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id")
-            .map_err(unavailable)?;
-        let rows = stmt
-            .query_map([org.as_str()], |r| r.get::<_, String>(0))
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        rows.iter().map(|b| from_json(b)).collect()
+        self.bodies("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id", &[org.as_str()])
     }
 
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
@@ -308,15 +302,9 @@ impl AttemptStore for LocalStore {
     }
 
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT body FROM attempts WHERE event_id = ?1 AND org_id = ?2 ORDER BY created_ms, id")
-            .map_err(unavailable)?;
-        let rows = stmt
-            .query_map([event.as_str(), org.as_str()], |r| r.get::<_, String>(0))
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        rows.iter().map(|b| from_json(b)).collect()
+        self.bodies(
+            "SELECT body FROM attempts WHERE event_id = ?1 AND org_id = ?2 ORDER BY created_ms, id",
+            &[event.as_str(), org.as_str()],
+        )
     }
 }
