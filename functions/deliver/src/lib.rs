@@ -269,3 +269,158 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_shared::delivery::{EndpointSecret, FailureState, Payload};
+    use hookline_shared::local::{LocalDb, LocalOps, LocalStore, LocalTimer};
+    use hookline_shared::memory::MemoryQueue;
+    use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
+    use hookline_shared::ports::ManualClock;
+    use hookline_shared::{EndpointId, EventId, OrgId};
+    use std::sync::Arc;
+
+    type TestDeliver = Deliver<LocalStore, MemoryQueue, LocalTimer, ReqwestSender, LocalOps, ManualClock>;
+
+    /// A loopback endpoint answering every request with `status` and `retry_after`.
+    async fn endpoint_answering(status: u16, retry_after: Option<&'static str>) -> String {
+        let app = axum::Router::new().fallback(move || async move {
+            let mut res = axum::response::Response::new(axum::body::Body::from("{}"));
+            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            if let Some(r) = retry_after {
+                res.headers_mut().insert("retry-after", r.parse().unwrap());
+            }
+            res
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    struct Setup {
+        deliver: TestDeliver,
+        store: LocalStore,
+        queues: Deliveries<MemoryQueue>,
+        timer: LocalTimer,
+        ops: LocalOps,
+        job: DeliveryJob,
+        endpoint: Endpoint,
+    }
+
+    async fn setup(url: String, policy: RetryPolicy) -> Setup {
+        let db = LocalDb::in_memory().unwrap();
+        let store = LocalStore::new(db.clone());
+        let timer = LocalTimer::new(db.clone());
+        let ops = LocalOps::new(db);
+        let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
+        let now = Utc::now();
+        let endpoint = Endpoint {
+            id: EndpointId::new(),
+            org_id: OrgId::new(),
+            url,
+            events: vec!["*".into()],
+            description: String::new(),
+            secrets: vec![EndpointSecret::generate()],
+            headers: Default::default(),
+            urgency: Urgency::Regular,
+            handshake: false,
+            status: EndpointStatus::Active,
+            failure: FailureState::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        store.put_endpoint(&endpoint).await.unwrap();
+        let http = ReqwestSender::new(
+            NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
+            Arc::new(SystemLookup),
+        )
+        .unwrap();
+        let policies = Policies { regular: policy, ..Policies::default() };
+        let deliver = Deliver::new(
+            store.clone(),
+            queues.clone(),
+            timer.clone(),
+            http,
+            ops.clone(),
+            ManualClock::at(now),
+            policies,
+        );
+        let job = DeliveryJob {
+            org_id: endpoint.org_id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            attempt: 1,
+            first_attempt_at: None,
+            payload: Payload {
+                id: EventId::new(),
+                event_type: "a.b".into(),
+                created_at: now,
+                data: serde_json::json!({}),
+            },
+        };
+        Setup { deliver, store, queues, timer, ops, job, endpoint }
+    }
+
+    fn policy(delays: &[u64], give_up: u64) -> RetryPolicy {
+        RetryPolicy {
+            delays: delays.iter().map(|d| Duration::from_secs(*d)).collect(),
+            give_up_after: Duration::from_secs(give_up),
+            timeout: Duration::from_secs(5),
+            max_attempts: u32::MAX,
+            jitter: 0.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn short_retry_rides_the_queue_with_retry_after() {
+        let s = setup(endpoint_answering(503, Some("30")).await, policy(&[5, 600], 86400)).await;
+        let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+        assert_eq!((a.status, a.response_code), (AttemptStatus::Retrying, Some(503)));
+        let sent = s.queues.regular.take();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1, Duration::from_secs(30), "Retry-After raised the 5 s delay");
+        let next: DeliveryJob = serde_json::from_str(&sent[0].0).unwrap();
+        assert_eq!((next.attempt, next.first_attempt_at), (2, Some(a.created_at)));
+        assert_eq!(s.timer.pending().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn long_retry_sets_a_timer_a_minute_early() {
+        let s = setup(endpoint_answering(500, None).await, policy(&[3600], 86400)).await;
+        let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+        assert_eq!(a.status, AttemptStatus::Retrying);
+        assert!(s.queues.regular.is_empty());
+        assert_eq!(s.timer.pending().unwrap(), 1);
+        assert_eq!(a.next_attempt_at, Some(a.created_at + chrono::Duration::hours(1)));
+    }
+
+    #[tokio::test]
+    async fn exhausted_and_disabled_deliveries_keep_the_job_for_replay() {
+        let mut s = setup(endpoint_answering(500, None).await, policy(&[3600], 60)).await;
+        let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+        assert_eq!(a.status, AttemptStatus::Exhausted);
+        assert_eq!(a.job.as_ref().map(|j| j.attempt), Some(1));
+        assert_eq!(s.ops.all().unwrap()[0].kind, "attempt.exhausted");
+        let ep = s.store.get_endpoint(&s.endpoint.org_id, &s.endpoint.id).await.unwrap().unwrap();
+        assert_eq!(ep.failure.consecutive_exhausted, 1);
+
+        s.endpoint.status = EndpointStatus::Disabled { disabled_reason: "by hand".into(), disabled_at: Utc::now() };
+        s.store.put_endpoint(&s.endpoint).await.unwrap();
+        let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+        assert_eq!(
+            (a.status, a.response_code),
+            (AttemptStatus::Failed, None),
+            "nothing is sent to a disabled endpoint"
+        );
+        assert!(a.job.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_deleted_endpoint_drops_the_job_and_malformed_jobs_fail() {
+        let s = setup(endpoint_answering(200, None).await, policy(&[1], 60)).await;
+        s.store.delete_endpoint(&s.endpoint.org_id, &s.endpoint.id).await.unwrap();
+        assert!(s.deliver.deliver(s.job.clone()).await.unwrap().is_none());
+        assert!(matches!(s.deliver.handle("nope").await, Err(DeliverError::Malformed(_))));
+    }
+}
