@@ -25,7 +25,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S, Q, C>>) -> Result<Self, ApiError> {
         let key = presented_key(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let org = api.store.org_for_key(&KeyHash::of(key)).await?.ok_or(ApiError::Unauthorized)?;
+        let hash = KeyHash::of(key);
+        if let Some(org) = api.keys.get(&hash) {
+            return Ok(OrgAuth(org));
+        }
+        let org = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
+        api.keys.put(hash, org.clone());
         Ok(OrgAuth(org))
     }
 }
