@@ -2,6 +2,7 @@
 //! sets (`local`: embedded SQLite; `aws`: DynamoDB and SQS) that every function shares.
 
 pub mod batch;
+pub mod cache;
 pub mod config;
 pub mod delivery;
 pub mod dispatch;

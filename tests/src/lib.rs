@@ -21,7 +21,8 @@ pub fn external_required() -> bool {
     std::env::var("HOOKLINE_REQUIRE_EXTERNAL").as_deref() == Ok("1")
 }
 
-fn unavailable(what: &str) -> Option<()> {
+/// Say that `what` is missing: a failure under `make test`, a skip otherwise.
+fn unavailable<T>(what: &str) -> Option<T> {
     assert!(!external_required(), "{what} is required (HOOKLINE_REQUIRE_EXTERNAL=1) but not configured");
     eprintln!("skipping: {what} not configured; run `make test`");
     None
@@ -31,7 +32,7 @@ fn unavailable(what: &str) -> Option<()> {
 pub fn python() -> Option<String> {
     match std::env::var("HOOKLINE_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
-        _ => unavailable("HOOKLINE_PYTHON (the venv with stripe and standardwebhooks)").and(None),
+        _ => unavailable("HOOKLINE_PYTHON (the venv with stripe and standardwebhooks)"),
     }
 }
 
@@ -62,7 +63,7 @@ pub async fn peer(python: &str, args: &[&str], body: &[u8]) -> anyhow::Result<Re
 pub async fn moto() -> Option<aws_config::SdkConfig> {
     match std::env::var("AWS_ENDPOINT_URL") {
         Ok(u) if !u.is_empty() => Some(hookline_shared::aws::sdk_config().await),
-        _ => unavailable("AWS_ENDPOINT_URL (moto)").and(None),
+        _ => unavailable("AWS_ENDPOINT_URL (moto)"),
     }
 }
 

@@ -13,11 +13,12 @@ pub use error::ApiError;
 
 use axum::routing::{get, post};
 use axum::Router;
+use hookline_shared::cache::TtlCache;
 use hookline_shared::config::WebhookLimits;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{HttpSender, NetworkPolicy};
 use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, SourceStore};
-use hookline_shared::{Config, SourceId};
+use hookline_shared::{Config, KeyHash, Org, SourceId};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -83,34 +84,9 @@ pub struct Api<S, Q, C> {
     outbound: Outbound,
     webhook_limits: WebhookLimits,
     network: NetworkPolicy,
-    keys: KeyCache,
-}
-
-/// Orgs by API key hash, kept briefly so a burst of calls costs one lookup. Keys cannot
-/// be revoked yet; when they can, revocation must clear this (or the TTL bounds it).
-struct KeyCache {
-    ttl: std::time::Duration,
-    entries: std::sync::RwLock<
-        std::collections::HashMap<hookline_shared::KeyHash, (std::time::Instant, hookline_shared::Org)>,
-    >,
-}
-
-/// Entries beyond this are dropped wholesale (keys are few; made-up ones are never cached).
-const KEY_CACHE_MAX: usize = 10_000;
-
-impl KeyCache {
-    fn get(&self, key: &hookline_shared::KeyHash) -> Option<hookline_shared::Org> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, org)| org.clone())
-    }
-
-    fn put(&self, key: hookline_shared::KeyHash, org: hookline_shared::Org) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= KEY_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(key, (std::time::Instant::now(), org));
-    }
+    /// Orgs by API key hash, so a burst of calls costs one lookup. Keys cannot be revoked
+    /// yet; when they can, revocation must clear this (the TTL bounds it meanwhile).
+    keys: TtlCache<KeyHash, Org>,
 }
 
 impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
@@ -134,7 +110,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             webhook_limits: config.webhook_limits,
             network: config.network_policy(),
             // Trusted as long as ingest trusts a cached source.
-            keys: KeyCache { ttl: config.source_cache_ttl, entries: Default::default() },
+            keys: TtlCache::new(config.source_cache_ttl),
         }
     }
 

@@ -114,11 +114,6 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         Self { sources, inbox, clock, max_body }
     }
 
-    /// The configured body limit.
-    pub fn max_body(&self) -> usize {
-        self.max_body
-    }
-
     /// Accept (or refuse) one request whose body has been read.
     pub async fn accept(&self, source_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), IngestError> {
         if body.len() > self.max_body {
