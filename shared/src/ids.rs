@@ -130,6 +130,10 @@ prefixed_id!(
     /// One delivery attempt of an event to an endpoint.
     AttemptId, "atm_", "attempt"
 );
+prefixed_id!(
+    /// A scheduled job: one-off, cron or rate, or a recurring job per thing.
+    ScheduleId, "sch_", "schedule"
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod memory;
 pub mod outbound;
 pub mod ports;
+pub mod schedule;
 pub mod signature;
 pub mod source_cache;
 pub mod web;

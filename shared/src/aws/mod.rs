@@ -12,7 +12,8 @@ mod timer;
 
 pub use dynamo::{DynamoStore, TableNames};
 pub use sqs::SqsQueue;
-pub use timer::{at_expression, EventBridgeOps, SchedulerTimer};
+pub use crate::schedule::at_expression;
+pub use timer::{EventBridgeOps, SchedulerTimer};
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG`; the Lambda runtime stamps the time.
 pub fn init_tracing() {

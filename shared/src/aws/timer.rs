@@ -4,6 +4,7 @@ use crate::error::QueueError;
 use crate::ports::{OpsEvent, OpsSink, Timer};
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use crate::schedule::at_expression;
 use chrono::{DateTime, Utc};
 
 fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> QueueError {
@@ -35,11 +36,6 @@ impl SchedulerTimer {
             super::required_env("HOOKLINE_SCHEDULE_ROLE_ARN")?,
         ))
     }
-}
-
-/// The `at()` expression for a UTC time (Scheduler takes whole seconds, no zone suffix).
-pub fn at_expression(at: DateTime<Utc>) -> String {
-    format!("at({})", at.format("%Y-%m-%dT%H:%M:%S"))
 }
 
 #[async_trait]
