@@ -179,6 +179,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         async move { verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
     })));
 
+    let store_for_timers = store.clone();
     let deliver = Arc::new(Deliver::new(
         store,
         deliveries.clone(),
@@ -198,7 +199,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         }
     }
 
-    let schedule = Schedule::new(deliveries.clone(), SystemClock);
+    let schedule = Schedule::new(store_for_timers, inbox.clone(), deliveries.clone(), timer.clone(), SystemClock);
     tasks.push(tokio::spawn(timer_loop(timer.clone(), schedule, stopped)));
 
     tracing::info!(%addr, data = %opts.data.display(), "hookline dev listening");
@@ -240,24 +241,46 @@ where
     }
 }
 
+/// Timers fired at once; the rest of a large due batch follows in the next round.
+const TIMER_BATCH: usize = 1000;
+/// Timers handled concurrently within a round.
+const TIMER_CONCURRENCY: usize = 16;
+
 /// Fire due timers through the `schedule` handler; a timer is removed only once its
-/// work is on a queue, so a crash in between fires it again (at-least-once).
-async fn timer_loop(timer: LocalTimer, schedule: Schedule<LocalQueue, SystemClock>, mut stop: watch::Receiver<bool>) {
+/// work is done, so a crash in between fires it again (at-least-once; a job's run keeps
+/// its event id, so verify drops the repeat). A job's timer that the handler moved to
+/// its next run stays.
+async fn timer_loop(
+    timer: LocalTimer,
+    schedule: Schedule<LocalStore, LocalQueue, LocalTimer, SystemClock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    use futures::StreamExt as _;
     loop {
-        match timer.due(500) {
+        let mut full = false;
+        match timer.due(TIMER_BATCH) {
             Ok(due) => {
-                for (key, payload) in due {
-                    match schedule.handle(&payload).await {
-                        Ok(_) => {
-                            if let Err(e) = timer.remove(&key) {
-                                tracing::error!(timer = %key, error = %e, "could not remove fired timer");
+                full = due.len() == TIMER_BATCH;
+                futures::stream::iter(due)
+                    .for_each_concurrent(TIMER_CONCURRENCY, |t| {
+                        let (timer, schedule) = (&timer, &schedule);
+                        async move {
+                            match schedule.handle(&t.payload, t.due).await {
+                                Ok(_) => {
+                                    if let Err(e) = timer.remove_fired(&t) {
+                                        tracing::error!(timer = %t.key, error = %e, "could not remove fired timer");
+                                    }
+                                }
+                                Err(e) => tracing::error!(timer = %t.key, error = %e, "timer failed"),
                             }
                         }
-                        Err(e) => tracing::error!(timer = %key, error = %e, "timer failed"),
-                    }
-                }
+                    })
+                    .await;
             }
             Err(e) => tracing::error!(error = %e, "timer table unavailable"),
+        }
+        if full {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(TIMER_TICK) => {}

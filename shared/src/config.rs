@@ -33,6 +33,11 @@ pub struct Config {
     pub allow_loopback: bool,
     /// Private networks deliveries may reach anyway (`HOOKLINE_ALLOW_NETS`, comma-separated CIDRs).
     pub allow_nets: Vec<crate::outbound::IpNet>,
+    /// The shortest `rate` a schedule may have (`HOOKLINE_MIN_SCHEDULE_RATE_SECS`, default 60;
+    /// EventBridge Scheduler's own minimum is one minute, so only `hookline dev` goes lower).
+    pub min_schedule_rate: Duration,
+    /// The longest continuation chain (`HOOKLINE_MAX_CHAIN_ITERATIONS`, default 10,000).
+    pub max_chain_iterations: u64,
 }
 
 /// How many webhooks each plan may have; `None` is unlimited.
@@ -85,6 +90,8 @@ impl Default for Config {
             allow_http: false,
             allow_loopback: false,
             allow_nets: Vec::new(),
+            min_schedule_rate: Duration::from_secs(60),
+            max_chain_iterations: 10_000,
         }
     }
 }
@@ -139,6 +146,12 @@ impl Config {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| s.parse().map_err(|reason| ConfigError { name: "HOOKLINE_ALLOW_NETS", reason }))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = number(&get, "HOOKLINE_MIN_SCHEDULE_RATE_SECS")? {
+            c.min_schedule_rate = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = number(&get, "HOOKLINE_MAX_CHAIN_ITERATIONS")? {
+            c.max_chain_iterations = v;
         }
         Ok(c)
     }

@@ -2,7 +2,7 @@
 //! the signing of what Hookline sends.
 
 use crate::domain::Secret;
-use crate::ids::{AttemptId, EndpointId, EventId, OrgId};
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId};
 use crate::signature::standard;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -168,6 +168,19 @@ pub struct Payload {
     pub created_at: DateTime<Utc>,
     /// The data.
     pub data: serde_json::Value,
+    /// For a continuation: the chain it belongs to (the first event's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// For a continuation: 1 for the first continuation, 2 for the next, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u64>,
+}
+
+impl Payload {
+    /// A payload for a new event (not part of a chain).
+    pub fn new(id: EventId, event_type: String, created_at: DateTime<Utc>, data: serde_json::Value) -> Self {
+        Self { id, event_type, created_at, data, chain_id: None, iteration: None }
+    }
 }
 
 /// One delivery to do: what `verify` (and replay, retries, timers) put on a deliveries queue.
@@ -214,6 +227,69 @@ impl AttemptStatus {
 
 /// Response bodies are kept up to this many bytes.
 pub const RESPONSE_BODY_CAP: usize = 4096;
+/// Response bodies are read up to this many bytes (a continuation's data may be longer
+/// than what the log keeps).
+pub const RESPONSE_READ_CAP: usize = 64 * 1024;
+
+/// A response body cut to [`RESPONSE_BODY_CAP`] on a character boundary, for the log.
+pub fn capped_body(mut body: String) -> String {
+    if body.len() > RESPONSE_BODY_CAP {
+        let mut cut = RESPONSE_BODY_CAP;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+    }
+    body
+}
+
+/// What an endpoint asks for when it answers a delivery with
+/// `{"continue": {"data": {…}, "delay"?: "30s"}}`: the same event type again, with new data.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Continuation {
+    /// The next iteration's data.
+    #[serde(default = "empty_object")]
+    pub data: serde_json::Value,
+    /// How long to wait first (`30s`, `5 minutes`, `2h`, `1d`).
+    #[serde(default)]
+    pub delay: Option<String>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+impl Continuation {
+    /// The continuation a 2xx answer asks for, if any.
+    pub fn from_answer(body: &str) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Answer {
+            #[serde(rename = "continue")]
+            next: Option<Continuation>,
+        }
+        serde_json::from_str::<Answer>(body).ok()?.next
+    }
+
+    /// The delay, parsed; at most 30 days.
+    pub fn delay(&self) -> Result<Duration, String> {
+        let Some(text) = self.delay.as_deref().map(str::trim) else { return Ok(Duration::ZERO) };
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (n, unit) = text.split_at(split);
+        let n: u64 = n.parse().map_err(|_| format!("delay '{text}' must start with a whole number"))?;
+        let unit_secs = match unit.trim() {
+            "" | "s" | "sec" | "second" | "seconds" => 1,
+            "m" | "min" | "minute" | "minutes" => 60,
+            "h" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            u => return Err(format!("delay '{text}' has an unknown unit '{u}' (s, m, h or d)")),
+        };
+        let d = Duration::from_secs(n.saturating_mul(unit_secs));
+        if d > Duration::from_secs(30 * 86_400) {
+            return Err(format!("delay '{text}' is longer than 30 days"));
+        }
+        Ok(d)
+    }
+}
 
 /// One logged delivery attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -459,4 +535,31 @@ pub enum TimerPayload {
         /// The job.
         job: DeliveryJob,
     },
+    /// A run of a scheduled job.
+    Job {
+        /// Owner.
+        org_id: OrgId,
+        /// The job.
+        schedule_id: ScheduleId,
+        /// The version the timer was set for: a changed or cancelled job does not run.
+        version: u64,
+        /// The run's due time. In AWS this is Scheduler's `<aws.scheduler.scheduled-time>`
+        /// placeholder, filled in at each invocation; `hookline dev` passes the row's time.
+        #[serde(default)]
+        scheduled_time: Option<String>,
+    },
+}
+
+impl TimerPayload {
+    /// The payload of a scheduled job's timer.
+    pub fn for_job(job: &crate::schedule::Job) -> String {
+        serde_json::json!({
+            "kind": "job",
+            "org_id": job.org_id,
+            "schedule_id": job.id,
+            "version": job.version,
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+        })
+        .to_string()
+    }
 }

@@ -4,7 +4,8 @@
 use crate::delivery::{Attempt, AttemptStatus, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::{QueueError, StoreError};
-use crate::ids::{EndpointId, EventId, OrgId, SourceId};
+use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -137,13 +138,50 @@ pub trait AttemptStore: Send + Sync {
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError>;
 }
 
+/// What to list of an org's scheduled jobs.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    /// At most this many (1–100).
+    pub limit: usize,
+    /// Continue after this cursor.
+    pub cursor: Option<String>,
+    /// Only jobs with this key.
+    pub key: Option<String>,
+    /// Only the recurring jobs of this name.
+    pub recurring: Option<String>,
+}
+
+/// Scheduled jobs (`subscriptions` table).
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Create a job, or replace it whatever its stored version.
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Replace a job only while its stored version is still `version`; false when it
+    /// changed or is gone (a concurrent update or cancel won).
+    async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError>;
+    /// A job of `org`.
+    async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError>;
+    /// An org's jobs, newest first.
+    async fn list_jobs(&self, org: &OrgId, query: &JobQuery) -> Result<Page<Job>, StoreError>;
+    /// Delete a job of `org`; false when it does not exist there.
+    async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError>;
+}
+
 /// Every store piece at once, for handlers that need several.
 pub trait Store:
-    OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + Clone + 'static
+    OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + Clone + 'static
+    T: OrgStore
+        + SourceStore
+        + EventStore
+        + IdempotencyStore
+        + EndpointStore
+        + AttemptStore
+        + ScheduleStore
+        + Clone
+        + 'static
 {
 }
 
@@ -173,12 +211,40 @@ impl<T: Queue + ?Sized> Queue for std::sync::Arc<T> {
     }
 }
 
-/// A durable timer: hands `payload` to the `schedule` handler at `at` (to the second).
-/// Used for waits longer than a queue delay can hold.
+/// A durable timer: hands `payload` to the `schedule` handler when due. One-shot timers
+/// carry waits longer than a queue delay can hold; a scheduled job's timer follows the
+/// job's `at`, `cron` or `rate` (Scheduler evaluates it in AWS; `hookline dev` moves its
+/// row to the next run after each one).
 #[async_trait]
 pub trait Timer: Send + Sync {
     /// Arrange for `payload` to fire at `at`; `key` names the timer (idempotent per key).
     async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError>;
+    /// Create or replace the timer of a scheduled job (named by its id).
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError>;
+    /// Remove a scheduled job's timer; a timer that is already gone is not an error.
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError>;
+    /// After a run: point the job's timer at its next run. Scheduler recurs by itself,
+    /// so only the local timer table needs this.
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError>;
+}
+
+#[async_trait]
+impl<T: Timer + ?Sized> Timer for std::sync::Arc<T> {
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+        (**self).fire_at(key, at, payload).await
+    }
+
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+        (**self).arm(job, payload).await
+    }
+
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+        (**self).disarm(id).await
+    }
+
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+        (**self).rearm(job, next, payload).await
+    }
 }
 
 /// An operational event for the operator: `endpoint.disabled`, `attempt.exhausted`.

@@ -7,7 +7,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
-use hookline_schedule::Schedule;
+use hookline_schedule::{Fired, Schedule};
 use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::{
     AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, RetryPolicy,
@@ -156,7 +156,7 @@ async fn delivery_flow_on_aws_adapters() {
     )
     .unwrap();
     let ops = EventBridgeOps::new(eb.clone(), bus.clone());
-    let deliver = Deliver::new(store.clone(), deliveries.clone(), timer, http, ops, SystemClock, policies);
+    let deliver = Deliver::new(store.clone(), deliveries.clone(), timer.clone(), http, ops, SystemClock, policies);
     let all: Vec<Received> = urgent_jobs.iter().chain(&regular_jobs).cloned().collect();
     let res = hookline_deliver::lambda::handle_sqs_event(&deliver, sqs_event(&all)).await;
     assert!(res.batch_item_failures.is_empty(), "an endpoint's failure is not a Lambda error");
@@ -205,14 +205,14 @@ async fn delivery_flow_on_aws_adapters() {
 
     // Scheduler invokes `schedule` with that input: the job goes back on its queue with
     // the residual delay (zero here: the clock says the attempt is due).
-    let schedule = Schedule::new(deliveries.clone(), ManualClock::at(due));
-    let residual = schedule.handle(target.input.as_deref().unwrap()).await.unwrap();
-    assert_eq!(residual, Duration::ZERO);
+    let inbox = SqsQueue::from_sdk(&sdk, &ops_url);
+    let schedule = |at| Schedule::new(store.clone(), inbox.clone(), deliveries.clone(), timer.clone(), ManualClock::at(at));
+    let input = target.input.as_deref().unwrap();
+    assert_eq!(schedule(due).handle(input, due).await.unwrap(), Fired::Requeued(Duration::ZERO));
     let requeued = drain(&regular, 1).await;
     assert_eq!(requeued.len(), 1);
     let job: DeliveryJob = serde_json::from_str(&requeued[0].body).unwrap();
     assert_eq!((job.endpoint_id, job.attempt, job.payload.id), (failing.id.clone(), 2, event_id));
     // A minute early, the residual is the minute.
-    let early = Schedule::new(deliveries, ManualClock::at(fire_at));
-    assert_eq!(early.handle(target.input.as_deref().unwrap()).await.unwrap(), TIMER_LEAD);
+    assert_eq!(schedule(fire_at).handle(input, fire_at).await.unwrap(), Fired::Requeued(TIMER_LEAD));
 }

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, Payload, RetryPolicy,
-    Urgency, RESPONSE_BODY_CAP,
+    capped_body, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, Payload,
+    RetryPolicy, Urgency, RESPONSE_BODY_CAP,
 };
 use hookline_shared::dispatch::send_event;
 use hookline_shared::outbound::{OutboundResponse, SendError};
@@ -198,12 +198,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     async fn handshake(&self, ep: &Endpoint) -> Result<Option<Vec<String>>, ApiError> {
         let magic = hex::encode(rand::rng().random::<[u8; 16]>());
         let now = self.clock.now();
-        let payload = Payload {
-            id: EventId::new(),
-            event_type: "hello".into(),
-            created_at: now,
-            data: serde_json::json!({ "magic": magic }),
-        };
+        let payload = Payload::new(EventId::new(), "hello".into(), now, serde_json::json!({ "magic": magic }));
         let res =
             send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, Duration::from_secs(10), 64 * 1024, now)
                 .await
@@ -256,16 +251,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             event_type: payload.event_type.clone(),
             status,
             response_code: code,
-            response_body: body.map(|mut b| {
-                if b.len() > RESPONSE_BODY_CAP {
-                    let mut cut = RESPONSE_BODY_CAP;
-                    while !b.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    b.truncate(cut);
-                }
-                b
-            }),
+            response_body: body.map(capped_body),
             duration_ms: duration.as_millis() as u64,
             error,
             attempt: n,
@@ -415,12 +401,12 @@ pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
 ) -> Result<ApiJson<AttemptView>, ApiError> {
     let ep = load(&api, &org, &id).await?;
     let now = api.clock.now();
-    let payload = Payload {
-        id: EventId::new(),
-        event_type: "webhook.test".into(),
-        created_at: now,
-        data: serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
-    };
+    let payload = Payload::new(
+        EventId::new(),
+        "webhook.test".into(),
+        now,
+        serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
+    );
     let policy = RetryPolicy::for_urgency(ep.urgency);
     let res = send_event(&*api.outbound.http, &ep, &payload, ep.urgency, policy.timeout, RESPONSE_BODY_CAP, now).await;
     Ok(ApiJson(api.log_single(&ep, &payload, 1, &res).await?.into()))
@@ -589,8 +575,7 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
     validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
     let policy = RetryPolicy::for_urgency(Urgency::RealTime);
     let started = tokio::time::Instant::now();
-    let payload =
-        Payload { id: EventId::new(), event_type: body.event_type, created_at: api.clock.now(), data: body.data };
+    let payload = Payload::new(EventId::new(), body.event_type, api.clock.now(), body.data);
     let mut n = 0;
     loop {
         n += 1;

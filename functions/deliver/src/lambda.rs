@@ -3,7 +3,7 @@
 use crate::Deliver;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hookline_shared::outbound::HttpSender;
-use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, OpsSink, Queue, Timer};
+use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OpsSink, Queue, Timer};
 
 /// Process an SQS batch concurrently; only infrastructure failures are reported.
 pub async fn handle_sqs_event<S, Q, T, H, O, C>(
@@ -11,7 +11,7 @@ pub async fn handle_sqs_event<S, Q, T, H, O, C>(
     event: SqsEvent,
 ) -> SqsBatchResponse
 where
-    S: EndpointStore + AttemptStore,
+    S: EndpointStore + AttemptStore + EventStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,

@@ -7,13 +7,13 @@
 
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    Attempt, AttemptStatus, Deliveries, DeliveryJob, DisablePolicy, Endpoint, EndpointStatus, RetryPolicy,
-    TimerPayload, Urgency, RESPONSE_BODY_CAP,
+    capped_body, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
+    EndpointStatus, Payload, RetryPolicy, TimerPayload, Urgency, RESPONSE_READ_CAP,
 };
 use hookline_shared::dispatch::send_event;
 use hookline_shared::outbound::{HttpSender, SendError};
-use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, OpsEvent, OpsSink, Queue, Timer};
-use hookline_shared::{AttemptId, QueueError, StoreError};
+use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer};
+use hookline_shared::{AttemptId, Event, EventId, QueueError, StoreError};
 use std::time::Duration;
 
 #[cfg(feature = "lambda")]
@@ -48,6 +48,8 @@ pub struct Policies {
     pub urgent: RetryPolicy,
     /// When an endpoint that keeps failing is disabled.
     pub disable: DisablePolicy,
+    /// The longest continuation chain: iterations past it are not scheduled.
+    pub max_chain_iterations: u64,
 }
 
 impl Default for Policies {
@@ -56,6 +58,7 @@ impl Default for Policies {
             regular: RetryPolicy::for_urgency(Urgency::Regular),
             urgent: RetryPolicy::for_urgency(Urgency::Urgent),
             disable: DisablePolicy::default(),
+            max_chain_iterations: 10_000,
         }
     }
 }
@@ -83,7 +86,7 @@ pub struct Deliver<S, Q, T, H, O, C> {
 
 impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
 where
-    S: EndpointStore + AttemptStore,
+    S: EndpointStore + AttemptStore + EventStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,
@@ -137,13 +140,17 @@ where
         }
         let policy = self.policies.for_urgency(endpoint.urgency);
         let result =
-            send_event(&self.http, &endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_BODY_CAP, now)
+            send_event(&self.http, &endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_READ_CAP, now)
                 .await;
         let mut retry_after = None;
+        let mut continuation = None;
         let retryable = match result {
             Ok(res) => {
                 attempt.response_code = Some(res.status);
-                attempt.response_body = Some(res.body);
+                if (200..300).contains(&res.status) {
+                    continuation = Continuation::from_answer(&res.body);
+                }
+                attempt.response_body = Some(capped_body(res.body));
                 attempt.duration_ms = res.duration.as_millis() as u64;
                 retry_after = res.retry_after;
                 match res.status {
@@ -172,6 +179,12 @@ where
             }
         };
         if attempt.status == AttemptStatus::Delivered {
+            if let Some(next) = continuation {
+                if let Err(why) = self.continue_chain(&job, endpoint.urgency, next, now, &attempt.id).await? {
+                    tracing::warn!(endpoint = %job.endpoint_id, event = %job.payload.id, reason = %why, "continuation stopped");
+                    attempt.error = Some(format!("continuation stopped: {why}"));
+                }
+            }
             if endpoint.failure != Default::default() {
                 let mut ep = endpoint;
                 ep.failure = Default::default();
@@ -199,6 +212,59 @@ where
         Ok(Some(attempt))
     }
 
+    /// Schedule the next iteration of a continuation chain to the same endpoint: the same
+    /// event type with the endpoint's new data, after its delay. The inner error says why
+    /// the chain stops here (its bound, or a bad delay); it is logged on the attempt.
+    async fn continue_chain(
+        &self,
+        job: &DeliveryJob,
+        urgency: Urgency,
+        next: Continuation,
+        now: DateTime<Utc>,
+        key: &AttemptId,
+    ) -> Result<Result<(), String>, DeliverError> {
+        let iteration = job.payload.iteration.unwrap_or(0) + 1;
+        let max = self.policies.max_chain_iterations;
+        if iteration > max {
+            return Ok(Err(format!("the chain reached its limit of {max} iterations")));
+        }
+        let delay = match next.delay() {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        let chain_id = job.payload.chain_id.clone().unwrap_or_else(|| job.payload.id.to_string());
+        // The same iteration always gets the same id: a repeated delivery of this job
+        // schedules a copy that receivers drop by `webhook-id`.
+        let id = EventId::derived(&[b"chain", chain_id.as_bytes(), &iteration.to_be_bytes()]);
+        let payload = Payload {
+            chain_id: Some(chain_id),
+            iteration: Some(iteration),
+            ..Payload::new(id, job.payload.event_type.clone(), now, next.data)
+        };
+        self.store
+            .insert_event(&Event {
+                id: payload.id.clone(),
+                org_id: job.org_id.clone(),
+                event_type: payload.event_type.clone(),
+                data: payload.data.clone(),
+                source: None,
+                created_at: now,
+            })
+            .await?;
+        let next_job = DeliveryJob {
+            org_id: job.org_id.clone(),
+            endpoint_id: job.endpoint_id.clone(),
+            attempt: 1,
+            first_attempt_at: None,
+            payload,
+        };
+        let due_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        self.schedule_retry(next_job, urgency, delay, due_at, key).await?;
+        Ok(Ok(()))
+    }
+
+    /// Put a job back on its queue after `delay`, or on a timer when the delay is longer
+    /// than a queue can hold.
     async fn schedule_retry(
         &self,
         job: DeliveryJob,
@@ -352,12 +418,7 @@ mod tests {
             endpoint_id: endpoint.id.clone(),
             attempt: 1,
             first_attempt_at: None,
-            payload: Payload {
-                id: EventId::new(),
-                event_type: "a.b".into(),
-                created_at: now,
-                data: serde_json::json!({}),
-            },
+            payload: Payload::new(EventId::new(), "a.b".into(), now, serde_json::json!({})),
         };
         Setup { deliver, store, queues, timer, ops, job, endpoint }
     }

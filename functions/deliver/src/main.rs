@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup))?,
         EventBridgeOps::from_env(&sdk)?,
         SystemClock,
-        Policies::default(),
+        Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() },
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let deliver = &deliver;

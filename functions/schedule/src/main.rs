@@ -1,7 +1,7 @@
 //! Lambda entry point of `schedule`: EventBridge Scheduler invokes it with a timer's input.
 
 use hookline_schedule::Schedule;
-use hookline_shared::aws::{required_env, sdk_config, SqsQueue};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue, TableNames};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::SystemClock;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -11,19 +11,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     hookline_shared::aws::init_tracing();
     let sdk = sdk_config().await;
     let schedule = Schedule::new(
+        DynamoStore::from_sdk(&sdk, TableNames::from_env()?),
+        SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?),
         Deliveries {
             urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),
             regular: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_REGULAR_URL")?),
         },
+        SchedulerTimer::from_env(&sdk)?,
         SystemClock,
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let schedule = &schedule;
         async move {
-            // An error makes Scheduler retry the invocation (its retry policy), so a queue
-            // outage does not lose the timer.
-            let residual = schedule.handle(&event.payload.to_string()).await?;
-            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "residual_delay_secs": residual.as_secs() }))
+            // An error makes Scheduler retry the invocation (its retry policy), so a
+            // queue or store outage does not lose the run. A job's payload carries
+            // Scheduler's scheduled time; `now` only stands in when it does not.
+            let fired = schedule.handle(&event.payload.to_string(), chrono::Utc::now()).await?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "fired": format!("{fired:?}") }))
         }
     }))
     .await

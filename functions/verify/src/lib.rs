@@ -92,12 +92,7 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
                 endpoint_id: ep.id.clone(),
                 attempt: 1,
                 first_attempt_at: None,
-                payload: Payload {
-                    id: event.id.clone(),
-                    event_type: event.event_type.clone(),
-                    created_at: event.created_at,
-                    data: event.data.clone(),
-                },
+                payload: Payload::new(event.id.clone(), event.event_type.clone(), event.created_at, event.data.clone()),
             };
             let body = serde_json::to_string(&job).map_err(|e| VerifyError::Malformed(e.to_string()))?;
             match ep.urgency {

@@ -6,17 +6,20 @@
 //!   source `SRC#{id}`/`SRC`, listed per org through gsi1 `ORG#{org}#SRC` / `{ms}#{id}`.
 //! - `logs` (same key shape): event `EVT#{id}`/`EVT`, listed per org newest first through
 //!   gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`.
+//!   Scheduled job `SCH#{id}`/`SCH`, listed per org through gsi1 `ORG#{org}#SCH`, and by
+//!   key (`ORG#{org}#KEY#{key}`) or recurring name (`ORG#{org}#REC#{name}`) through gsi2.
 //! - `idempotency` (pk): the key, its value, `expires_at` (epoch seconds, the TTL attribute).
 
 use super::sdk_err;
 use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Plan, Provider, Secret, Source};
 use crate::error::StoreError;
-use crate::ids::{EndpointId, EventId, OrgId, SourceId};
+use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
-    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, OrgStore, Page,
-    SourceStore,
+    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, JobQuery,
+    OrgStore, Page, ScheduleStore, SourceStore,
 };
+use crate::schedule::Job;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -674,5 +677,108 @@ impl AttemptStore for DynamoStore {
             .collect::<Result<_, _>>()?;
         attempts.reverse();
         Ok(attempts)
+    }
+}
+
+/// A scheduled job as JSON, with its version as a number so updates can be conditional.
+#[derive(Serialize, Deserialize)]
+struct JobItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    org_id: OrgId,
+    version: u64,
+    body: String,
+}
+
+fn job_gsi2(org: &OrgId, key: Option<&str>, recurring: Option<&str>) -> Option<String> {
+    match (key, recurring) {
+        (Some(k), _) => Some(format!("ORG#{org}#KEY#{k}")),
+        (None, Some(r)) => Some(format!("ORG#{org}#REC#{r}")),
+        (None, None) => None,
+    }
+}
+
+impl JobItem {
+    fn from_job(j: &Job) -> Result<Self, StoreError> {
+        let sk = sort_key(j.created_at.timestamp_millis(), j.id.as_str());
+        let gsi2pk = job_gsi2(&j.org_id, j.key.as_deref(), j.recurring.as_ref().map(|r| r.name.as_str()));
+        Ok(Self {
+            pk: format!("SCH#{}", j.id),
+            sk: "SCH".into(),
+            gsi1pk: format!("ORG#{}#SCH", j.org_id),
+            gsi1sk: sk.clone(),
+            gsi2sk: gsi2pk.as_ref().map(|_| sk),
+            gsi2pk,
+            org_id: j.org_id.clone(),
+            version: j.version,
+            body: serde_json::to_string(j).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+
+    fn into_job(self) -> Result<Job, StoreError> {
+        serde_json::from_str(&self.body).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for DynamoStore {
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.put(&self.tables.subscriptions, to_item(&JobItem::from_job(job)?)?).await
+    }
+
+    async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.tables.subscriptions)
+            .set_item(Some(to_item(&JobItem::from_job(job)?)?))
+            .condition_expression("version = :v AND org_id = :org")
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":org", s(job.org_id.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
+        }
+    }
+
+    async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {
+        let Some(item) = self.get(&self.tables.subscriptions, key(format!("SCH#{id}"), "SCH")).await? else {
+            return Ok(None);
+        };
+        let job = from_item::<JobItem>(item)?.into_job()?;
+        Ok((job.org_id == *org).then_some(job))
+    }
+
+    async fn list_jobs(&self, org: &OrgId, q: &JobQuery) -> Result<Page<Job>, StoreError> {
+        let range = SortRange::from_query(q.cursor.as_ref(), None)?;
+        let limit = q.limit.clamp(1, 100);
+        let (index, pk) = match job_gsi2(org, q.key.as_deref(), q.recurring.as_deref()) {
+            Some(pk) => (Index::Gsi2, pk),
+            None => (Index::Gsi1, format!("ORG#{org}#SCH")),
+        };
+        let items = self.query_newest_first(&self.tables.subscriptions, index, pk, range, None, limit + 1).await?;
+        let jobs: Vec<Job> = items
+            .into_iter()
+            .map(|i| from_item::<JobItem>(i)?.into_job())
+            .filter(|j| {
+                j.as_ref().map_or(true, |j| {
+                    q.recurring.as_ref().is_none_or(|r| j.recurring.as_ref().is_some_and(|jr| jr.name == *r))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(jobs, limit, |j| (j.created_at.timestamp_millis(), j.id.as_str())))
+    }
+
+    async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError> {
+        self.delete_owned(&self.tables.subscriptions, key(format!("SCH#{id}"), "SCH"), org).await
     }
 }

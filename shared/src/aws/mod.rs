@@ -10,9 +10,9 @@ mod dynamo;
 mod sqs;
 mod timer;
 
+pub use crate::schedule::at_expression;
 pub use dynamo::{DynamoStore, TableNames};
 pub use sqs::SqsQueue;
-pub use crate::schedule::at_expression;
 pub use timer::{EventBridgeOps, SchedulerTimer};
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG`; the Lambda runtime stamps the time.

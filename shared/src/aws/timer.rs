@@ -1,10 +1,12 @@
 //! The timer port on EventBridge Scheduler, and operational events on EventBridge.
 
 use crate::error::QueueError;
+use crate::ids::ScheduleId;
 use crate::ports::{OpsEvent, OpsSink, Timer};
+use crate::schedule::at_expression;
+use crate::schedule::Job;
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
-use crate::schedule::at_expression;
 use chrono::{DateTime, Utc};
 
 fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> QueueError {
@@ -38,19 +40,29 @@ impl SchedulerTimer {
     }
 }
 
+fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, QueueError> {
+    r.map_err(|e| QueueError::Unavailable(e.to_string()))
+}
+
+impl SchedulerTimer {
+    fn target(&self, payload: &str) -> Result<Target, QueueError> {
+        built(Target::builder().arn(&self.target_arn).role_arn(&self.role_arn).input(payload).build())
+    }
+
+    fn window() -> Result<FlexibleTimeWindow, QueueError> {
+        built(FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build())
+    }
+
+    fn to_aws_time(t: Option<DateTime<Utc>>) -> Option<aws_sdk_scheduler::primitives::DateTime> {
+        t.map(|t| aws_sdk_scheduler::primitives::DateTime::from_millis(t.timestamp_millis()))
+    }
+}
+
 #[async_trait]
 impl Timer for SchedulerTimer {
     async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
-        let target = Target::builder()
-            .arn(&self.target_arn)
-            .role_arn(&self.role_arn)
-            .input(payload)
-            .build()
-            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        let window = FlexibleTimeWindow::builder()
-            .mode(FlexibleTimeWindowMode::Off)
-            .build()
-            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let target = self.target(payload)?;
+        let window = Self::window()?;
         let res = self
             .client
             .create_schedule()
@@ -69,6 +81,63 @@ impl Timer for SchedulerTimer {
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conflict_exception()) => Ok(()),
             Err(e) => Err(err(e)),
         }
+    }
+
+    /// One Scheduler schedule per job, named by its id: `at()`, `cron()` or `rate()` in
+    /// the job's time zone, flexible window off, deleted by Scheduler once it is done.
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+        if job.next_run_at.is_none() {
+            return self.disarm(&job.id).await;
+        }
+        let created = self
+            .client
+            .create_schedule()
+            .name(job.id.as_str())
+            .group_name(&self.group)
+            .schedule_expression(job.expression())
+            .schedule_expression_timezone(job.expression_timezone())
+            .set_start_date(Self::to_aws_time(job.start_at))
+            .set_end_date(Self::to_aws_time(job.end_at))
+            .flexible_time_window(Self::window()?)
+            .target(self.target(payload)?)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // It exists (an update, or a retried create): replace its definition.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conflict_exception()) => self
+                .client
+                .update_schedule()
+                .name(job.id.as_str())
+                .group_name(&self.group)
+                .schedule_expression(job.expression())
+                .schedule_expression_timezone(job.expression_timezone())
+                .set_start_date(Self::to_aws_time(job.start_at))
+                .set_end_date(Self::to_aws_time(job.end_at))
+                .flexible_time_window(Self::window()?)
+                .target(self.target(payload)?)
+                .action_after_completion(ActionAfterCompletion::Delete)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(err),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+        let res = self.client.delete_schedule().name(id.as_str()).group_name(&self.group).send().await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Scheduler evaluates the expression itself: nothing to move.
+    async fn rearm(&self, _job: &Job, _next: DateTime<Utc>, _payload: &str) -> Result<(), QueueError> {
+        Ok(())
     }
 }
 

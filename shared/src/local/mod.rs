@@ -11,7 +11,7 @@ mod timer;
 
 pub use queue::LocalQueue;
 pub use store::LocalStore;
-pub use timer::{LocalOps, LocalTimer};
+pub use timer::{DueTimer, LocalOps, LocalTimer};
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -74,6 +74,18 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 CREATE INDEX IF NOT EXISTS attempts_by_endpoint ON attempts (endpoint_id, created_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS attempts_by_event ON attempts (event_id, created_ms, id);
+CREATE TABLE IF NOT EXISTS schedules (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    key TEXT,
+    recurring TEXT,
+    version INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_by_org ON schedules (org_id, created_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS schedules_by_key ON schedules (org_id, key) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS schedules_by_recurring ON schedules (org_id, recurring) WHERE recurring IS NOT NULL;
 CREATE TABLE IF NOT EXISTS timers (
     key TEXT PRIMARY KEY,
     due_ms INTEGER NOT NULL,

@@ -5,11 +5,12 @@ use super::{corrupt, unavailable, LocalDb};
 use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::StoreError;
-use crate::ids::{EndpointId, EventId, OrgId, SourceId};
+use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
-    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, OrgStore, Page,
-    SourceStore,
+    cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, JobQuery,
+    OrgStore, Page, ScheduleStore, SourceStore,
 };
+use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -306,5 +307,97 @@ impl AttemptStore for LocalStore {
             "SELECT body FROM attempts WHERE event_id = ?1 AND org_id = ?2 ORDER BY created_ms, id",
             &[event.as_str(), org.as_str()],
         )
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for LocalStore {
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+        let body = to_json(job)?;
+        self.db
+            .lock()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO schedules (id, org_id, key, recurring, version, created_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    job.id.as_str(),
+                    job.org_id.as_str(),
+                    job.key,
+                    job.recurring.as_ref().map(|r| r.name.as_str()),
+                    job.version as i64,
+                    job.created_at.timestamp_millis(),
+                    body
+                ])
+            })
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError> {
+        let body = to_json(job)?;
+        let n = self
+            .db
+            .lock()
+            .prepare_cached(
+                "UPDATE schedules SET key = ?3, version = ?4, body = ?5 WHERE id = ?1 AND org_id = ?2 AND version = ?6",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    job.id.as_str(),
+                    job.org_id.as_str(),
+                    job.key,
+                    job.version as i64,
+                    body,
+                    version as i64
+                ])
+            })
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM schedules WHERE id = ?1 AND org_id = ?2")
+            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+
+    async fn list_jobs(&self, org: &OrgId, q: &JobQuery) -> Result<Page<Job>, StoreError> {
+        let (after_ms, after_id) = match &q.cursor {
+            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
+            None => (i64::MAX, String::new()),
+        };
+        let limit = q.limit.clamp(1, 100);
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT body FROM schedules
+                 WHERE org_id = ?1 AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR recurring = ?3)
+                   AND (created_ms < ?4 OR (created_ms = ?4 AND (?5 = '' OR id < ?5)))
+                 ORDER BY created_ms DESC, id DESC LIMIT ?6",
+            )
+            .map_err(unavailable)?;
+        let bodies = stmt
+            .query_map(params![org.as_str(), q.key, q.recurring, after_ms, after_id, (limit + 1) as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        let items: Vec<Job> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(items, limit, |j| (j.created_at.timestamp_millis(), j.id.as_str())))
+    }
+
+    async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .lock()
+            .execute("DELETE FROM schedules WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
+            .map_err(unavailable)?;
+        Ok(n > 0)
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{now_ms, unavailable, LocalDb};
 use crate::error::QueueError;
+use crate::ids::ScheduleId;
 use crate::ports::{OpsEvent, OpsSink, Timer};
+use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -24,23 +26,35 @@ impl LocalTimer {
         Self { db }
     }
 
-    /// Up to `max` timers due by now: (key, payload), earliest first.
-    pub fn due(&self, max: usize) -> Result<Vec<(String, String)>, QueueError> {
+    /// Up to `max` timers due by now, earliest first.
+    pub fn due(&self, max: usize) -> Result<Vec<DueTimer>, QueueError> {
         let conn = self.db.lock();
         let mut stmt = conn
-            .prepare_cached("SELECT key, payload FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2")
+            .prepare_cached("SELECT key, payload, due_ms FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2")
             .map_err(err)?;
         let rows = stmt
-            .query_map(params![now_ms(), max as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![now_ms(), max as i64], |r| {
+                let due_ms: i64 = r.get(2)?;
+                Ok(DueTimer {
+                    key: r.get(0)?,
+                    payload: r.get(1)?,
+                    due: DateTime::from_timestamp_millis(due_ms).unwrap_or_default(),
+                })
+            })
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(err);
         rows
     }
 
-    /// Remove a fired timer.
-    pub fn remove(&self, key: &str) -> Result<(), QueueError> {
-        self.db.lock().execute("DELETE FROM timers WHERE key = ?1", [key]).map_err(err)?;
+    /// Remove a fired timer, unless it was moved to a later time meanwhile (a recurring
+    /// job's next run, or an update): that timer still has to fire.
+    pub fn remove_fired(&self, timer: &DueTimer) -> Result<(), QueueError> {
+        self.db
+            .lock()
+            .prepare_cached("DELETE FROM timers WHERE key = ?1 AND due_ms = ?2")
+            .and_then(|mut s| s.execute(params![timer.key, timer.due.timestamp_millis()]))
+            .map_err(err)?;
         Ok(())
     }
 
@@ -48,6 +62,17 @@ impl LocalTimer {
     pub fn pending(&self) -> Result<u64, QueueError> {
         self.db.lock().query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0)).map_err(err)
     }
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    /// Its name.
+    pub key: String,
+    /// What it carries.
+    pub payload: String,
+    /// When it was due.
+    pub due: DateTime<Utc>,
 }
 
 #[async_trait]
@@ -59,6 +84,22 @@ impl Timer for LocalTimer {
             .and_then(|mut s| s.execute(params![key, at.timestamp_millis(), payload]))
             .map_err(err)?;
         Ok(())
+    }
+
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+        match job.next_run_at {
+            Some(at) => self.fire_at(job.id.as_str(), at, payload).await,
+            None => self.disarm(&job.id).await,
+        }
+    }
+
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+        self.db.lock().execute("DELETE FROM timers WHERE key = ?1", [id.as_str()]).map_err(err)?;
+        Ok(())
+    }
+
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+        self.fire_at(job.id.as_str(), next, payload).await
     }
 }
 

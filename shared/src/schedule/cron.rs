@@ -178,7 +178,9 @@ impl Cron {
             years: at("year", set(year, YEARS.0, YEARS.1, &[]))?,
         };
         match (&cron.dom, &cron.dow) {
-            (DayOfMonth::Any, DayOfWeek::Any) => Err("one of day-of-month and day-of-week must be a value, not ?".into()),
+            (DayOfMonth::Any, DayOfWeek::Any) => {
+                Err("one of day-of-month and day-of-week must be a value, not ?".into())
+            }
             (DayOfMonth::Any, _) | (_, DayOfWeek::Any) => Ok(cron),
             _ => Err("one of day-of-month and day-of-week must be ? (they cannot both be set)".into()),
         }

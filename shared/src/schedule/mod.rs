@@ -135,6 +135,9 @@ pub struct Job {
     pub next_run_at: Option<DateTime<Utc>>,
     /// The last run.
     pub last_run_at: Option<DateTime<Utc>>,
+    /// The due time of the last run (a repeated invocation for it is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_due_at: Option<DateTime<Utc>>,
     /// How many times it ran.
     pub runs: u64,
     /// Created.
@@ -264,6 +267,7 @@ mod tests {
             recurring: None,
             next_run_at: None,
             last_run_at: None,
+            last_due_at: None,
             runs: 0,
             created_at: utc("2026-11-23T10:00:00Z"),
             updated_at: utc("2026-11-23T10:00:00Z"),
