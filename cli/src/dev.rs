@@ -53,7 +53,8 @@ impl DevOptions {
     pub fn new(addr: SocketAddr, data: PathBuf, mut config: Config) -> Self {
         config.allow_http = true;
         config.allow_loopback = true;
-        Self { addr, data, config, policies: Policies::default(), lookup: Arc::new(SystemLookup), deliver_workers: 4 }
+        let policies = Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() };
+        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), deliver_workers: 4 }
     }
 }
 
@@ -155,6 +156,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
             urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
             regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
         },
+        timer: Arc::new(timer.clone()),
     };
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
     let api = Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config)

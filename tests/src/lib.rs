@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use hookline_cli::dev::{self, DevOptions, DevServer};
-use hookline_shared::aws::TableNames;
+use hookline_shared::aws::{SchedulerTimer, TableNames};
 use hookline_shared::Config;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -96,8 +96,9 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
     };
-    // subscriptions: gsi1; logs: gsi1 and gsi2 (an event's attempts), as in template.yaml.
-    for (table, indexes) in [(&names.subscriptions, &["gsi1"][..]), (&names.logs, &["gsi1", "gsi2"][..])] {
+    // subscriptions: gsi1 and gsi2 (schedules by key or recurring name); logs: gsi1 and
+    // gsi2 (an event's attempts), as in template.yaml.
+    for (table, indexes) in [(&names.subscriptions, &["gsi1", "gsi2"][..]), (&names.logs, &["gsi1", "gsi2"][..])] {
         let mut req = client
             .create_table()
             .table_name(table)
@@ -134,6 +135,25 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
     }
     Ok(names)
 }
+
+/// A Scheduler timer in a new schedule group on moto, targeting a made-up `schedule` function.
+pub async fn scheduler_timer(
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<(aws_sdk_scheduler::Client, String, SchedulerTimer)> {
+    let client = aws_sdk_scheduler::Client::new(sdk);
+    let group = unique("hookline");
+    client.create_schedule_group().name(&group).send().await?;
+    let timer = SchedulerTimer::new(
+        client.clone(),
+        group.clone(),
+        SCHEDULE_FUNCTION_ARN.into(),
+        "arn:aws:iam::123456789012:role/hookline-scheduler".into(),
+    );
+    Ok((client, group, timer))
+}
+
+/// The target of [`scheduler_timer`]'s schedules.
+pub const SCHEDULE_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:hookline-schedule";
 
 /// Create a queue (with the template's 1 MiB message size) and return its URL.
 pub async fn create_queue(sdk: &aws_config::SdkConfig, visibility_secs: u32) -> anyhow::Result<String> {
@@ -401,4 +421,31 @@ pub async fn verify_with_library(python: &str, checks: &[(String, Got)]) -> Vec<
         Ok(_) => Vec::new(),
         Err(e) => e.lines().map(str::to_owned).collect(),
     }
+}
+
+/// The API Gateway v2 event the Lambda adapters are tested with.
+const APIGW_V2: &str = include_str!("../../infra/events/ingest-apigw-v2.json");
+
+/// An API Gateway HTTP API (v2) event for `method path` with `headers` and `body`.
+pub fn apigw_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    let mut v: Value = serde_json::from_str(APIGW_V2).expect("the event fixture is JSON");
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    v["rawQueryString"] = json!(query);
+    v["rawPath"] = json!(path);
+    v["routeKey"] = json!(format!("{method} {path}"));
+    v["requestContext"]["http"]["method"] = json!(method);
+    v["requestContext"]["http"]["path"] = json!(path);
+    for (k, val) in headers {
+        v["headers"][k.to_ascii_lowercase()] = json!(val);
+    }
+    v["body"] = json!(body);
+    lambda_http::request::from_str(&v.to_string()).expect("a valid API Gateway v2 event")
+}
+
+/// Hand a request to a router as `lambda_http` would; (status, JSON body).
+pub async fn call(router: &axum::Router, req: lambda_http::Request) -> (u16, Value) {
+    let res = tower::ServiceExt::oneshot(router.clone(), req).await.expect("routers do not fail");
+    let status = res.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }

@@ -8,7 +8,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
 use hookline_schedule::{Fired, Schedule};
-use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue};
+use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SqsQueue};
 use hookline_shared::delivery::{
     AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, RetryPolicy,
     Urgency,
@@ -71,9 +71,7 @@ async fn delivery_flow_on_aws_adapters() {
     let deliveries = Deliveries { urgent: urgent.clone(), regular: regular.clone() };
 
     // Scheduler group and the operator's bus, with a rule copying ops events to a queue we can read.
-    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
-    let group = format!("hookline-{}", ulid::Ulid::new().to_string().to_lowercase());
-    scheduler.create_schedule_group().name(&group).send().await.unwrap();
+    let (scheduler, group, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
     let eb = aws_sdk_eventbridge::Client::new(&sdk);
     let bus = format!("ops-{}", ulid::Ulid::new().to_string().to_lowercase());
     eb.create_event_bus().name(&bus).send().await.unwrap();
@@ -143,13 +141,7 @@ async fn delivery_flow_on_aws_adapters() {
         jitter: 0.0,
     };
     let policies = Policies { regular: long, ..Policies::default() };
-    let schedule_fn = "arn:aws:lambda:us-east-1:123456789012:function:hookline-schedule";
-    let timer = SchedulerTimer::new(
-        scheduler.clone(),
-        group.clone(),
-        schedule_fn.into(),
-        "arn:aws:iam::123456789012:role/hookline-scheduler".into(),
-    );
+    let schedule_fn = hookline_tests::SCHEDULE_FUNCTION_ARN;
     let http = ReqwestSender::new(
         NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
         Arc::new(SystemLookup),
@@ -206,7 +198,8 @@ async fn delivery_flow_on_aws_adapters() {
     // Scheduler invokes `schedule` with that input: the job goes back on its queue with
     // the residual delay (zero here: the clock says the attempt is due).
     let inbox = SqsQueue::from_sdk(&sdk, &ops_url);
-    let schedule = |at| Schedule::new(store.clone(), inbox.clone(), deliveries.clone(), timer.clone(), ManualClock::at(at));
+    let schedule =
+        |at| Schedule::new(store.clone(), inbox.clone(), deliveries.clone(), timer.clone(), ManualClock::at(at));
     let input = target.input.as_deref().unwrap();
     assert_eq!(schedule(due).handle(input, due).await.unwrap(), Fired::Requeued(Duration::ZERO));
     let requeued = drain(&regular, 1).await;

@@ -15,35 +15,11 @@ use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer, SystemClock}
 use hookline_shared::signature::stripe;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::{Config, OrgId, Secret};
+use hookline_tests::{apigw_event, call};
 use hookline_verify::Verify;
-use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt as _;
-
-const APIGW_V2: &str = include_str!("../../infra/events/ingest-apigw-v2.json");
-
-/// An API Gateway HTTP API (v2) event for `method path` with `headers` and `body`.
-fn apigw_event(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
-    let mut v: Value = serde_json::from_str(APIGW_V2).unwrap();
-    v["rawPath"] = json!(path);
-    v["routeKey"] = json!(format!("{method} {path}"));
-    v["requestContext"]["http"]["method"] = json!(method);
-    v["requestContext"]["http"]["path"] = json!(path);
-    for (k, val) in headers {
-        v["headers"][k.to_ascii_lowercase()] = json!(val);
-    }
-    v["body"] = json!(body);
-    lambda_http::request::from_str(&v.to_string()).expect("a valid API Gateway v2 event")
-}
-
-async fn call(router: &axum::Router, req: lambda_http::Request) -> (u16, Value) {
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn inbound_flow_through_lambda_entry_points() {
@@ -64,6 +40,7 @@ async fn inbound_flow_through_lambda_entry_points() {
             urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
             regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
         },
+        timer: Arc::new(hookline_tests::scheduler_timer(&sdk).await.unwrap().2),
     };
     let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config));
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));

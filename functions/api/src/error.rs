@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The plan does not allow more of this resource.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The resource changed between read and write.
+    #[error("{0}")]
+    Conflict(String),
     /// The request is well formed but cannot be carried out (a forbidden URL, a failed handshake).
     #[error("{0}")]
     Unprocessable(String),
@@ -74,6 +77,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::LimitExceeded(_) => (StatusCode::FORBIDDEN, "limit_exceeded"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "endpoint_unreachable"),
             ApiError::Unavailable(detail) => {

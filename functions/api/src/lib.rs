@@ -6,6 +6,7 @@ mod auth;
 mod error;
 mod events;
 mod orgs;
+mod schedules;
 mod sources;
 mod webhooks;
 
@@ -17,14 +18,19 @@ use hookline_shared::cache::TtlCache;
 use hookline_shared::config::WebhookLimits;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{HttpSender, NetworkPolicy};
-use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, SourceStore};
+use hookline_shared::ports::{
+    AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, ScheduleStore, SourceStore, Timer,
+};
 use hookline_shared::{Config, KeyHash, Org, SourceId};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The store pieces the API uses.
-pub trait ApiState: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + 'static {}
-impl<T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + 'static> ApiState for T {}
+pub trait ApiState:
+    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + 'static
+{
+}
+impl<T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + 'static> ApiState for T {}
 
 /// What the API needs to deliver: `/test` and `/call` send now, `/replay` enqueues.
 #[derive(Clone)]
@@ -33,6 +39,8 @@ pub struct Outbound {
     pub http: Arc<dyn HttpSender>,
     /// The deliveries queues.
     pub deliveries: Deliveries<Arc<dyn Queue>>,
+    /// Timers of scheduled jobs.
+    pub timer: Arc<dyn Timer>,
 }
 
 impl std::fmt::Debug for Outbound {
@@ -70,6 +78,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/webhooks/{id}/replay"),
     ("post", "/v1/webhooks/{id}/enable"),
     ("post", "/v1/webhooks/{id}/call"),
+    ("post", "/v1/schedules"),
+    ("get", "/v1/schedules"),
+    ("delete", "/v1/schedules"),
+    ("get", "/v1/schedules/{id}"),
+    ("patch", "/v1/schedules/{id}"),
+    ("delete", "/v1/schedules/{id}"),
+    ("get", "/v1/recurring/{name}"),
+    ("put", "/v1/recurring/{name}/{thing}"),
+    ("get", "/v1/recurring/{name}/{thing}"),
+    ("delete", "/v1/recurring/{name}/{thing}"),
 ];
 
 /// The API's dependencies and settings.
@@ -84,6 +102,7 @@ pub struct Api<S, Q, C> {
     outbound: Outbound,
     webhook_limits: WebhookLimits,
     network: NetworkPolicy,
+    min_schedule_rate: std::time::Duration,
     /// Orgs by API key hash, so a burst of calls costs one lookup. Keys cannot be revoked
     /// yet; when they can, revocation must clear this (the TTL bounds it meanwhile).
     keys: TtlCache<KeyHash, Org>,
@@ -109,6 +128,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             outbound,
             webhook_limits: config.webhook_limits,
             network: config.network_policy(),
+            min_schedule_rate: config.min_schedule_rate,
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
@@ -152,6 +172,23 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         .route("/v1/webhooks/{id}/replay", post(webhooks::replay::<S, Q, C>))
         .route("/v1/webhooks/{id}/enable", post(webhooks::enable::<S, Q, C>))
         .route("/v1/webhooks/{id}/call", post(webhooks::call::<S, Q, C>))
+        .route(
+            "/v1/schedules",
+            post(schedules::create::<S, Q, C>)
+                .get(schedules::list::<S, Q, C>)
+                .delete(schedules::cancel_by_key::<S, Q, C>),
+        )
+        .route(
+            "/v1/schedules/{id}",
+            get(schedules::get::<S, Q, C>).patch(schedules::update::<S, Q, C>).delete(schedules::delete::<S, Q, C>),
+        )
+        .route("/v1/recurring/{name}", get(schedules::list_recurring::<S, Q, C>))
+        .route(
+            "/v1/recurring/{name}/{thing}",
+            get(schedules::get_recurring::<S, Q, C>)
+                .put(schedules::put_recurring::<S, Q, C>)
+                .delete(schedules::delete_recurring::<S, Q, C>),
+        )
         .with_state(api);
     routes
         .fallback(|| async { ApiError::NoRoute })

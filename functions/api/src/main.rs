@@ -1,7 +1,7 @@
 //! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
 
 use hookline_api::{router, Api, Outbound};
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue, TableNames};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue, TableNames};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::{Queue, SystemClock};
@@ -29,6 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             urgent: queue("HOOKLINE_DELIVERIES_URGENT_URL")?,
             regular: queue("HOOKLINE_DELIVERIES_REGULAR_URL")?,
         },
+        timer: Arc::new(SchedulerTimer::from_env(&sdk)?),
     };
     lambda_http::run(router(Api::new(store, inbox, outbound, SystemClock, &config))).await
 }
