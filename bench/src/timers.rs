@@ -92,7 +92,11 @@ async fn main() -> anyhow::Result<()> {
     let (cpu0, t0) = (cpu_time()?, Instant::now());
     tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
     let idle = (cpu_time()? - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
-    println!("idle with {} pending: {:.2}% of one core (whole server: timer loop and queue pollers)", args.pending, idle * 100.0);
+    println!(
+        "idle with {} pending: {:.2}% of one core (whole server: timer loop and queue pollers)",
+        args.pending,
+        idle * 100.0
+    );
 
     // A burst due at the same second, a few seconds from now.
     let due = Utc::now() + chrono::Duration::seconds(5);
