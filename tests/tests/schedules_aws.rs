@@ -49,7 +49,6 @@ async fn each_job_is_one_scheduler_schedule_and_the_handler_honours_cancels() {
     let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
     let request = |method: &'static str, path: String, body: Value| {
         let api = api.clone();
-        let headers = headers;
         async move { call(&api, apigw_event(method, &path, &headers, &body.to_string())).await }
     };
     let schedule_of = |name: String| {

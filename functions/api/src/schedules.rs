@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use hookline_shared::delivery::TimerPayload;
-use hookline_shared::ports::{Clock, JobQuery, Queue};
+use hookline_shared::ports::{Clock, JobQuery, Page, Queue};
 use hookline_shared::schedule::{self, Job, Recurring, When};
 use hookline_shared::{validate_event_type, Org, ScheduleId};
 use serde::{Deserialize, Serialize};
@@ -175,6 +175,12 @@ pub struct JobList {
     next_cursor: Option<String>,
 }
 
+impl From<Page<Job>> for JobList {
+    fn from(page: Page<Job>) -> Self {
+        Self { data: page.items.into_iter().map(JobView::new).collect(), next_cursor: page.next_cursor }
+    }
+}
+
 /// Answer to a cancel by key or a `frequency: none`.
 #[derive(Debug, Serialize)]
 pub struct Cancelled {
@@ -264,7 +270,15 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             }
             None => self.store.put_job(job).await?,
         }
-        self.outbound.timer.arm(job, &TimerPayload::for_job(job)).await?;
+        if let Err(e) = self.outbound.timer.arm(job, &TimerPayload::for_job(job)).await {
+            // A new job without a timer would never run: take it back, so the caller's
+            // retry starts clean. (An update keeps its previous timer, which skips the
+            // new version; retrying the update re-arms it.)
+            if previous.is_none() {
+                let _ = self.store.delete_job(&job.org_id, &job.id).await;
+            }
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -331,10 +345,7 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
         return Err(bad("limit", "must be between 1 and 100"));
     }
     let page = api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: q.key, recurring: None }).await?;
-    Ok(ApiJson(JobList {
-        data: page.items.into_iter().map(|j| JobView::new(j)).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(JobList::from(page)))
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
@@ -532,8 +543,5 @@ pub(crate) async fn list_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     let page =
         api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: None, recurring: Some(name) }).await?;
-    Ok(ApiJson(JobList {
-        data: page.items.into_iter().map(|j| JobView::new(j)).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(JobList::from(page)))
 }
