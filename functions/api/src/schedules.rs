@@ -33,27 +33,11 @@ impl WhenInput {
     }
 }
 
-/// Body of `POST /v1/schedules`.
+/// Body of `POST /v1/schedules` (where `type` and one of `at`, `cron`, `rate` are
+/// required) and of `PATCH /v1/schedules/{id}` (what is given replaces what was).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateSchedule {
-    #[serde(rename = "type")]
-    event_type: String,
-    #[serde(default)]
-    data: Option<serde_json::Value>,
-    at: Option<String>,
-    cron: Option<String>,
-    rate: Option<String>,
-    timezone: Option<String>,
-    start_at: Option<String>,
-    end_at: Option<String>,
-    key: Option<String>,
-}
-
-/// Body of `PATCH /v1/schedules/{id}`: what is given replaces what was.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSchedule {
+pub struct ScheduleBody {
     #[serde(rename = "type")]
     event_type: Option<String>,
     data: Option<serde_json::Value>,
@@ -302,10 +286,11 @@ async fn load<S: ApiState, Q: Queue + 'static, C: Clock>(
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
-    ApiJson(body): ApiJson<CreateSchedule>,
+    ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<(StatusCode, ApiJson<JobView>), ApiError> {
     let now = api.clock.now();
-    validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
+    let event_type = body.event_type.ok_or_else(|| bad("type", "is required"))?;
+    validate_event_type(&event_type).map_err(ApiError::BadRequest)?;
     if let Some(k) = &body.key {
         check_key(k)?;
     }
@@ -315,7 +300,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         id: ScheduleId::new(),
         org_id: org.id.clone(),
         version: 1,
-        event_type: body.event_type,
+        event_type,
         data: data_object(body.data)?,
         when,
         timezone: tz.name().to_owned(),
@@ -361,7 +346,7 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<UpdateSchedule>,
+    ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<ApiJson<JobView>, ApiError> {
     let now = api.clock.now();
     let old = load(&api, &org, &id).await?;

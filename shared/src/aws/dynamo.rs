@@ -280,6 +280,25 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Put an item only if `condition` holds; false when it does not.
+    async fn put_if(
+        &self,
+        table: &str,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut req = self.client.put_item().table_name(table).set_item(Some(item)).condition_expression(condition);
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
+        }
+    }
+
     /// Every item under `gsi1pk` on gsi1, oldest first.
     async fn query_all(&self, table: &str, gsi1pk: String) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
@@ -477,19 +496,8 @@ impl SourceStore for DynamoStore {
 #[async_trait]
 impl EventStore for DynamoStore {
     async fn insert_event(&self, event: &Event) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.logs)
-            .set_item(Some(to_item(&EventItem::from_event(event)?)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
-        }
+        let item = to_item(&EventItem::from_event(event)?)?;
+        self.put_if(&self.tables.logs, item, "attribute_not_exists(pk)", Vec::new()).await
     }
 
     async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError> {
@@ -733,21 +741,9 @@ impl ScheduleStore for DynamoStore {
     }
 
     async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.tables.subscriptions)
-            .set_item(Some(to_item(&JobItem::from_job(job)?)?))
-            .condition_expression("version = :v AND org_id = :org")
-            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
-            .expression_attribute_values(":org", s(job.org_id.as_str()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::Unavailable(sdk_err(e))),
-        }
+        let item = to_item(&JobItem::from_job(job)?)?;
+        let values = vec![(":v", AttributeValue::N(version.to_string())), (":org", s(job.org_id.as_str()))];
+        self.put_if(&self.tables.subscriptions, item, "version = :v AND org_id = :org", values).await
     }
 
     async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {

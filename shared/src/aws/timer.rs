@@ -89,39 +89,26 @@ impl Timer for SchedulerTimer {
         if job.next_run_at.is_none() {
             return self.disarm(&job.id).await;
         }
-        let created = self
-            .client
-            .create_schedule()
-            .name(job.id.as_str())
-            .group_name(&self.group)
-            .schedule_expression(job.expression())
-            .schedule_expression_timezone(job.expression_timezone())
-            .set_start_date(Self::to_aws_time(job.start_at))
-            .set_end_date(Self::to_aws_time(job.end_at))
-            .flexible_time_window(Self::window()?)
-            .target(self.target(payload)?)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .send()
-            .await;
-        match created {
+        // Create and update take the same definition.
+        macro_rules! definition {
+            ($req:expr) => {
+                $req.name(job.id.as_str())
+                    .group_name(&self.group)
+                    .schedule_expression(job.expression())
+                    .schedule_expression_timezone(job.expression_timezone())
+                    .set_start_date(Self::to_aws_time(job.start_at))
+                    .set_end_date(Self::to_aws_time(job.end_at))
+                    .flexible_time_window(Self::window()?)
+                    .target(self.target(payload)?)
+                    .action_after_completion(ActionAfterCompletion::Delete)
+            };
+        }
+        match definition!(self.client.create_schedule()).send().await {
             Ok(_) => Ok(()),
             // It exists (an update, or a retried create): replace its definition.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conflict_exception()) => self
-                .client
-                .update_schedule()
-                .name(job.id.as_str())
-                .group_name(&self.group)
-                .schedule_expression(job.expression())
-                .schedule_expression_timezone(job.expression_timezone())
-                .set_start_date(Self::to_aws_time(job.start_at))
-                .set_end_date(Self::to_aws_time(job.end_at))
-                .flexible_time_window(Self::window()?)
-                .target(self.target(payload)?)
-                .action_after_completion(ActionAfterCompletion::Delete)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(err),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conflict_exception()) => {
+                definition!(self.client.update_schedule()).send().await.map(|_| ()).map_err(err)
+            }
             Err(e) => Err(err(e)),
         }
     }

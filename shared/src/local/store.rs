@@ -41,6 +41,31 @@ impl LocalStore {
     }
 }
 
+impl LocalStore {
+    /// The record `id` of `org` in `table` (a fixed table name, never input).
+    fn owned<T: serde::de::DeserializeOwned>(
+        &self,
+        table: &str,
+        id: &str,
+        org: &OrgId,
+    ) -> Result<Option<T>, StoreError> {
+        let conn = self.db.lock();
+        let body: Option<String> = conn
+            .prepare_cached(&format!("SELECT body FROM {table} WHERE id = ?1 AND org_id = ?2"))
+            .and_then(|mut s| s.query_row([id, org.as_str()], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+}
+
+/// Where a newest-first page starts: after the cursor's (time, id), or at the top.
+fn page_start(cursor_text: Option<&String>) -> Result<(i64, String), StoreError> {
+    match cursor_text {
+        Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor),
+        None => Ok((i64::MAX, String::new())),
+    }
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }
@@ -135,19 +160,11 @@ impl EventStore for LocalStore {
     }
 
     async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM events WHERE id = ?1 AND org_id = ?2")
-            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.owned("events", id.as_str(), org)
     }
 
     async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-        let (after_ms, after_id) = match &q.cursor {
-            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
-            None => (i64::MAX, String::new()),
-        };
+        let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         let limit = q.limit.clamp(1, 100);
         let conn = self.db.lock();
         let mut stmt = conn
@@ -214,12 +231,7 @@ impl EndpointStore for LocalStore {
     }
 
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM endpoints WHERE id = ?1 AND org_id = ?2")
-            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.owned("endpoints", id.as_str(), org)
     }
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
@@ -267,10 +279,7 @@ impl AttemptStore for LocalStore {
         endpoint: &EndpointId,
         q: &AttemptQuery,
     ) -> Result<Page<Attempt>, StoreError> {
-        let (after_ms, after_id) = match &q.cursor {
-            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
-            None => (i64::MAX, String::new()),
-        };
+        let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         // Statuses as ",a,b," so one prepared statement serves every filter.
         let statuses: String = if q.statuses.is_empty() {
             String::new()
@@ -358,19 +367,11 @@ impl ScheduleStore for LocalStore {
     }
 
     async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM schedules WHERE id = ?1 AND org_id = ?2")
-            .and_then(|mut s| s.query_row([id.as_str(), org.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.owned("schedules", id.as_str(), org)
     }
 
     async fn list_jobs(&self, org: &OrgId, q: &JobQuery) -> Result<Page<Job>, StoreError> {
-        let (after_ms, after_id) = match &q.cursor {
-            Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
-            None => (i64::MAX, String::new()),
-        };
+        let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         let limit = q.limit.clamp(1, 100);
         let conn = self.db.lock();
         let mut stmt = conn
