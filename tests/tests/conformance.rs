@@ -10,9 +10,11 @@ use hookline_shared::delivery::{
     Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
 };
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::ports::{AttemptQuery, Claim, EventQuery, Queue, QueueConsumer, Store};
+use hookline_shared::ports::{AttemptQuery, Claim, EventQuery, JobQuery, Queue, QueueConsumer, Store};
+use hookline_shared::schedule::{Job, Recurring, When};
 use hookline_shared::{
-    AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, Secret, Source, SourceId, StoreError,
+    AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, ScheduleId, Secret, Source, SourceId,
+    StoreError,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -377,5 +379,79 @@ async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
 conformance!(
     local_delivery, aws_delivery;
     stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event;
+    queues:
+);
+
+fn job(org: &OrgId, at_ms: i64, key: Option<&str>, recurring: Option<(&str, &str)>) -> Job {
+    let t = Utc.timestamp_millis_opt(at_ms).unwrap();
+    let recurring = recurring.map(|(name, thing)| Recurring { name: name.into(), thing: thing.into() });
+    Job {
+        id: match &recurring {
+            Some(r) => Job::recurring_id(org, r),
+            None => ScheduleId::new(),
+        },
+        org_id: org.clone(),
+        version: 1,
+        event_type: "digest".into(),
+        data: json!({"n": 1}),
+        when: When::Cron { cron: "0 9 ? * MON *".into() },
+        timezone: "Europe/Berlin".into(),
+        start_at: None,
+        end_at: None,
+        key: key.map(str::to_owned),
+        recurring,
+        next_run_at: Some(t + Days::days(1)),
+        last_run_at: None,
+        last_due_at: None,
+        runs: 0,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+async fn jobs_list_by_key_and_name_and_update_by_version<S: Store>(store: S) {
+    let (org, other) = (OrgId::new(), OrgId::new());
+    let base = 1_800_000_000_000;
+    let keyed: Vec<Job> = (0..3).map(|i| job(&org, base + i * 1000, Some("user_7"), None)).collect();
+    let plain = job(&org, base + 5000, None, None);
+    let weekly = job(&org, base + 6000, None, Some(("newsletter", "user_42")));
+    let foreign = job(&other, base, Some("user_7"), None);
+    for j in keyed.iter().chain([&plain, &weekly, &foreign]) {
+        store.put_job(j).await.unwrap();
+    }
+    assert_eq!(store.get_job(&org, &weekly.id).await.unwrap(), Some(weekly.clone()), "round-trips exactly");
+    assert_eq!(store.get_job(&other, &weekly.id).await.unwrap(), None, "scoped to the org");
+
+    let ids = |page: &hookline_shared::ports::Page<Job>| page.items.iter().map(|j| j.id.clone()).collect::<Vec<_>>();
+    let q = |key: Option<&str>, recurring: Option<&str>, cursor: Option<String>| JobQuery {
+        limit: 2,
+        cursor,
+        key: key.map(str::to_owned),
+        recurring: recurring.map(str::to_owned),
+    };
+    let first = store.list_jobs(&org, &q(Some("user_7"), None, None)).await.unwrap();
+    assert_eq!(ids(&first), [keyed[2].id.clone(), keyed[1].id.clone()], "by key, newest first");
+    let rest = store.list_jobs(&org, &q(Some("user_7"), None, first.next_cursor.clone())).await.unwrap();
+    assert_eq!((ids(&rest), rest.next_cursor), (vec![keyed[0].id.clone()], None));
+    let by_name = store.list_jobs(&org, &q(None, Some("newsletter"), None)).await.unwrap();
+    assert_eq!(ids(&by_name), [weekly.id.clone()]);
+    let all = store.list_jobs(&org, &JobQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.items.len(), 5);
+
+    // A write for the version read wins once; a stale one loses.
+    let v2 = Job { version: 2, runs: 1, ..plain.clone() };
+    assert!(store.put_job_if(&v2, 1).await.unwrap());
+    assert!(!store.put_job_if(&Job { runs: 9, ..v2.clone() }, 1).await.unwrap());
+    assert_eq!(store.get_job(&org, &plain.id).await.unwrap().unwrap().runs, 1);
+
+    assert!(!store.delete_job(&other, &plain.id).await.unwrap(), "another org cannot delete it");
+    assert!(store.delete_job(&org, &plain.id).await.unwrap());
+    assert!(!store.put_job_if(&v2, 2).await.unwrap(), "a deleted job is not brought back");
+    assert_eq!(store.get_job(&org, &plain.id).await.unwrap(), None);
+}
+
+conformance!(
+    local_schedules, aws_schedules;
+    stores: jobs_list_by_key_and_name_and_update_by_version;
     queues:
 );
