@@ -434,7 +434,7 @@ async fn jobs_list_by_key_and_name_and_update_by_version<S: Store>(store: S) {
     let rest = store.list_jobs(&org, &q(Some("user_7"), None, first.next_cursor.clone())).await.unwrap();
     assert_eq!((ids(&rest), rest.next_cursor), (vec![keyed[0].id.clone()], None));
     let by_name = store.list_jobs(&org, &q(None, Some("newsletter"), None)).await.unwrap();
-    assert_eq!(ids(&by_name), [weekly.id.clone()]);
+    assert_eq!(ids(&by_name), std::slice::from_ref(&weekly.id));
     let all = store.list_jobs(&org, &JobQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(all.items.len(), 5);
 
