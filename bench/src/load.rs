@@ -8,7 +8,6 @@
 #![allow(clippy::print_stdout)] // the report is the tool's output
 
 use clap::Parser;
-use hookline_cli::dev::{self, DevOptions};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,9 +36,7 @@ fn now_us() -> u64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let data = tempfile::tempdir()?;
-    let server =
-        dev::start(DevOptions::new("127.0.0.1:0".parse()?, data.path().to_path_buf(), Default::default())).await?;
+    let (_data, server) = hookline_bench::start_dev().await?;
     let base = format!("http://{}", server.addr);
 
     // Receiver: counts deliveries and records latency from the event's `sent_us`.

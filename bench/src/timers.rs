@@ -9,7 +9,6 @@
 
 use chrono::Utc;
 use clap::Parser;
-use hookline_cli::dev::{self, DevOptions};
 use hookline_shared::delivery::TimerPayload;
 use hookline_shared::local::{LocalDb, LocalStore, LocalTimer};
 use hookline_shared::ports::{ScheduleStore, Timer};
@@ -73,9 +72,7 @@ async fn add(store: &LocalStore, timer: &LocalTimer, job: &Job) -> anyhow::Resul
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let data = tempfile::tempdir()?;
-    let server =
-        dev::start(DevOptions::new("127.0.0.1:0".parse()?, data.path().to_path_buf(), Default::default())).await?;
+    let (data, server) = hookline_bench::start_dev().await?;
     // A second connection to the same database, to set the jobs up quickly.
     let db = LocalDb::open(&data.path().join("hookline.db"))?;
     let (store, timer) = (LocalStore::new(db.clone()), LocalTimer::new(db));

@@ -115,7 +115,7 @@ impl JobView {
         let (at, cron, rate) = match &job.when {
             When::At { at } => (Some(*at), None, None),
             When::Cron { cron } => (None, Some(cron.clone()), None),
-            When::Rate { every_secs } => (None, None, Some(rate_text(*every_secs))),
+            When::Rate { every_secs } => (None, None, Some(schedule::rate_text(*every_secs))),
         };
         let (name, thing) = job.recurring.map(|r| (r.name, r.thing)).unzip();
         Self {
@@ -140,16 +140,6 @@ impl JobView {
             updated_at: job.updated_at,
         }
     }
-}
-
-fn rate_text(secs: u64) -> String {
-    let (n, unit) = match secs {
-        s if s % 86_400 == 0 => (s / 86_400, "day"),
-        s if s % 3600 == 0 => (s / 3600, "hour"),
-        s if s % 60 == 0 => (s / 60, "minute"),
-        s => (s, "second"),
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A page of jobs.
@@ -211,10 +201,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
                 Ok(When::At { at })
             }
             (None, Some(cron), None) => {
-                schedule::Cron::parse(cron).map_err(|e| bad("cron", e))?;
-                let cron = cron.trim();
-                let cron = cron.strip_prefix("cron(").and_then(|c| c.strip_suffix(')')).unwrap_or(cron);
-                Ok(When::Cron { cron: cron.split_whitespace().collect::<Vec<_>>().join(" ") })
+                Ok(When::Cron { cron: schedule::Cron::canonical(cron).map_err(|e| bad("cron", e))? })
             }
             (None, None, Some(rate)) => {
                 let every = schedule::parse_rate(rate, self.min_schedule_rate).map_err(|e| bad("rate", e))?;
@@ -224,22 +211,24 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         }
     }
 
-    /// Check the window and compute the first run; `field` names what decided the times.
-    fn plan(&self, mut job: Job, now: DateTime<Utc>, field: &str) -> Result<Job, ApiError> {
+    /// Check the window and compute the first run; `fields` are the request's names for
+    /// the start and end times (`start_at`/`end_at`, or `start`/`end` for recurring jobs).
+    fn plan(&self, mut job: Job, now: DateTime<Utc>, fields: (&str, &str)) -> Result<Job, ApiError> {
+        let (start, end) = fields;
         if let (Some(s), Some(e)) = (job.start_at, job.end_at) {
             if e <= s {
-                return Err(bad(if field == "start" { "end" } else { "end_at" }, "is before the start"));
+                return Err(bad(end, "is before the start"));
             }
         }
         if job.end_at.is_some_and(|e| e <= now) {
-            return Err(bad(if field == "start" { "end" } else { "end_at" }, "is in the past"));
+            return Err(bad(end, "is in the past"));
         }
         if matches!(job.when, When::At { .. }) && (job.start_at.is_some() || job.end_at.is_some()) {
-            return Err(bad("start_at", "start_at and end_at apply to cron and rate only"));
+            return Err(bad(start, "start_at and end_at apply to cron and rate only"));
         }
         job.next_run_at = job.next_from(now);
         if job.next_run_at.is_none() {
-            return Err(bad(field, "the job would never run"));
+            return Err(bad(start, "the job would never run"));
         }
         Ok(job)
     }
@@ -315,7 +304,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         created_at: now,
         updated_at: now,
     };
-    let job = api.plan(job, now, "start_at")?;
+    let job = api.plan(job, now, ("start_at", "end_at"))?;
     api.save(&job, None).await?;
     Ok((StatusCode::CREATED, ApiJson(JobView::new(job))))
 }
@@ -380,7 +369,7 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     job.version = old.version + 1;
     job.updated_at = now;
-    let job = api.plan(job, now, "start_at")?;
+    let job = api.plan(job, now, ("start_at", "end_at"))?;
     api.save(&job, Some(old.version)).await?;
     Ok(ApiJson(JobView::new(job)))
 }
@@ -454,8 +443,7 @@ pub(crate) async fn put_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
         (Some(f), None, None) => {
             let start =
                 start.ok_or_else(|| bad("start", "is required with a frequency (the first run's local time)"))?;
-            let cron = schedule::frequency_cron(f, start, tz).map_err(|e| bad("frequency", e))?;
-            When::Cron { cron: cron.unwrap_or_default() }
+            When::Cron { cron: schedule::frequency_cron(f, start, tz).map_err(|e| bad("frequency", e))? }
         }
         (None, cron, rate) if cron.is_some() != rate.is_some() => {
             api.when(&WhenInput { at: None, cron: cron.clone(), rate: rate.clone() }, now)?
@@ -481,7 +469,7 @@ pub(crate) async fn put_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
         created_at: existing.as_ref().map_or(now, |j| j.created_at),
         updated_at: now,
     };
-    let job = api.plan(job, now, "start")?;
+    let job = api.plan(job, now, ("start", "end"))?;
     api.save(&job, existing.as_ref().map(|j| j.version)).await?;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, ApiJson(JobView::new(job))).into_response())

@@ -160,9 +160,7 @@ fn is_weekday(d: NaiveDate) -> bool {
 impl Cron {
     /// Parse `0 9 ? * MON *` (optionally wrapped as `cron(…)`). Errors say which field and why.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let inner = text.trim();
-        let inner = inner.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')).unwrap_or(inner);
-        let fields: Vec<&str> = inner.split_whitespace().collect();
+        let fields: Vec<&str> = super::unwrap_call(text, "cron").split_whitespace().collect();
         let [minutes, hours, dom, month, dow, year] = fields[..] else {
             return Err(format!(
                 "needs six fields (minutes hours day-of-month month day-of-week year), found {}",
@@ -184,6 +182,12 @@ impl Cron {
             (DayOfMonth::Any, _) | (_, DayOfWeek::Any) => Ok(cron),
             _ => Err("one of day-of-month and day-of-week must be ? (they cannot both be set)".into()),
         }
+    }
+
+    /// The expression as a job keeps it: checked, without `cron(…)`, single-spaced.
+    pub fn canonical(text: &str) -> Result<String, String> {
+        Self::parse(text)?;
+        Ok(super::unwrap_call(text, "cron").split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     fn day_matches(&self, d: NaiveDate) -> bool {

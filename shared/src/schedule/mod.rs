@@ -41,8 +41,7 @@ pub enum When {
 /// Parse a rate: `<n> minute(s)|hour(s)|day(s)` (or `second(s)` where the operator's
 /// minimum allows it), optionally wrapped as `rate(…)`.
 pub fn parse_rate(text: &str, min: Duration) -> Result<Duration, String> {
-    let inner = text.trim();
-    let inner = inner.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')).unwrap_or(inner);
+    let inner = unwrap_call(text, "rate");
     let (n, unit) = inner.split_once(' ').ok_or("expected '<n> minutes', '<n> hours' or '<n> days'")?;
     let n: u64 = n.trim().parse().map_err(|_| format!("'{n}' is not a whole number"))?;
     let unit_secs = match unit.trim().to_ascii_lowercase().as_str() {
@@ -54,28 +53,27 @@ pub fn parse_rate(text: &str, min: Duration) -> Result<Duration, String> {
     };
     let every = Duration::from_secs(n.saturating_mul(unit_secs));
     if every < min {
-        return Err(format!("must be at least {}", human(min)));
+        return Err(format!("must be at least {}", rate_text(min.as_secs())));
     }
     Ok(every)
 }
 
-/// `60 s` → `1 minute`, for messages.
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
-        s if s % 3600 == 0 => plural(s / 3600, "hour"),
-        s if s % 60 == 0 => plural(s / 60, "minute"),
-        s => plural(s, "second"),
-    }
+/// `text` without a `name(…)` wrapper, trimmed: `rate(5 minutes)` and `5 minutes` read alike.
+pub(crate) fn unwrap_call<'a>(text: &'a str, name: &str) -> &'a str {
+    let t = text.trim();
+    t.strip_prefix(name).and_then(|s| s.strip_prefix('(')).and_then(|s| s.strip_suffix(')')).map_or(t, str::trim)
 }
 
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
+/// An interval in the largest whole unit, as rates are written: `7200` → `2 hours`,
+/// `60` → `1 minute` (the form `rate(…)` takes, and the one the API shows).
+pub fn rate_text(secs: u64) -> String {
+    let (n, unit) = match secs {
+        s if s > 0 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s > 0 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s > 0 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Parse an IANA time zone name (`Europe/Berlin`).
@@ -205,14 +203,8 @@ impl Job {
         match &self.when {
             When::At { at } => at_expression(*at),
             When::Cron { cron } => format!("cron({cron})"),
-            When::Rate { every_secs } => {
-                let mins = every_secs.div_ceil(60).max(1);
-                match mins {
-                    m if m % 1440 == 0 => format!("rate({} {})", m / 1440, if m == 1440 { "day" } else { "days" }),
-                    m if m % 60 == 0 => format!("rate({} {})", m / 60, if m == 60 { "hour" } else { "hours" }),
-                    m => format!("rate({m} {})", if m == 1 { "minute" } else { "minutes" }),
-                }
-            }
+            // Scheduler counts in minutes; shorter rates exist only in `hookline dev`.
+            When::Rate { every_secs } => format!("rate({})", rate_text(every_secs.div_ceil(60).max(1) * 60)),
         }
     }
 
@@ -230,18 +222,18 @@ impl Job {
     }
 }
 
-/// A recurring job's frequency, as a cron expression from its first run's local time.
-pub fn frequency_cron(frequency: &str, start: DateTime<Utc>, tz: Tz) -> Result<Option<String>, String> {
+/// A recurring job's frequency (`daily`, `weekly`, `monthly`), as a cron expression at
+/// its first run's local time.
+pub fn frequency_cron(frequency: &str, start: DateTime<Utc>, tz: Tz) -> Result<String, String> {
     use chrono::{Datelike, Timelike};
     let local = start.with_timezone(&tz);
     let (m, h) = (local.minute(), local.hour());
-    Ok(Some(match frequency {
-        "daily" => format!("{m} {h} * * ? *"),
-        "weekly" => format!("{m} {h} ? * {} *", local.weekday().num_days_from_sunday() + 1),
-        "monthly" => format!("{m} {h} {} * ? *", local.day()),
-        "none" => return Ok(None),
-        f => return Err(format!("unknown frequency '{f}' (daily, weekly, monthly or none)")),
-    }))
+    match frequency {
+        "daily" => Ok(format!("{m} {h} * * ? *")),
+        "weekly" => Ok(format!("{m} {h} ? * {} *", local.weekday().num_days_from_sunday() + 1)),
+        "monthly" => Ok(format!("{m} {h} {} * ? *", local.day())),
+        f => Err(format!("unknown frequency '{f}' (daily, weekly, monthly or none)")),
+    }
 }
 
 #[cfg(test)]
@@ -282,7 +274,7 @@ mod tests {
     fn weekly_from_a_berlin_morning_keeps_nine_oclock_across_the_spring_change() {
         let tz = parse_timezone("Europe/Berlin").unwrap();
         let start = local_time("2027-03-22T09:00", tz).unwrap();
-        let cron = frequency_cron("weekly", start, tz).unwrap().unwrap();
+        let cron = frequency_cron("weekly", start, tz).unwrap();
         assert_eq!(cron, "0 9 ? * 2 *");
         let mut j = job(When::Cron { cron }, "Europe/Berlin", None);
         j.start_at = Some(start);
