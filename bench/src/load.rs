@@ -27,6 +27,9 @@ struct Args {
     /// Stop publishing after this many events, whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_events: u64,
+    /// Print progress and queue depths every second.
+    #[arg(long)]
+    verbose: bool,
 }
 
 fn now_us() -> u64 {
@@ -99,7 +102,19 @@ async fn main() -> anyhow::Result<()> {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    for _ in 0..args.seconds {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if args.verbose {
+            println!(
+                "t={:>3.0}s published={} received={} inbox={} deliveries={}",
+                started.elapsed().as_secs_f64(),
+                published.load(Ordering::Relaxed),
+                received.load(Ordering::Relaxed),
+                server.inbox.depth().await?,
+                server.deliveries.urgent.depth().await? + server.deliveries.regular.depth().await?,
+            );
+        }
+    }
     stop.store(true, Ordering::Relaxed);
     for p in publishers {
         p.await?;

@@ -105,10 +105,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(wait).await;
     let fired_from = Instant::now();
     let deadline = fired_from + Duration::from_secs(60);
-    while server.timer.pending()? > args.pending as u64 && Instant::now() < deadline {
+    while server.timer.pending().await? > args.pending as u64 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let left = server.timer.pending()?.saturating_sub(args.pending as u64);
+    let left = server.timer.pending().await?.saturating_sub(args.pending as u64);
     println!(
         "{} jobs due at the same second: all run (published and recorded) {:.2} s after their time{}",
         args.burst,

@@ -44,8 +44,8 @@ pub struct DevOptions {
     pub policies: Policies,
     /// Name resolution for deliveries (tests pin names to addresses).
     pub lookup: Arc<dyn Lookup>,
-    /// Concurrent delivery workers per queue.
-    pub deliver_workers: usize,
+    /// Concurrent consumers per queue (inbox and each delivery queue).
+    pub workers: usize,
 }
 
 impl DevOptions {
@@ -54,7 +54,7 @@ impl DevOptions {
         config.allow_http = true;
         config.allow_loopback = true;
         let policies = Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() };
-        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), deliver_workers: 4 }
+        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), workers: 4 }
     }
 }
 
@@ -120,9 +120,9 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Open a queue and give back what a previous run had leased but not finished.
-fn open_queue(db: &LocalDb, name: &str) -> anyhow::Result<LocalQueue> {
+async fn open_queue(db: &LocalDb, name: &str) -> anyhow::Result<LocalQueue> {
     let q = LocalQueue::new(db.clone(), name, MAX_RECEIVES);
-    let released = q.release_leases().with_context(|| format!("releasing stale leases on {name}"))?;
+    let released = q.release_leases().await.with_context(|| format!("releasing stale leases on {name}"))?;
     if released > 0 {
         tracing::info!(queue = name, released, "re-queued messages that were in flight when the last run stopped");
     }
@@ -135,9 +135,11 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let (key, generated_key) = operator_key(&opts.data, opts.config.operator_key.as_ref())?;
     let db = LocalDb::open(&opts.data.join("hookline.db")).context("opening the database")?;
     let store = LocalStore::new(db.clone());
-    let inbox = open_queue(&db, "inbox")?;
-    let deliveries =
-        Deliveries { urgent: open_queue(&db, "deliveries-urgent")?, regular: open_queue(&db, "deliveries-regular")? };
+    let inbox = open_queue(&db, "inbox").await?;
+    let deliveries = Deliveries {
+        urgent: open_queue(&db, "deliveries-urgent").await?,
+        regular: open_queue(&db, "deliveries-regular").await?,
+    };
     let timer = LocalTimer::new(db.clone());
     let ops = LocalOps::new(db);
 
@@ -176,10 +178,13 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     }));
 
     let verify = Arc::new(Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl));
-    tasks.push(tokio::spawn(consume(inbox.clone(), Duration::from_secs(30), stopped.clone(), move |batch| {
+    for _ in 0..opts.workers.max(1) {
         let verify = verify.clone();
-        async move { verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
-    })));
+        tasks.push(tokio::spawn(consume(inbox.clone(), Duration::from_secs(30), stopped.clone(), move |batch| {
+            let verify = verify.clone();
+            async move { verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
+        })));
+    }
 
     let store_for_timers = store.clone();
     let deliver = Arc::new(Deliver::new(
@@ -192,7 +197,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         opts.policies.clone(),
     ));
     for queue in [&deliveries.urgent, &deliveries.regular] {
-        for _ in 0..opts.deliver_workers.max(1) {
+        for _ in 0..opts.workers.max(1) {
             let deliver = deliver.clone();
             tasks.push(tokio::spawn(consume(queue.clone(), Duration::from_secs(60), stopped.clone(), move |batch| {
                 let deliver = deliver.clone();
@@ -219,6 +224,9 @@ where
         if *stop.borrow() {
             return;
         }
+        let sent = queue.sent();
+        tokio::pin!(sent);
+        sent.as_mut().enable();
         let batch = match queue.receive(BATCH, visibility).await {
             Ok(b) => b,
             Err(e) => {
@@ -229,7 +237,7 @@ where
         };
         if batch.is_empty() {
             tokio::select! {
-                _ = queue.wait(Duration::from_millis(250)) => {}
+                _ = tokio::time::timeout(Duration::from_millis(250), sent) => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -260,7 +268,7 @@ async fn timer_loop(
     use futures::StreamExt as _;
     loop {
         let mut full = false;
-        match timer.due(TIMER_BATCH) {
+        match timer.due(TIMER_BATCH).await {
             Ok(due) => {
                 full = due.len() == TIMER_BATCH;
                 futures::stream::iter(due)
@@ -269,7 +277,7 @@ async fn timer_loop(
                         async move {
                             match schedule.handle(&t.payload, t.due).await {
                                 Ok(_) => {
-                                    if let Err(e) = timer.remove_fired(&t) {
+                                    if let Err(e) = timer.remove_fired(&t).await {
                                         tracing::error!(timer = %t.key, error = %e, "could not remove fired timer");
                                     }
                                 }

@@ -284,7 +284,9 @@ impl ReqwestSender {
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(CheckedResolver { lookup, policy: policy.clone() }))
             .user_agent(concat!("Hookline/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(64)
+            // As many idle connections as deliveries can be in flight at once, so a burst
+            // to one receiver does not end in closing and reopening connections.
+            .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| SendError::Connect(e.to_string()))?;
         Ok(Self { client, policy })

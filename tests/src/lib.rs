@@ -264,10 +264,10 @@ impl TestApp {
     pub async fn drain(&self) {
         let inbox = &self.server.as_ref().expect("running").inbox;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while inbox.depth().expect("depth") > 0 && tokio::time::Instant::now() < deadline {
+        while inbox.depth().await.expect("depth") > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(inbox.depth().expect("depth"), 0, "inbox drained");
+        assert_eq!(inbox.depth().await.expect("depth"), 0, "inbox drained");
     }
 }
 

@@ -246,8 +246,8 @@ fn local_queue_dead_letters_after_max_receives() {
             assert_eq!(q.receive(1, Duration::ZERO).await.unwrap().len(), 1);
         }
         assert!(q.receive(1, Duration::ZERO).await.unwrap().is_empty());
-        assert_eq!(q.dead_letters().unwrap(), vec!["poison".to_owned()]);
-        assert_eq!(q.depth().unwrap(), 0);
+        assert_eq!(q.dead_letters().await.unwrap(), vec!["poison".to_owned()]);
+        assert_eq!(q.depth().await.unwrap(), 0);
     });
 }
 
@@ -259,7 +259,7 @@ fn local_queue_releases_leases_of_a_dead_consumer() {
         q.send("in flight", Duration::ZERO).await.unwrap();
         q.send("delayed", Duration::from_secs(600)).await.unwrap();
         assert_eq!(q.receive(10, Duration::from_secs(600)).await.unwrap().len(), 1);
-        assert_eq!(q.release_leases().unwrap(), 1, "only the leased message, not the delayed one");
+        assert_eq!(q.release_leases().await.unwrap(), 1, "only the leased message, not the delayed one");
         let again = q.receive(10, Duration::from_secs(600)).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!((again[0].body.as_str(), again[0].receive_count), ("in flight", 2));

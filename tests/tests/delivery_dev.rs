@@ -187,7 +187,7 @@ async fn gone_disables_at_once() {
     }
     assert_eq!(status["status"], "disabled");
     assert!(status["disabled_reason"].as_str().unwrap().contains("410"));
-    let ops = app.server.as_ref().unwrap().ops.all().unwrap();
+    let ops = app.server.as_ref().unwrap().ops.all().await.unwrap();
     assert!(ops.iter().any(|o| o.kind == "endpoint.disabled" && o.endpoint_id.as_str() == id));
     // No retry follows a 410.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -223,7 +223,7 @@ async fn flapping_endpoint_is_disabled_then_enable_and_replay_deliver_what_it_mi
     }
     let (_, shown) = app.get(&key, &format!("/v1/webhooks/{id}")).await;
     assert_eq!(shown["status"], "disabled", "{shown}");
-    let ops = app.server.as_ref().unwrap().ops.all().unwrap();
+    let ops = app.server.as_ref().unwrap().ops.all().await.unwrap();
     assert_eq!(ops.iter().filter(|o| o.kind == "attempt.exhausted").count(), 3);
     assert!(ops.iter().any(|o| o.kind == "endpoint.disabled"));
 

@@ -250,5 +250,5 @@ async fn ingest_refuses_bad_requests_with_json_errors() {
     let sig = hookline_shared::signature::stripe::sign("whsec_x", now(), body);
     let res = client.post(&url).header("Stripe-Signature", sig).body(&body[..]).send().await.unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(app.server.as_ref().unwrap().inbox.depth().unwrap(), 0, "nothing refused was kept");
+    assert_eq!(app.server.as_ref().unwrap().inbox.depth().await.unwrap(), 0, "nothing refused was kept");
 }

@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(sent[0].1, Duration::from_secs(30), "Retry-After raised the 5 s delay");
         let next: DeliveryJob = serde_json::from_str(&sent[0].0).unwrap();
         assert_eq!((next.attempt, next.first_attempt_at), (2, Some(a.created_at)));
-        assert_eq!(s.timer.pending().unwrap(), 0);
+        assert_eq!(s.timer.pending().await.unwrap(), 0);
     }
 
     #[tokio::test]
@@ -452,7 +452,7 @@ mod tests {
         let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
         assert_eq!(a.status, AttemptStatus::Retrying);
         assert!(s.queues.regular.is_empty());
-        assert_eq!(s.timer.pending().unwrap(), 1);
+        assert_eq!(s.timer.pending().await.unwrap(), 1);
         assert_eq!(a.next_attempt_at, Some(a.created_at + chrono::Duration::hours(1)));
     }
 
@@ -462,7 +462,7 @@ mod tests {
         let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
         assert_eq!(a.status, AttemptStatus::Exhausted);
         assert_eq!(a.job.as_ref().map(|j| j.attempt), Some(1));
-        assert_eq!(s.ops.all().unwrap()[0].kind, "attempt.exhausted");
+        assert_eq!(s.ops.all().await.unwrap()[0].kind, "attempt.exhausted");
         let ep = s.store.get_endpoint(&s.endpoint.org_id, &s.endpoint.id).await.unwrap().unwrap();
         assert_eq!(ep.failure.consecutive_exhausted, 1);
 

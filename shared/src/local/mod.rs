@@ -16,7 +16,7 @@ pub use timer::{DueTimer, LocalOps, LocalTimer};
 use crate::error::StoreError;
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS orgs (
@@ -106,10 +106,76 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 "#;
 
-/// The embedded database shared by the local store and queues.
+/// Operations committed together at most: bounds the wait of the first one.
+const MAX_GROUP: usize = 512;
+
+/// One operation for the database thread.
+trait Operation: Send {
+    /// Run inside the group's transaction.
+    fn run(&mut self, conn: &Connection);
+    /// Answer the caller, now that the group's commit (or its failure to begin) is known.
+    fn finish(self: Box<Self>, committed: Result<(), DbError>);
+}
+
+/// A caller's function, its result once run, and where the answer goes.
+struct Call<T, F> {
+    f: Option<F>,
+    result: Option<Result<T, DbError>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, DbError>>,
+}
+
+impl<T: Send, F: FnOnce(&Connection) -> rusqlite::Result<T> + Send> Operation for Call<T, F> {
+    fn run(&mut self, conn: &Connection) {
+        if let Some(f) = self.f.take() {
+            self.result = Some(in_savepoint(conn, f));
+        }
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), DbError>) {
+        let Call { result, reply, .. } = *self;
+        let answer = committed.and_then(|()| result.unwrap_or_else(|| Err(DbError("not run".into()))));
+        let _ = reply.send(answer);
+    }
+}
+
+type Op = Box<dyn Operation>;
+
+/// A database failure as text, since one failed commit has to reach every operation
+/// in its group.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct DbError(String);
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::Unavailable(e.0)
+    }
+}
+
+impl From<DbError> for crate::error::QueueError {
+    fn from(e: DbError) -> Self {
+        crate::error::QueueError::Unavailable(e.0)
+    }
+}
+
+/// The embedded database shared by the local store, queues and timers.
+///
+/// One thread owns the connection and runs every operation, so SQLite never blocks
+/// the async runtime. It commits in groups: the operations that queued up while the
+/// previous group was committing run in one transaction, each in its own savepoint,
+/// and each caller hears back only after that transaction is committed. So every
+/// answer is durable, a failing operation undoes only itself, and the per-commit cost
+/// (the WAL append) is shared by the whole group.
 #[derive(Clone)]
 pub struct LocalDb {
-    conn: Arc<Mutex<Connection>>,
+    ops: std::sync::mpsc::Sender<Op>,
+    endpoints: Arc<store::EndpointCache>,
 }
 
 impl std::fmt::Debug for LocalDb {
@@ -132,17 +198,82 @@ impl LocalDb {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
+        // statement whenever a range bound (a queue's `visible_ms <= ?`) changes.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(unavailable)?;
+        let (ops, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("hookline-db".into())
+            .spawn(move || run_groups(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
+        Ok(Self { ops, endpoints: Arc::default() })
     }
 
-    /// The connection. Statements are short, so one connection behind a lock serves
-    /// every task; a poisoned lock still holds a consistent SQLite handle.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Run `f` on the database thread and answer once its group is committed. `f`
+    /// should only touch the database: decoding and encoding belong to the caller.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let op: Op = Box::new(Call { f: Some(f), result: None, reply });
+        self.ops.send(op).map_err(|_| DbError("the database thread has stopped".into()))?;
+        rx.await.map_err(|_| DbError("the database thread has stopped".into()))?
+    }
+}
+
+/// Run `f` so that its failure undoes only its own changes.
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, DbError> {
+    conn.prepare_cached("SAVEPOINT op").and_then(|mut s| s.execute([]))?;
+    let result = f(conn);
+    if result.is_err() {
+        conn.prepare_cached("ROLLBACK TO op").and_then(|mut s| s.execute([]))?;
+    }
+    conn.prepare_cached("RELEASE op").and_then(|mut s| s.execute([]))?;
+    Ok(result?)
+}
+
+/// The database thread: take what is queued (up to [`MAX_GROUP`]), run it in one
+/// transaction, commit, then answer. Ends when every handle is dropped.
+fn run_groups(conn: Connection, rx: std::sync::mpsc::Receiver<Op>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut committed = conn.execute_batch("BEGIN IMMEDIATE").map_err(DbError::from);
+        if committed.is_ok() {
+            for op in group.iter_mut() {
+                op.run(&conn);
+                // Some failures (a full disk, an I/O error) end the whole transaction.
+                if conn.is_autocommit() {
+                    break;
+                }
+            }
+            if conn.is_autocommit() {
+                committed = Err(DbError("the transaction was rolled back by a failed operation".into()));
+            } else {
+                committed = conn.execute_batch("COMMIT").map_err(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    DbError::from(e)
+                });
+            }
+        }
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "database transaction failed; its operations fail and are retried");
+        }
+        for op in group.drain(..) {
+            op.finish(committed.clone());
+        }
     }
 }
 

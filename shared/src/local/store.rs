@@ -1,7 +1,7 @@
 //! The store ports on SQLite. Records are kept as JSON next to the columns they are
 //! queried by.
 
-use super::{corrupt, unavailable, LocalDb};
+use super::{corrupt, LocalDb};
 use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::StoreError;
@@ -14,12 +14,55 @@ use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The local store.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     db: LocalDb,
+}
+
+/// Each org's endpoints as last read, since routing and delivery read them for every
+/// event. Every endpoint write goes through this process's store, which drops the org's
+/// entry once the write is committed, so the cache never serves a committed change late.
+#[derive(Debug, Default)]
+pub(crate) struct EndpointCache {
+    inner: std::sync::Mutex<CachedLists>,
+}
+
+/// A generation bumped by every write, and the lists read since.
+#[derive(Debug, Default)]
+struct CachedLists {
+    generation: u64,
+    lists: std::collections::HashMap<OrgId, Arc<Vec<Endpoint>>>,
+}
+
+impl EndpointCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CachedLists> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached list, or the generation a fresh read must be stored under.
+    fn get(&self, org: &OrgId) -> Result<Arc<Vec<Endpoint>>, u64> {
+        let inner = self.lock();
+        inner.lists.get(org).cloned().ok_or(inner.generation)
+    }
+
+    /// Keep a list read at generation `seen`, unless a write came in between.
+    fn put(&self, org: OrgId, seen: u64, list: Arc<Vec<Endpoint>>) {
+        let mut inner = self.lock();
+        if inner.generation == seen {
+            inner.lists.insert(org, list);
+        }
+    }
+
+    /// Forget `org`'s list after a write (whether or not it committed).
+    fn invalidate(&self, org: &OrgId) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.lists.remove(org);
+    }
 }
 
 impl LocalStore {
@@ -29,32 +72,64 @@ impl LocalStore {
     }
 
     /// Run a query whose one column is a JSON record, and decode every row.
-    fn bodies<T: serde::de::DeserializeOwned>(&self, sql: &str, args: &[&str]) -> Result<Vec<T>, StoreError> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
+    async fn bodies<T: serde::de::DeserializeOwned, P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: P,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(sql)?.query_map(args, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
         rows.iter().map(|b| from_json(b)).collect()
+    }
+
+    /// An org's endpoints, oldest first, from the cache when it has them.
+    async fn endpoints(&self, org: &OrgId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        let seen = match self.db.endpoints.get(org) {
+            Ok(list) => return Ok(list),
+            Err(generation) => generation,
+        };
+        let list: Arc<Vec<Endpoint>> = Arc::new(
+            self.bodies("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id", [org.to_string()])
+                .await?,
+        );
+        self.db.endpoints.put(org.clone(), seen, list.clone());
+        Ok(list)
+    }
+
+    /// Run one statement; the number of rows it changed.
+    async fn execute<P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: P,
+    ) -> Result<usize, StoreError> {
+        Ok(self.db.call(move |conn| conn.prepare_cached(sql)?.execute(args)).await?)
+    }
+
+    /// The one JSON record a query finds, decoded.
+    async fn body<T: serde::de::DeserializeOwned, P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: P,
+    ) -> Result<Option<T>, StoreError> {
+        let body: Option<String> =
+            self.db.call(move |conn| conn.prepare_cached(sql)?.query_row(args, |r| r.get(0)).optional()).await?;
+        body.map(|b| from_json(&b)).transpose()
     }
 }
 
 impl LocalStore {
-    /// The record `id` of `org` in `table` (a fixed table name, never input).
-    fn owned<T: serde::de::DeserializeOwned>(
+    /// The record `id` of `org` by `sql` (`SELECT body … WHERE id = ?1 AND org_id = ?2`).
+    async fn owned<T: serde::de::DeserializeOwned>(
         &self,
-        table: &str,
+        sql: &'static str,
         id: &str,
         org: &OrgId,
     ) -> Result<Option<T>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached(&format!("SELECT body FROM {table} WHERE id = ?1 AND org_id = ?2"))
-            .and_then(|mut s| s.query_row([id, org.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.body(sql, [id.to_owned(), org.to_string()]).await
     }
 }
 
@@ -77,63 +152,49 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 #[async_trait]
 impl OrgStore for LocalStore {
     async fn create_org(&self, org: &Org, key: &KeyHash) -> Result<(), StoreError> {
-        let mut conn = self.db.lock();
-        let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute("INSERT INTO orgs (id, body) VALUES (?1, ?2)", params![org.id.as_str(), to_json(org)?])
-            .map_err(unavailable)?;
-        tx.execute("INSERT INTO api_keys (hash, org_id) VALUES (?1, ?2)", params![key.as_str(), org.id.as_str()])
-            .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)
+        let (id, body, hash) = (org.id.to_string(), to_json(org)?, key.as_str().to_owned());
+        self.db
+            .call(move |conn| {
+                conn.execute("INSERT INTO orgs (id, body) VALUES (?1, ?2)", params![id, body])?;
+                conn.execute("INSERT INTO api_keys (hash, org_id) VALUES (?1, ?2)", params![hash, id])
+            })
+            .await?;
+        Ok(())
     }
 
     async fn org_for_key(&self, key: &KeyHash) -> Result<Option<Org>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT o.body FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?1")
-            .and_then(|mut s| s.query_row([key.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.body(
+            "SELECT o.body FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.hash = ?1",
+            [key.as_str().to_owned()],
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl SourceStore for LocalStore {
     async fn put_source(&self, source: &Source) -> Result<(), StoreError> {
-        self.db
-            .lock()
-            .execute(
-                "INSERT INTO sources (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                params![
-                    source.id.as_str(),
-                    source.org_id.as_str(),
-                    source.created_at.timestamp_millis(),
-                    to_json(source)?
-                ],
-            )
-            .map_err(unavailable)?;
+        self.execute(
+            "INSERT INTO sources (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            (source.id.to_string(), source.org_id.to_string(), source.created_at.timestamp_millis(), to_json(source)?),
+        )
+        .await?;
         Ok(())
     }
 
     async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
-        let conn = self.db.lock();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT body FROM sources WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        body.map(|b| from_json(&b)).transpose()
+        self.body("SELECT body FROM sources WHERE id = ?1", [id.to_string()]).await
     }
 
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
-        self.bodies("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id", &[org.as_str()])
+        self.bodies("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id", [org.to_string()]).await
     }
 
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
         let n = self
-            .db
-            .lock()
-            .execute("DELETE FROM sources WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
-            .map_err(unavailable)?;
+            .execute("DELETE FROM sources WHERE id = ?1 AND org_id = ?2", [id.to_string(), org.to_string()])
+            .await?;
         Ok(n > 0)
     }
 }
@@ -142,47 +203,37 @@ impl SourceStore for LocalStore {
 impl EventStore for LocalStore {
     async fn insert_event(&self, event: &Event) -> Result<bool, StoreError> {
         let n = self
-            .db
-            .lock()
             .execute(
                 "INSERT INTO events (id, org_id, type, created_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO NOTHING",
-                params![
-                    event.id.as_str(),
-                    event.org_id.as_str(),
-                    event.event_type,
+                (
+                    event.id.to_string(),
+                    event.org_id.to_string(),
+                    event.event_type.clone(),
                     event.created_at.timestamp_millis(),
-                    to_json(event)?
-                ],
+                    to_json(event)?,
+                ),
             )
-            .map_err(unavailable)?;
+            .await?;
         Ok(n > 0)
     }
 
     async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError> {
-        self.owned("events", id.as_str(), org)
+        self.owned("SELECT body FROM events WHERE id = ?1 AND org_id = ?2", id.as_str(), org).await
     }
 
     async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
         let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         let limit = q.limit.clamp(1, 100);
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached(
+        let items: Vec<Event> = self
+            .bodies(
                 "SELECT body FROM events
                  WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2)
                    AND (created_ms < ?3 OR (created_ms = ?3 AND (?4 = '' OR id < ?4)))
                  ORDER BY created_ms DESC, id DESC LIMIT ?5",
+                (org.to_string(), q.event_type.clone(), after_ms, after_id, (limit + 1) as i64),
             )
-            .map_err(unavailable)?;
-        let bodies = stmt
-            .query_map(params![org.as_str(), q.event_type, after_ms, after_id, (limit + 1) as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        let items: Vec<Event> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+            .await?;
         Ok(Page::from_overfetch(items, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
     }
 }
@@ -192,84 +243,79 @@ impl IdempotencyStore for LocalStore {
     async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
         let now_s = now.timestamp();
         let expires = now_s + ttl.as_secs() as i64;
-        let conn = self.db.lock();
-        // One statement: insert, or take over an expired key; otherwise leave it alone.
-        let changed = conn
-            .prepare_cached(
-                "INSERT INTO idempotency (key, value, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
-                 WHERE idempotency.expires_at <= ?4",
-            )
-            .and_then(|mut s| s.execute(params![key, value, expires, now_s]))
-            .map_err(unavailable)?;
-        if changed > 0 {
-            return Ok(Claim::New);
-        }
-        let existing: String = conn
-            .prepare_cached("SELECT value FROM idempotency WHERE key = ?1")
-            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
-            .map_err(unavailable)?;
-        Ok(Claim::Existing(existing))
+        let (key, value) = (key.to_owned(), value.to_owned());
+        let claim = self
+            .db
+            .call(move |conn| {
+                // One statement: insert, or take over an expired key; otherwise leave it alone.
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT INTO idempotency (key, value, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+                         WHERE idempotency.expires_at <= ?4",
+                    )?
+                    .execute(params![key, value, expires, now_s])?;
+                if changed > 0 {
+                    return Ok(Claim::New);
+                }
+                let existing: String = conn
+                    .prepare_cached("SELECT value FROM idempotency WHERE key = ?1")?
+                    .query_row([key], |r| r.get(0))?;
+                Ok(Claim::Existing(existing))
+            })
+            .await?;
+        Ok(claim)
     }
 }
 
 #[async_trait]
 impl EndpointStore for LocalStore {
     async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        let body = to_json(ep)?;
-        self.db
-            .lock()
-            .prepare_cached(
+        let written = self
+            .execute(
                 "INSERT INTO endpoints (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                (ep.id.to_string(), ep.org_id.to_string(), ep.created_at.timestamp_millis(), to_json(ep)?),
             )
-            .and_then(|mut s| {
-                s.execute(params![ep.id.as_str(), ep.org_id.as_str(), ep.created_at.timestamp_millis(), body])
-            })
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        self.db.endpoints.invalidate(&ep.org_id);
+        written.map(|_| ())
     }
 
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        self.owned("endpoints", id.as_str(), org)
+        Ok(self.endpoints(org).await?.iter().find(|ep| &ep.id == id).cloned())
     }
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
-        self.bodies("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id", &[org.as_str()])
+        Ok(self.endpoints(org).await?.to_vec())
     }
 
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
-        let n = self
-            .db
-            .lock()
-            .execute("DELETE FROM endpoints WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
-            .map_err(unavailable)?;
-        Ok(n > 0)
+        let deleted = self
+            .execute("DELETE FROM endpoints WHERE id = ?1 AND org_id = ?2", [id.to_string(), org.to_string()])
+            .await;
+        self.db.endpoints.invalidate(org);
+        Ok(deleted? > 0)
     }
 }
 
 #[async_trait]
 impl AttemptStore for LocalStore {
     async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
-        let body = to_json(a)?;
-        self.db
-            .lock()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.id.as_str(),
-                    a.org_id.as_str(),
-                    a.endpoint_id.as_str(),
-                    a.event_id.as_str(),
-                    a.status.as_str(),
-                    a.created_at.timestamp_millis(),
-                    body
-                ])
-            })
-            .map_err(unavailable)?;
+        self.execute(
+            "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            (
+                a.id.to_string(),
+                a.org_id.to_string(),
+                a.endpoint_id.to_string(),
+                a.event_id.to_string(),
+                a.status.as_str(),
+                a.created_at.timestamp_millis(),
+                to_json(a)?,
+            ),
+        )
+        .await?;
         Ok(())
     }
 
@@ -288,117 +334,89 @@ impl AttemptStore for LocalStore {
         };
         let since = q.since.map_or(i64::MIN, |t| t.timestamp_millis());
         let limit = q.limit.clamp(1, 100);
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached(
+        let items: Vec<Attempt> = self
+            .bodies(
                 "SELECT body FROM attempts
                  WHERE endpoint_id = ?1 AND org_id = ?2
                    AND (?3 = '' OR instr(?3, ',' || status || ',') > 0)
                    AND created_ms >= ?4
                    AND (created_ms < ?5 OR (created_ms = ?5 AND (?6 = '' OR id < ?6)))
                  ORDER BY created_ms DESC, id DESC LIMIT ?7",
+                (endpoint.to_string(), org.to_string(), statuses, since, after_ms, after_id, (limit + 1) as i64),
             )
-            .map_err(unavailable)?;
-        let bodies = stmt
-            .query_map(
-                params![endpoint.as_str(), org.as_str(), statuses, since, after_ms, after_id, (limit + 1) as i64],
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        let items: Vec<Attempt> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+            .await?;
         Ok(Page::from_overfetch(items, limit, |a| (a.created_at.timestamp_millis(), a.id.as_str())))
     }
 
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
         self.bodies(
             "SELECT body FROM attempts WHERE event_id = ?1 AND org_id = ?2 ORDER BY created_ms, id",
-            &[event.as_str(), org.as_str()],
+            [event.to_string(), org.to_string()],
         )
+        .await
     }
 }
 
 #[async_trait]
 impl ScheduleStore for LocalStore {
     async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        let body = to_json(job)?;
-        self.db
-            .lock()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO schedules (id, org_id, key, recurring, version, created_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    job.id.as_str(),
-                    job.org_id.as_str(),
-                    job.key,
-                    job.recurring.as_ref().map(|r| r.name.as_str()),
-                    job.version as i64,
-                    job.created_at.timestamp_millis(),
-                    body
-                ])
-            })
-            .map_err(unavailable)?;
+        self.execute(
+            "INSERT OR REPLACE INTO schedules (id, org_id, key, recurring, version, created_ms, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            (
+                job.id.to_string(),
+                job.org_id.to_string(),
+                job.key.clone(),
+                job.recurring.as_ref().map(|r| r.name.clone()),
+                job.version as i64,
+                job.created_at.timestamp_millis(),
+                to_json(job)?,
+            ),
+        )
+        .await?;
         Ok(())
     }
 
     async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError> {
-        let body = to_json(job)?;
         let n = self
-            .db
-            .lock()
-            .prepare_cached(
+            .execute(
                 "UPDATE schedules SET key = ?3, version = ?4, body = ?5 WHERE id = ?1 AND org_id = ?2 AND version = ?6",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    job.id.as_str(),
-                    job.org_id.as_str(),
-                    job.key,
+                (
+                    job.id.to_string(),
+                    job.org_id.to_string(),
+                    job.key.clone(),
                     job.version as i64,
-                    body,
-                    version as i64
-                ])
-            })
-            .map_err(unavailable)?;
+                    to_json(job)?,
+                    version as i64,
+                ),
+            )
+            .await?;
         Ok(n > 0)
     }
 
     async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {
-        self.owned("schedules", id.as_str(), org)
+        self.owned("SELECT body FROM schedules WHERE id = ?1 AND org_id = ?2", id.as_str(), org).await
     }
 
     async fn list_jobs(&self, org: &OrgId, q: &JobQuery) -> Result<Page<Job>, StoreError> {
         let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         let limit = q.limit.clamp(1, 100);
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached(
+        let items: Vec<Job> = self
+            .bodies(
                 "SELECT body FROM schedules
                  WHERE org_id = ?1 AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR recurring = ?3)
                    AND (created_ms < ?4 OR (created_ms = ?4 AND (?5 = '' OR id < ?5)))
                  ORDER BY created_ms DESC, id DESC LIMIT ?6",
+                (org.to_string(), q.key.clone(), q.recurring.clone(), after_ms, after_id, (limit + 1) as i64),
             )
-            .map_err(unavailable)?;
-        let bodies = stmt
-            .query_map(params![org.as_str(), q.key, q.recurring, after_ms, after_id, (limit + 1) as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(unavailable)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
-        let items: Vec<Job> = bodies.iter().map(|b| from_json(b)).collect::<Result<_, _>>()?;
+            .await?;
         Ok(Page::from_overfetch(items, limit, |j| (j.created_at.timestamp_millis(), j.id.as_str())))
     }
 
     async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError> {
         let n = self
-            .db
-            .lock()
-            .execute("DELETE FROM schedules WHERE id = ?1 AND org_id = ?2", params![id.as_str(), org.as_str()])
-            .map_err(unavailable)?;
+            .execute("DELETE FROM schedules WHERE id = ?1 AND org_id = ?2", [id.to_string(), org.to_string()])
+            .await?;
         Ok(n > 0)
     }
 }

@@ -1,7 +1,7 @@
 //! The local timer table (the stand-in for EventBridge Scheduler) and the local sink
 //! for operational events.
 
-use super::{now_ms, unavailable, LocalDb};
+use super::{now_ms, LocalDb};
 use crate::error::QueueError;
 use crate::ids::ScheduleId;
 use crate::ports::{OpsEvent, OpsSink, Timer};
@@ -9,10 +9,6 @@ use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
-
-fn err(e: rusqlite::Error) -> QueueError {
-    QueueError::Unavailable(unavailable(e).to_string())
-}
 
 /// Durable timers, fired by `hookline dev`'s timer loop.
 #[derive(Debug, Clone)]
@@ -27,40 +23,41 @@ impl LocalTimer {
     }
 
     /// Up to `max` timers due by now, earliest first.
-    pub fn due(&self, max: usize) -> Result<Vec<DueTimer>, QueueError> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT key, payload, due_ms FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2")
-            .map_err(err)?;
-        let rows = stmt
-            .query_map(params![now_ms(), max as i64], |r| {
-                let due_ms: i64 = r.get(2)?;
-                Ok(DueTimer {
-                    key: r.get(0)?,
-                    payload: r.get(1)?,
-                    due: DateTime::from_timestamp_millis(due_ms).unwrap_or_default(),
-                })
+    pub async fn due(&self, max: usize) -> Result<Vec<DueTimer>, QueueError> {
+        Ok(self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT key, payload, due_ms FROM timers WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+                )?
+                .query_map(params![now_ms(), max as i64], |r| {
+                    let due_ms: i64 = r.get(2)?;
+                    Ok(DueTimer {
+                        key: r.get(0)?,
+                        payload: r.get(1)?,
+                        due: DateTime::from_timestamp_millis(due_ms).unwrap_or_default(),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
             })
-            .map_err(err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(err);
-        rows
+            .await?)
     }
 
     /// Remove a fired timer, unless it was moved to a later time meanwhile (a recurring
     /// job's next run, or an update): that timer still has to fire.
-    pub fn remove_fired(&self, timer: &DueTimer) -> Result<(), QueueError> {
+    pub async fn remove_fired(&self, timer: &DueTimer) -> Result<(), QueueError> {
+        let (key, due_ms) = (timer.key.clone(), timer.due.timestamp_millis());
         self.db
-            .lock()
-            .prepare_cached("DELETE FROM timers WHERE key = ?1 AND due_ms = ?2")
-            .and_then(|mut s| s.execute(params![timer.key, timer.due.timestamp_millis()]))
-            .map_err(err)?;
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM timers WHERE key = ?1 AND due_ms = ?2")?.execute(params![key, due_ms])
+            })
+            .await?;
         Ok(())
     }
 
     /// How many timers are pending.
-    pub fn pending(&self) -> Result<u64, QueueError> {
-        self.db.lock().query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0)).map_err(err)
+    pub async fn pending(&self) -> Result<u64, QueueError> {
+        Ok(self.db.call(|conn| conn.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0))).await?)
     }
 }
 
@@ -78,11 +75,13 @@ pub struct DueTimer {
 #[async_trait]
 impl Timer for LocalTimer {
     async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+        let (key, at_ms, payload) = (key.to_owned(), at.timestamp_millis(), payload.to_owned());
         self.db
-            .lock()
-            .prepare_cached("INSERT OR REPLACE INTO timers (key, due_ms, payload) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![key, at.timestamp_millis(), payload]))
-            .map_err(err)?;
+            .call(move |conn| {
+                conn.prepare_cached("INSERT OR REPLACE INTO timers (key, due_ms, payload) VALUES (?1, ?2, ?3)")?
+                    .execute(params![key, at_ms, payload])
+            })
+            .await?;
         Ok(())
     }
 
@@ -94,7 +93,8 @@ impl Timer for LocalTimer {
     }
 
     async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
-        self.db.lock().execute("DELETE FROM timers WHERE key = ?1", [id.as_str()]).map_err(err)?;
+        let id = id.to_string();
+        self.db.call(move |conn| conn.execute("DELETE FROM timers WHERE key = ?1", [id])).await?;
         Ok(())
     }
 
@@ -116,11 +116,15 @@ impl LocalOps {
     }
 
     /// Every event emitted, oldest first.
-    pub fn all(&self) -> Result<Vec<OpsEvent>, QueueError> {
-        let conn = self.db.lock();
-        let mut stmt = conn.prepare_cached("SELECT body FROM ops_events ORDER BY id").map_err(err)?;
-        let rows =
-            stmt.query_map([], |r| r.get::<_, String>(0)).map_err(err)?.collect::<Result<Vec<_>, _>>().map_err(err)?;
+    pub async fn all(&self) -> Result<Vec<OpsEvent>, QueueError> {
+        let rows = self
+            .db
+            .call(|conn| {
+                conn.prepare_cached("SELECT body FROM ops_events ORDER BY id")?
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
         rows.iter().map(|b| serde_json::from_str(b).map_err(|e| QueueError::Unavailable(e.to_string()))).collect()
     }
 }
@@ -130,10 +134,12 @@ impl OpsSink for LocalOps {
     async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError> {
         tracing::warn!(kind = %event.kind, org = %event.org_id, endpoint = %event.endpoint_id, reason = %event.reason, "operational event");
         let body = serde_json::to_string(event).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        let at_ms = event.at.timestamp_millis();
         self.db
-            .lock()
-            .execute("INSERT INTO ops_events (at_ms, body) VALUES (?1, ?2)", params![event.at.timestamp_millis(), body])
-            .map_err(err)?;
+            .call(move |conn| {
+                conn.execute("INSERT INTO ops_events (at_ms, body) VALUES (?1, ?2)", params![at_ms, body])
+            })
+            .await?;
         Ok(())
     }
 }
