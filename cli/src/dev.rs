@@ -119,12 +119,12 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(contents.as_bytes())
 }
 
-/// Open a queue and give back what a previous run had leased but not finished.
+/// Open a queue; what a previous run left in it (in flight included) is handed out again.
 async fn open_queue(db: &LocalDb, name: &str) -> anyhow::Result<LocalQueue> {
     let q = LocalQueue::new(db.clone(), name, MAX_RECEIVES);
-    let released = q.release_leases().await.with_context(|| format!("releasing stale leases on {name}"))?;
-    if released > 0 {
-        tracing::info!(queue = name, released, "re-queued messages that were in flight when the last run stopped");
+    let waiting = q.depth().await.with_context(|| format!("reading queue {name}"))?;
+    if waiting > 0 {
+        tracing::info!(queue = name, waiting, "messages left by the last run are queued again");
     }
     Ok(q)
 }

@@ -1,5 +1,5 @@
 //! The `local` adapters: one embedded SQLite database in WAL mode holding the store,
-//! the queues and (later) the timers, so a `kill -9` loses nothing that was accepted.
+//! the queues and the timers, so a `kill -9` loses nothing that was accepted.
 //!
 //! WAL with `synchronous=NORMAL` makes every committed transaction survive a process
 //! crash; only an OS crash or power loss can drop the last few. That is the right
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     lease INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_ms);
+-- Leases and due times are kept in memory (see queue.rs); this index only cost writes.
+DROP INDEX IF EXISTS queue_messages_visible;
 CREATE TABLE IF NOT EXISTS endpoints (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -120,6 +121,8 @@ trait Operation: Send {
 /// A caller's function, its result once run, and where the answer goes.
 struct Call<T, F> {
     f: Option<F>,
+    /// Run inside a savepoint, so a failure after some writes undoes them all.
+    atomic: bool,
     result: Option<Result<T, DbError>>,
     reply: tokio::sync::oneshot::Sender<Result<T, DbError>>,
 }
@@ -127,7 +130,7 @@ struct Call<T, F> {
 impl<T: Send, F: FnOnce(&Connection) -> rusqlite::Result<T> + Send> Operation for Call<T, F> {
     fn run(&mut self, conn: &Connection) {
         if let Some(f) = self.f.take() {
-            self.result = Some(in_savepoint(conn, f));
+            self.result = Some(if self.atomic { in_savepoint(conn, f) } else { f(conn).map_err(DbError::from) });
         }
     }
 
@@ -176,6 +179,7 @@ impl From<DbError> for crate::error::QueueError {
 pub struct LocalDb {
     ops: std::sync::mpsc::Sender<Op>,
     endpoints: Arc<store::EndpointCache>,
+    queues: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<queue::QueueState>>>>,
 }
 
 impl std::fmt::Debug for LocalDb {
@@ -210,18 +214,43 @@ impl LocalDb {
             .name("hookline-db".into())
             .spawn(move || run_groups(conn, rx))
             .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
-        Ok(Self { ops, endpoints: Arc::default() })
+        Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default() })
     }
 
-    /// Run `f` on the database thread and answer once its group is committed. `f`
-    /// should only touch the database: decoding and encoding belong to the caller.
+    /// The in-memory side of queue `name`, shared by every handle on it.
+    fn queue_state(&self, name: &str) -> Arc<queue::QueueState> {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Run `f` on the database thread and answer once its group is committed. A failed
+    /// statement undoes itself, so `f` may be one statement, or several whose partial
+    /// effect is harmless; writes that must stand or fall together use [`Self::call_atomic`].
+    /// `f` should only touch the database: decoding and encoding belong to the caller.
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.submit(f, false).await
+    }
+
+    /// Like [`Self::call`], but if `f` fails, every change it made is undone.
+    pub(crate) async fn call_atomic<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.submit(f, true).await
+    }
+
+    async fn submit<T, F>(&self, f: F, atomic: bool) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let op: Op = Box::new(Call { f: Some(f), result: None, reply });
+        let op: Op = Box::new(Call { f: Some(f), atomic, result: None, reply });
         self.ops.send(op).map_err(|_| DbError("the database thread has stopped".into()))?;
         rx.await.map_err(|_| DbError("the database thread has stopped".into()))?
     }

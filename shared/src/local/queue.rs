@@ -1,15 +1,41 @@
 //! A durable queue on SQLite with SQS's semantics: delays, visibility timeouts, a
 //! receive count, and a dead-letter table for messages that keep failing.
+//!
+//! A row holds what must survive a crash: the body, when it becomes visible, and how
+//! often it was received. Which messages are leased, and until when, lives in memory:
+//! this process is the only consumer, and a lease dies with the process anyway (after
+//! a restart every row is waiting again). So a message costs an insert, one in-place
+//! update of its receive count, and a delete; no index is rewritten to lease it.
 
 use super::{now_ms, LocalDb};
 use crate::error::QueueError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
+
+/// What one queue holds in memory; shared by every handle on the same queue of a database.
+#[derive(Debug, Default)]
+pub(crate) struct QueueState {
+    /// Set once the rows a previous run left are read.
+    loaded: OnceCell<()>,
+    messages: Mutex<Messages>,
+    notify: Notify,
+    /// Leases only need to differ between receives of one message.
+    next_lease: AtomicI64,
+}
+
+#[derive(Debug, Default)]
+struct Messages {
+    /// Messages not leased, by (visible from, id).
+    waiting: BTreeSet<(i64, i64)>,
+    /// Leased messages: id → (lease, leased until).
+    leased: HashMap<i64, (i64, i64)>,
+}
 
 /// One named queue in the local database.
 #[derive(Debug, Clone)]
@@ -17,55 +43,63 @@ pub struct LocalQueue {
     db: LocalDb,
     name: Arc<str>,
     max_receives: u32,
-    notify: Arc<Notify>,
-    lease: Arc<AtomicI64>,
+    state: Arc<QueueState>,
 }
 
 impl LocalQueue {
     /// The queue `name`; a message received `max_receives` times without an ack
     /// moves to the dead-letter table instead of being handed out again.
     pub fn new(db: LocalDb, name: &str, max_receives: u32) -> Self {
-        Self {
-            db,
-            name: name.into(),
-            max_receives: max_receives.max(1),
-            notify: Arc::new(Notify::new()),
-            // Leases only need to differ between receives of one message.
-            lease: Arc::new(AtomicI64::new(now_ms())),
-        }
+        let state = db.queue_state(name);
+        Self { db, name: name.into(), max_receives: max_receives.max(1), state }
+    }
+
+    fn messages(&self) -> MutexGuard<'_, Messages> {
+        self.state.messages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read the rows a previous run left (once): all of them wait, leased or not.
+    async fn load(&self) -> Result<(), QueueError> {
+        self.state
+            .loaded
+            .get_or_try_init(|| async {
+                let name = self.name.clone();
+                let rows: Vec<(i64, i64)> = self
+                    .db
+                    .call(move |conn| {
+                        conn.prepare("SELECT visible_ms, id FROM queue_messages WHERE queue = ?1")?
+                            .query_map([&*name], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect()
+                    })
+                    .await?;
+                self.messages().waiting.extend(rows);
+                Ok::<(), QueueError>(())
+            })
+            .await?;
+        Ok(())
     }
 
     /// Resolves when a message is sent after this call. Create (and enable) it before
     /// looking at the queue, so a message sent in between still wakes the consumer.
     pub fn sent(&self) -> tokio::sync::futures::Notified<'_> {
-        self.notify.notified()
+        self.state.notify.notified()
     }
 
-    /// Make every leased message visible again. Called once at start-up by the only
-    /// consumer: leases held by a process that died cannot be finished by it.
+    /// Make every leased message visible again; how many there were.
     pub async fn release_leases(&self) -> Result<u64, QueueError> {
-        let name = self.name.clone();
-        let n = self
-            .db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE queue_messages SET visible_ms = ?2, lease = 0 WHERE queue = ?1 AND lease != 0 AND visible_ms > ?2",
-                    params![&*name, now_ms()],
-                )
-            })
-            .await?;
-        Ok(n as u64)
+        self.load().await?;
+        let now = now_ms();
+        let mut m = self.messages();
+        let ids: Vec<i64> = m.leased.drain().map(|(id, _)| id).collect();
+        m.waiting.extend(ids.iter().map(|id| (now, *id)));
+        Ok(ids.len() as u64)
     }
 
     /// Messages waiting (visible or delayed, leased included).
     pub async fn depth(&self) -> Result<u64, QueueError> {
-        let name = self.name.clone();
-        Ok(self
-            .db
-            .call(move |conn| {
-                conn.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", [&*name], |r| r.get(0))
-            })
-            .await?)
+        self.load().await?;
+        let m = self.messages();
+        Ok((m.waiting.len() + m.leased.len()) as u64)
     }
 
     /// Messages moved to the dead-letter table.
@@ -81,21 +115,38 @@ impl LocalQueue {
             .await?)
     }
 
-    /// Insert `bodies`, visible at `visible_ms`.
+    /// Insert `bodies`, visible from `visible_ms`.
     async fn insert(&self, bodies: Vec<String>, visible_ms: i64) -> Result<(), QueueError> {
+        self.load().await?;
         let name = self.name.clone();
-        self.db
-            .call(move |conn| {
+        let ids = self
+            .db
+            .call_atomic(move |conn| {
                 let mut stmt =
                     conn.prepare_cached("INSERT INTO queue_messages (queue, body, visible_ms) VALUES (?1, ?2, ?3)")?;
-                for b in &bodies {
-                    stmt.execute(params![&*name, b, visible_ms])?;
-                }
-                Ok(())
+                bodies
+                    .iter()
+                    .map(|b| {
+                        stmt.execute(params![&*name, b, visible_ms])?;
+                        Ok(conn.last_insert_rowid())
+                    })
+                    .collect::<rusqlite::Result<Vec<i64>>>()
             })
             .await?;
-        self.notify.notify_waiters();
+        self.messages().waiting.extend(ids.into_iter().map(|id| (visible_ms, id)));
+        self.state.notify.notify_waiters();
         Ok(())
+    }
+
+    /// Put leased messages back, visible at once (their handling could not be recorded).
+    fn unlease(&self, ids: &[i64]) {
+        let now = now_ms();
+        let mut m = self.messages();
+        for id in ids {
+            if m.leased.remove(id).is_some() {
+                m.waiting.insert((now, *id));
+            }
+        }
     }
 }
 
@@ -117,63 +168,143 @@ fn parse_receipt(receipt: &str) -> Result<(i64, i64), QueueError> {
         .ok_or_else(|| QueueError::Unavailable("malformed receipt".into()))
 }
 
+/// What a receive found of one leased message.
+enum Leased {
+    /// Hand it out: its body and receive count.
+    Live(String, u32),
+    /// Received too often: moved to the dead-letter table.
+    Dead,
+    /// Deleted meanwhile; nothing to hand out.
+    Gone,
+}
+
 #[async_trait]
 impl QueueConsumer for LocalQueue {
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {
-        let lease = self.lease.fetch_add(1, Ordering::Relaxed);
-        let (name, max_receives) = (self.name.clone(), self.max_receives);
-        let received = self
-            .db
-            .call(move |conn| {
-                let now = now_ms();
-                let received = conn
-                    .prepare_cached(
-                        "UPDATE queue_messages SET visible_ms = ?3, receive_count = receive_count + 1, lease = ?4
-                         WHERE id IN (SELECT id FROM queue_messages WHERE queue = ?1 AND visible_ms <= ?2
-                                      ORDER BY visible_ms, id LIMIT ?5)
-                         RETURNING id, body, receive_count",
-                    )?
-                    .query_map(params![&*name, now, now + visibility.as_millis() as i64, lease, max as i64], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                // A message leased once more than allowed goes to the dead-letter table instead.
-                // Checking only the leased rows keeps a receive independent of the backlog.
-                let (dead, live): (Vec<_>, Vec<_>) = received.into_iter().partition(|m| m.2 > max_receives);
-                for (id, _, _) in &dead {
-                    conn.prepare_cached(
-                        "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
-                         SELECT id, queue, body, receive_count - 1, ?2 FROM queue_messages WHERE id = ?1",
-                    )?
-                    .execute(params![id, now])?;
-                    conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")?.execute([id])?;
+        self.load().await?;
+        let now = now_ms();
+        let lease = self.state.next_lease.fetch_add(1, Ordering::Relaxed);
+        let until = now + visibility.as_millis() as i64;
+        let ids: Vec<i64> = {
+            let mut m = self.messages();
+            // A lease that ran out makes its message visible again, as SQS does.
+            let expired: Vec<i64> = m.leased.iter().filter(|(_, (_, u))| *u <= now).map(|(id, _)| *id).collect();
+            for id in expired {
+                m.leased.remove(&id);
+                m.waiting.insert((now, id));
+            }
+            let mut ids = Vec::new();
+            while ids.len() < max {
+                match m.waiting.first() {
+                    Some(&(visible, id)) if visible <= now => {
+                        m.waiting.pop_first();
+                        m.leased.insert(id, (lease, until));
+                        ids.push(id);
+                    }
+                    _ => break,
                 }
-                Ok(live)
+            }
+            ids
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let max_receives = self.max_receives;
+        let leased_ids = ids.clone();
+        let found = self
+            .db
+            .call_atomic(move |conn| {
+                let mut found = Vec::with_capacity(leased_ids.len());
+                for id in leased_ids {
+                    // The count is durable, so a message that keeps failing (or keeps
+                    // crashing the process) still reaches the dead-letter table.
+                    let row: Option<(String, u32)> = conn
+                        .prepare_cached(
+                            "UPDATE queue_messages SET receive_count = receive_count + 1 WHERE id = ?1
+                             RETURNING body, receive_count",
+                        )?
+                        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    found.push(match row {
+                        None => (id, Leased::Gone),
+                        Some((_, count)) if count > max_receives => {
+                            conn.prepare_cached(
+                                "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
+                                 SELECT id, queue, body, receive_count - 1, ?2 FROM queue_messages WHERE id = ?1",
+                            )?
+                            .execute(params![id, now])?;
+                            conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")?.execute([id])?;
+                            (id, Leased::Dead)
+                        }
+                        Some((body, count)) => (id, Leased::Live(body, count)),
+                    });
+                }
+                Ok(found)
             })
-            .await?;
-        Ok(received
-            .into_iter()
-            .map(|(id, body, receive_count)| Received {
-                message_id: id.to_string(),
-                receipt: format!("{id}:{lease}"),
-                body,
-                receive_count,
-            })
-            .collect())
+            .await;
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => {
+                self.unlease(&ids);
+                return Err(e.into());
+            }
+        };
+        let mut received = Vec::with_capacity(found.len());
+        let mut m = self.messages();
+        for (id, leased) in found {
+            match leased {
+                Leased::Live(body, receive_count) => received.push(Received {
+                    message_id: id.to_string(),
+                    receipt: format!("{id}:{lease}"),
+                    body,
+                    receive_count,
+                }),
+                Leased::Dead | Leased::Gone => {
+                    m.leased.remove(&id);
+                }
+            }
+        }
+        Ok(received)
     }
 
     async fn ack_many(&self, receipts: &[&str]) -> Result<(), QueueError> {
         let parsed = receipts.iter().map(|r| parse_receipt(r)).collect::<Result<Vec<_>, _>>()?;
         // A stale receipt (the message was leased again since) deletes nothing, as in SQS.
-        self.db
+        let ids: Vec<i64> = {
+            let mut m = self.messages();
+            parsed
+                .into_iter()
+                .filter(|(id, lease)| {
+                    let held = m.leased.get(id).is_some_and(|(held, _)| held == lease);
+                    if held {
+                        m.leased.remove(id);
+                    }
+                    held
+                })
+                .map(|(id, _)| id)
+                .collect()
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let deleting = ids.clone();
+        let deleted = self
+            .db
             .call(move |conn| {
-                let mut stmt = conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND lease = ?2")?;
-                for (id, lease) in parsed {
-                    stmt.execute(params![id, lease])?;
+                let mut stmt = conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")?;
+                for id in deleting {
+                    stmt.execute([id])?;
                 }
                 Ok(())
             })
-            .await?;
+            .await;
+        if let Err(e) = deleted {
+            // Not deleted: the messages are handed out again, as after a lost ack.
+            let now = now_ms();
+            let mut m = self.messages();
+            m.waiting.extend(ids.iter().map(|id| (now, *id)));
+            return Err(e.into());
+        }
         Ok(())
     }
 

@@ -154,7 +154,7 @@ impl OrgStore for LocalStore {
     async fn create_org(&self, org: &Org, key: &KeyHash) -> Result<(), StoreError> {
         let (id, body, hash) = (org.id.to_string(), to_json(org)?, key.as_str().to_owned());
         self.db
-            .call(move |conn| {
+            .call_atomic(move |conn| {
                 conn.execute("INSERT INTO orgs (id, body) VALUES (?1, ?2)", params![id, body])?;
                 conn.execute("INSERT INTO api_keys (hash, org_id) VALUES (?1, ?2)", params![hash, id])
             })
