@@ -266,6 +266,48 @@ fn local_queue_releases_leases_of_a_dead_consumer() {
     });
 }
 
+#[test]
+fn local_queue_hands_out_again_what_a_dead_process_had_leased() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookline.db");
+        {
+            let q = LocalQueue::new(LocalDb::open(&path).unwrap(), "inbox", 5);
+            q.send("in flight", Duration::ZERO).await.unwrap();
+            q.send("done", Duration::ZERO).await.unwrap();
+            q.send("later", Duration::from_secs(600)).await.unwrap();
+            let got = q.receive(10, Duration::from_secs(600)).await.unwrap();
+            assert_eq!(got.len(), 2);
+            let done = got.iter().find(|m| m.body == "done").unwrap();
+            q.ack(&done.receipt).await.unwrap();
+        }
+        // A new process on the same file: the lease died with the old one, the delay did not.
+        let q = LocalQueue::new(LocalDb::open(&path).unwrap(), "inbox", 5);
+        assert_eq!(q.depth().await.unwrap(), 2);
+        let again = q.receive(10, Duration::from_secs(600)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].body.as_str(), again[0].receive_count), ("in flight", 2), "the receive count is kept");
+    });
+}
+
+#[test]
+fn local_queue_handles_on_one_database_share_the_queue() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = LocalDb::in_memory().unwrap();
+        let (a, b) = (LocalQueue::new(db.clone(), "inbox", 5), LocalQueue::new(db.clone(), "inbox", 5));
+        let other = LocalQueue::new(db, "deliveries-urgent", 5);
+        a.send("one", Duration::ZERO).await.unwrap();
+        assert!(other.receive(10, Duration::from_secs(60)).await.unwrap().is_empty());
+        let got = b.receive(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(a.receive(10, Duration::from_secs(60)).await.unwrap().is_empty(), "leased through b");
+        b.ack(&got[0].receipt).await.unwrap();
+        assert_eq!(a.depth().await.unwrap(), 0);
+    });
+}
+
 fn endpoint(org: &OrgId, at_ms: i64) -> Endpoint {
     let t = Utc.timestamp_millis_opt(at_ms).unwrap();
     Endpoint {

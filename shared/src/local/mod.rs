@@ -317,3 +317,57 @@ pub(crate) fn corrupt(e: serde_json::Error) -> StoreError {
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn bodies(db: &LocalDb) -> Vec<String> {
+        db.call(|c| c.prepare("SELECT body FROM ops_events ORDER BY id")?.query_map([], |r| r.get(0))?.collect())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_operation_undoes_only_its_own_writes() {
+        let db = LocalDb::in_memory().unwrap();
+        let insert =
+            |c: &Connection, body: &str| c.execute("INSERT INTO ops_events (at_ms, body) VALUES (1, ?1)", [body]);
+        // Sent together, so they can share one group and its commit.
+        let (kept, undone, partial) = tokio::join!(
+            db.call(move |c| insert(c, "kept")),
+            db.call_atomic(move |c| {
+                insert(c, "undone")?;
+                c.execute("INSERT INTO no_such_table VALUES (1)", [])
+            }),
+            db.call(move |c| {
+                insert(c, "stays: not atomic")?;
+                c.execute("INSERT INTO no_such_table VALUES (1)", [])
+            }),
+        );
+        assert!(kept.is_ok());
+        assert!(undone.is_err() && partial.is_err());
+        assert_eq!(bodies(&db).await, vec!["kept".to_owned(), "stays: not atomic".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn answers_come_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let db = LocalDb::open(&path).unwrap();
+        let writes =
+            (0..50).map(|i| {
+                let db = db.clone();
+                async move {
+                    db.call(move |c| c.execute("INSERT INTO ops_events (at_ms, body) VALUES (?1, 'x')", [i])).await
+                }
+            });
+        for w in futures::future::join_all(writes).await {
+            w.unwrap();
+        }
+        // Another connection sees every answered write: each was committed before its answer.
+        let other = Connection::open(&path).unwrap();
+        let n: i64 = other.query_row("SELECT COUNT(*) FROM ops_events", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 50);
+    }
+}
