@@ -27,6 +27,10 @@ struct Args {
     /// Stop publishing after this many events, whatever the time.
     #[arg(long, default_value_t = 2_000_000)]
     max_events: u64,
+    /// Publish at most this many events per second in all (0: as fast as accepted). A
+    /// capped rate shows latency at a load the pipeline keeps up with.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Print progress and queue depths every second.
     #[arg(long)]
     verbose: bool,
@@ -90,8 +94,16 @@ async fn main() -> anyhow::Result<()> {
         let (http, base, key, published, stop) =
             (http.clone(), base.clone(), key.clone(), published.clone(), stop.clone());
         let max = args.max_events;
+        let mut pace = (args.rate > 0).then(|| {
+            let mut t = tokio::time::interval(Duration::from_secs_f64(args.concurrency as f64 / args.rate as f64));
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
         publishers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) && published.load(Ordering::Relaxed) < max {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 let body = json!({"type": "load.test", "data": {"sent_us": now_us(), "pad": "x".repeat(200)}});
                 match http.post(format!("{base}/v1/events")).bearer_auth(&key).json(&body).send().await {
                     Ok(r) if r.status().as_u16() == 202 => {

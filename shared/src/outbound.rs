@@ -268,6 +268,9 @@ impl std::error::Error for RefusedAddress {}
 pub struct ReqwestSender {
     client: reqwest::Client,
     policy: Arc<NetworkPolicy>,
+    /// URLs as parsed: deliveries go to the same few URLs over and over, and parsing
+    /// one showed up in the delivery profile.
+    urls: Arc<crate::cache::TtlCache<String, reqwest::Url>>,
 }
 
 impl std::fmt::Debug for ReqwestSender {
@@ -289,7 +292,7 @@ impl ReqwestSender {
             .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| SendError::Connect(e.to_string()))?;
-        Ok(Self { client, policy })
+        Ok(Self { client, policy, urls: Arc::new(crate::cache::TtlCache::new(Duration::from_secs(3600))) })
     }
 
     /// The policy in force (for validating URLs up front).
@@ -323,7 +326,14 @@ pub fn parse_retry_after(v: &str, now: chrono::DateTime<chrono::Utc>) -> Option<
 #[async_trait]
 impl HttpSender for ReqwestSender {
     async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, SendError> {
-        let url = reqwest::Url::parse(&req.url).map_err(|e| SendError::Refused(format!("invalid URL: {e}")))?;
+        let url = match self.urls.get(&req.url) {
+            Some(url) => url,
+            None => {
+                let url = reqwest::Url::parse(&req.url).map_err(|e| SendError::Refused(format!("invalid URL: {e}")))?;
+                self.urls.put(req.url.clone(), url.clone());
+                url
+            }
+        };
         self.policy.check_url(&url)?;
         let mut builder = self.client.post(url).timeout(req.timeout).body(req.body);
         for (k, v) in &req.headers {
