@@ -36,6 +36,17 @@ struct Args {
     verbose: bool,
 }
 
+/// CPU time this process has used (user + system), from `/proc/self/stat` at Linux's
+/// 100 ticks a second; zero where
+/// that file does not exist.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at `state`.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
+
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default()
 }
@@ -89,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
     let published = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
+    let cpu_at_start = cpu_secs();
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, base, key, published, stop) =
@@ -140,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let total_secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
+    let cpu = cpu_secs() - cpu_at_start;
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
     let pct = |p: f64| {
@@ -147,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
             / 1000.0
     };
     println!(
-        "fanout={} concurrency={} published={} in {:.1}s ({:.0}/s) deliveries={}/{} in {:.1}s => {:.0} deliveries/s; latency ms p50={:.1} p99={:.1} max={:.1}",
+        "fanout={} concurrency={} published={} in {:.1}s ({:.0}/s) deliveries={}/{} in {:.1}s => {:.0} deliveries/s; latency ms p50={:.1} p99={:.1} max={:.1}; CPU {:.0} s = {:.0} µs per delivery, {:.0}% of one core over the run",
         args.fanout,
         args.concurrency,
         published.load(Ordering::Relaxed),
@@ -160,6 +173,9 @@ async fn main() -> anyhow::Result<()> {
         pct(0.5),
         pct(0.99),
         pct(1.0),
+        cpu,
+        cpu * 1e6 / got.max(1) as f64,
+        cpu * 100.0 / total_secs,
     );
     server.shutdown().await;
     Ok(())
