@@ -37,8 +37,7 @@ struct Args {
 }
 
 /// CPU time this process has used (user + system), from `/proc/self/stat` at Linux's
-/// 100 ticks a second; zero where
-/// that file does not exist.
+/// 100 ticks a second; zero where that file does not exist.
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may contain spaces) start at `state`.
