@@ -36,16 +36,6 @@ struct Args {
     verbose: bool,
 }
 
-/// CPU time this process has used (user + system), from `/proc/self/stat` at Linux's
-/// 100 ticks a second; zero where that file does not exist.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start at `state`.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
-    ticks / 100.0
-}
-
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default()
 }
@@ -99,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let published = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let cpu_at_start = cpu_secs();
+    let cpu_at_start = hookline_bench::cpu_time()?;
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, base, key, published, stop) =
@@ -151,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let total_secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
-    let cpu = cpu_secs() - cpu_at_start;
+    let cpu = (hookline_bench::cpu_time()? - cpu_at_start).as_secs_f64();
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
     let pct = |p: f64| {

@@ -29,17 +29,6 @@ struct Args {
     idle_seconds: u64,
 }
 
-/// CPU time (user + system) this process has used so far.
-fn cpu_time() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11).unwrap_or(&"0").parse::<u64>()? + fields.get(12).unwrap_or(&"0").parse::<u64>()?;
-    // Linux reports in clock ticks of 1/100 s.
-    Ok(Duration::from_millis(ticks * 10))
-}
-
 fn job(org: &OrgId, at: chrono::DateTime<Utc>, i: usize) -> Job {
     let now = Utc::now();
     Job {
@@ -86,9 +75,9 @@ async fn main() -> anyhow::Result<()> {
     println!("{} pending jobs created in {:.1} s", args.pending, started.elapsed().as_secs_f64());
 
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu0, t0) = (cpu_time()?, Instant::now());
+    let (cpu0, t0) = (hookline_bench::cpu_time()?, Instant::now());
     tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
-    let idle = (cpu_time()? - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+    let idle = (hookline_bench::cpu_time()? - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
     println!(
         "idle with {} pending: {:.2}% of one core (whole server: timer loop and queue pollers)",
         args.pending,
