@@ -31,6 +31,9 @@ struct Args {
     /// capped rate shows latency at a load the pipeline keeps up with.
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Messages `hookline dev` handles at once per queue (its default when absent).
+    #[arg(long)]
+    in_flight: Option<usize>,
     /// Print progress and queue depths every second.
     #[arg(long)]
     verbose: bool,
@@ -43,7 +46,12 @@ fn now_us() -> u64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let (_data, server) = hookline_bench::start_dev().await?;
+    let (_data, server) = hookline_bench::start_dev_with(|opts| {
+        if let Some(n) = args.in_flight {
+            opts.in_flight = n;
+        }
+    })
+    .await?;
     let base = format!("http://{}", server.addr);
 
     // Receiver: counts deliveries and records latency from the event's `sent_us`.
@@ -90,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let cpu_at_start = hookline_bench::cpu_time()?;
+    let db_at_start = hookline_bench::thread_cpu_time("hookline-db")?;
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, base, key, published, stop) =
@@ -142,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
     let total_secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
     let cpu = (hookline_bench::cpu_time()? - cpu_at_start).as_secs_f64();
+    let db_cpu = (hookline_bench::thread_cpu_time("hookline-db")? - db_at_start).as_secs_f64();
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
     let pct = |p: f64| {
@@ -149,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
             / 1000.0
     };
     println!(
-        "fanout={} concurrency={} published={} in {:.1}s ({:.0}/s) deliveries={}/{} in {:.1}s => {:.0} deliveries/s; latency ms p50={:.1} p99={:.1} max={:.1}; CPU {:.0} s = {:.0} µs per delivery, {:.0}% of one core over the run",
+        "fanout={} concurrency={} published={} in {:.1}s ({:.0}/s) deliveries={}/{} in {:.1}s => {:.0} deliveries/s; latency ms p50={:.1} p99={:.1} max={:.1}; CPU {:.0} s = {:.0} µs per delivery ({:.0} µs on the database thread), {:.0}% of one core over the run",
         args.fanout,
         args.concurrency,
         published.load(Ordering::Relaxed),
@@ -164,6 +174,7 @@ async fn main() -> anyhow::Result<()> {
         pct(1.0),
         cpu,
         cpu * 1e6 / got.max(1) as f64,
+        db_cpu * 1e6 / got.max(1) as f64,
         cpu * 100.0 / total_secs,
     );
     server.shutdown().await;

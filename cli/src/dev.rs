@@ -10,7 +10,7 @@ use hookline_schedule::Schedule;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::local::{LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
 use hookline_shared::outbound::{Lookup, ReqwestSender, SystemLookup};
-use hookline_shared::ports::{Queue, QueueConsumer, Received, SystemClock};
+use hookline_shared::ports::{Queue, QueueConsumer, SystemClock};
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::{Config, Secret};
 use hookline_verify::Verify;
@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Receives before a message moves to the dead-letter table.
@@ -28,6 +28,9 @@ const MAX_RECEIVES: u32 = 5;
 /// Messages leased per receive: larger than SQS's 10, since a local lease is one
 /// statement and the handlers process a batch concurrently.
 const BATCH: usize = 32;
+/// Messages handled at once per queue by default. Deliveries beyond the HTTP client's
+/// pool of idle connections (256) would open and close connections under load.
+const IN_FLIGHT: usize = 128;
 /// How often the timer table is checked.
 const TIMER_TICK: Duration = Duration::from_millis(200);
 
@@ -44,8 +47,8 @@ pub struct DevOptions {
     pub policies: Policies,
     /// Name resolution for deliveries (tests pin names to addresses).
     pub lookup: Arc<dyn Lookup>,
-    /// Concurrent consumers per queue (inbox and each delivery queue).
-    pub workers: usize,
+    /// Messages handled at once per queue (the inbox and each delivery queue).
+    pub in_flight: usize,
 }
 
 impl DevOptions {
@@ -54,7 +57,7 @@ impl DevOptions {
         config.allow_http = true;
         config.allow_loopback = true;
         let policies = Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() };
-        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), workers: 4 }
+        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), in_flight: IN_FLIGHT }
     }
 }
 
@@ -80,7 +83,7 @@ pub struct DevServer {
 }
 
 impl DevServer {
-    /// Stop accepting requests, let the workers finish their batches, and wait for them.
+    /// Stop accepting requests, let the messages in hand finish, and wait for the workers.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -177,17 +180,19 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         }
     }));
 
-    let verify = Arc::new(Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl));
-    for _ in 0..opts.workers.max(1) {
-        let verify = verify.clone();
-        tasks.push(tokio::spawn(consume(inbox.clone(), Duration::from_secs(30), stopped.clone(), move |batch| {
-            let verify = verify.clone();
-            async move { verify.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
-        })));
-    }
+    let verifier = Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl);
+    let verify = |v: Arc<Verify<_, _, _>>, body: String| async move { v.process(&body).await };
+    tasks.push(tokio::spawn(stream(
+        inbox.clone(),
+        Duration::from_secs(30),
+        stopped.clone(),
+        opts.in_flight,
+        Arc::new(verifier),
+        verify,
+    )));
 
     let store_for_timers = store.clone();
-    let deliver = Arc::new(Deliver::new(
+    let deliverer = Arc::new(Deliver::new(
         store,
         deliveries.clone(),
         timer.clone(),
@@ -196,14 +201,11 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         SystemClock,
         opts.policies.clone(),
     ));
+    let deliver = |d: Arc<Deliver<_, _, _, _, _, _>>, body: String| async move { d.handle(&body).await.map(|_| ()) };
     for queue in [&deliveries.urgent, &deliveries.regular] {
-        for _ in 0..opts.workers.max(1) {
-            let deliver = deliver.clone();
-            tasks.push(tokio::spawn(consume(queue.clone(), Duration::from_secs(60), stopped.clone(), move |batch| {
-                let deliver = deliver.clone();
-                async move { deliver.handle_batch(batch.iter().map(|m| (m.message_id.as_str(), m.body.as_str()))).await }
-            })));
-        }
+        let consumer =
+            stream(queue.clone(), Duration::from_secs(60), stopped.clone(), opts.in_flight, deliverer.clone(), deliver);
+        tasks.push(tokio::spawn(consumer));
     }
 
     let schedule = Schedule::new(store_for_timers, inbox.clone(), deliveries.clone(), timer.clone(), SystemClock);
@@ -213,21 +215,48 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     Ok(DevServer { addr, operator_key: key, generated_key, inbox, deliveries, timer, ops, stop, tasks })
 }
 
-/// The local stand-in for an SQS event source mapping: lease a batch, hand it to the
-/// handler, delete what succeeded; failures become visible again after `visibility`.
-async fn consume<F, Fut>(queue: LocalQueue, visibility: Duration, mut stop: watch::Receiver<bool>, handle: F)
-where
-    F: Fn(Vec<Received>) -> Fut,
-    Fut: Future<Output = Vec<String>>,
+/// The local stand-in for an SQS event source mapping: up to `in_flight` messages are
+/// handled at once, each on its own task; a new batch is leased as slots come free
+/// (see [`free_slots`]), and acks are gathered and deleted together. A message whose
+/// handling failed is not acked, so it comes back after `visibility`.
+///
+/// No message waits for the rest of its batch: an endpoint that takes its whole timeout
+/// holds one slot, not a batch of deliveries to everyone else.
+async fn stream<H, F, Fut, E>(
+    queue: LocalQueue,
+    visibility: Duration,
+    mut stop: watch::Receiver<bool>,
+    in_flight: usize,
+    handler: Arc<H>,
+    handle: F,
+) where
+    H: Send + Sync + 'static,
+    F: Fn(Arc<H>, String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
 {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
+    let in_flight = in_flight.max(BATCH);
+    let slots = Arc::new(Semaphore::new(in_flight));
+    let (done, mut acks) = mpsc::unbounded_channel::<String>();
+    let acker = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut receipts = Vec::new();
+            while acks.recv_many(&mut receipts, in_flight).await > 0 {
+                let batch: Vec<&str> = receipts.iter().map(String::as_str).collect();
+                if let Err(e) = queue.ack_many(&batch).await {
+                    tracing::error!(error = %e, "ack failed; the messages will be processed again");
+                }
+                receipts.clear();
+            }
+        })
+    };
+    while !*stop.borrow() {
+        let Some(mut free) = free_slots(&slots).await else { break };
         let sent = queue.sent();
         tokio::pin!(sent);
         sent.as_mut().enable();
-        let batch = match queue.receive(BATCH, visibility).await {
+        let batch = match queue.receive(free.num_permits(), visibility).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "queue receive failed");
@@ -236,17 +265,51 @@ where
             }
         };
         if batch.is_empty() {
+            drop(free);
             tokio::select! {
                 _ = tokio::time::timeout(Duration::from_millis(250), sent) => {}
                 _ = stop.changed() => {}
             }
             continue;
         }
-        let receipts: Vec<(String, String)> = batch.iter().map(|m| (m.message_id.clone(), m.receipt.clone())).collect();
-        let failed = handle(batch).await;
-        let done: Vec<&str> = receipts.iter().filter(|(id, _)| !failed.contains(id)).map(|(_, r)| r.as_str()).collect();
-        if let Err(e) = queue.ack_many(&done).await {
-            tracing::error!(error = %e, "ack failed; the messages will be processed again");
+        for m in batch {
+            let (slot, done) = (free.split(1), done.clone());
+            let handling = handle(handler.clone(), m.body);
+            tokio::spawn(async move {
+                match handling.await {
+                    Ok(()) => {
+                        let _ = done.send(m.receipt);
+                    }
+                    Err(e) => tracing::error!(message_id = %m.message_id, error = %e, "message failed"),
+                }
+                drop(slot);
+            });
+        }
+    }
+    // Let what is in flight finish, then delete the last acks.
+    let _ = slots.acquire_many(in_flight as u32).await;
+    drop(done);
+    let _ = acker.await;
+}
+
+/// How long the consumer waits for a whole batch of free slots before it leases what is free.
+const FILL_WAIT: Duration = Duration::from_millis(10);
+
+/// Slots for the next lease: a whole batch when that many come free soon (fewer, larger
+/// leases under load), else at least one, so messages held by a slow endpoint never stop
+/// the rest. `None` once the semaphore is closed.
+async fn free_slots(slots: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    match tokio::time::timeout(FILL_WAIT, slots.clone().acquire_many_owned(BATCH as u32)).await {
+        Ok(batch) => batch.ok(),
+        Err(_) => {
+            let mut free = slots.clone().acquire_owned().await.ok()?;
+            while free.num_permits() < BATCH {
+                match slots.clone().try_acquire_owned() {
+                    Ok(more) => free.merge(more),
+                    Err(_) => break,
+                }
+            }
+            Some(free)
         }
     }
 }

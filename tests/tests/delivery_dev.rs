@@ -381,3 +381,44 @@ async fn real_time_call_returns_the_answer_and_handshake_sets_the_filter() {
         "the failed one was not saved"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_that_hangs_does_not_hold_up_deliveries_to_others() {
+    // A receiver that holds every request until released.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = held.clone();
+    let slow = axum::Router::new().fallback(move || {
+        let (mut released, h) = (released.clone(), h.clone());
+        async move {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = released.wait_for(|r| *r).await;
+            "{}"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow).await });
+
+    // One batch's worth of slots: held deliveries must not keep others waiting.
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DevOptions::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf(), Config::default());
+    opts.in_flight = 1;
+    let app = spawn_app_with_options(opts, data).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    app.create_webhook(&key, json!({"url": slow_url, "events": ["slow.*"]})).await;
+    app.create_webhook(&key, json!({"url": format!("{}/fast", rx.url), "events": ["fast.*"]})).await;
+
+    for i in 0..8 {
+        app.publish(&key, "slow.x", json!({"i": i})).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while held.load(std::sync::atomic::Ordering::SeqCst) < 8 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(held.load(std::sync::atomic::Ordering::SeqCst), 8, "the slow endpoint holds 8 deliveries");
+    app.publish(&key, "fast.x", json!({})).await;
+    assert_eq!(rx.wait_for("/fast", 1, 10).await.len(), 1, "delivered while the slow endpoint still holds its 8");
+    let _ = release.send(true);
+}

@@ -68,16 +68,18 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         self.record(&key, event).await
     }
 
+    /// Process one message and log what became of its event.
+    pub async fn process(&self, body: &str) -> Result<(), VerifyError> {
+        match self.handle(body).await? {
+            Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
+            Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
+        }
+        Ok(())
+    }
+
     /// Process a batch concurrently; returns the ids of the messages that failed.
     pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
-        hookline_shared::batch::process(records, |body| async move {
-            match self.handle(body).await? {
-                Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
-                Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
-            }
-            Ok::<_, VerifyError>(())
-        })
-        .await
+        hookline_shared::batch::process(records, |body| self.process(body)).await
     }
 
     /// One job per endpoint of the org whose filter matches, batched per queue.
