@@ -88,15 +88,22 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         let endpoints = self.store.list_endpoints(&event.org_id).await?;
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
+        let mut payload = None;
         for ep in endpoints.iter().filter(|ep| ep.wants(&event.event_type)) {
-            let job = DeliveryJob {
-                org_id: event.org_id.clone(),
-                endpoint_id: ep.id.clone(),
-                attempt: 1,
-                first_attempt_at: None,
-                payload: Payload::new(event.id.clone(), event.event_type.clone(), event.created_at, event.data.clone()),
+            let payload = match &payload {
+                Some(p) => p,
+                None => payload.insert(
+                    serde_json::value::to_raw_value(&Payload::new(
+                        event.id.clone(),
+                        event.event_type.clone(),
+                        event.created_at,
+                        event.data.clone(),
+                    ))
+                    .map_err(|e| VerifyError::Malformed(e.to_string()))?,
+                ),
             };
-            let body = serde_json::to_string(&job).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, payload)
+                .map_err(|e| VerifyError::Malformed(e.to_string()))?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
                 Urgency::Urgent | Urgency::RealTime => urgent.push(body),
