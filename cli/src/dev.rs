@@ -253,6 +253,9 @@ async fn stream<H, F, Fut, E>(
     };
     while !*stop.borrow() {
         let Some(mut free) = free_slots(&slots).await else { break };
+        if *stop.borrow() {
+            break;
+        }
         let sent = queue.sent();
         tokio::pin!(sent);
         sent.as_mut().enable();
