@@ -104,11 +104,6 @@ where
         self.deliver(job).await
     }
 
-    /// Process a batch concurrently; returns the ids of the messages that failed.
-    pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
-        hookline_shared::batch::process(records, |body| async move { self.handle(body).await.map(|_| ()) }).await
-    }
-
     /// Attempt one delivery; `None` when the endpoint no longer exists.
     pub async fn deliver(&self, job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
         let Some(endpoint) = self.store.get_endpoint(&job.org_id, &job.endpoint_id).await? else {

@@ -10,7 +10,7 @@
 //! deliveries are at-least-once, and receivers dedupe by `webhook-id`.
 
 use chrono::SubsecRound as _;
-use hookline_shared::delivery::{Deliveries, DeliveryJob, Payload, Urgency};
+use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError};
 use sha2::{Digest, Sha256};
@@ -77,32 +77,21 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         Ok(())
     }
 
-    /// Process a batch concurrently; returns the ids of the messages that failed.
-    pub async fn handle_batch<'a>(&self, records: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
-        hookline_shared::batch::process(records, |body| self.process(body)).await
-    }
-
     /// One job per endpoint of the org whose filter matches, batched per queue.
     /// Disabled endpoints get theirs too: deliver keeps them as `failed` for replay.
     async fn route(&self, event: &Event) -> Result<usize, VerifyError> {
         let endpoints = self.store.list_endpoints(&event.org_id).await?;
+        let matching: Vec<&Endpoint> = endpoints.iter().filter(|ep| ep.wants(&event.event_type)).collect();
+        if matching.is_empty() {
+            return Ok(0);
+        }
+        // Serialized once for every endpoint, not once per endpoint.
+        let payload = Payload::new(event.id.clone(), event.event_type.clone(), event.created_at, event.data.clone());
+        let payload = serde_json::value::to_raw_value(&payload).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
-        let mut payload = None;
-        for ep in endpoints.iter().filter(|ep| ep.wants(&event.event_type)) {
-            let payload = match &payload {
-                Some(p) => p,
-                None => payload.insert(
-                    serde_json::value::to_raw_value(&Payload::new(
-                        event.id.clone(),
-                        event.event_type.clone(),
-                        event.created_at,
-                        event.data.clone(),
-                    ))
-                    .map_err(|e| VerifyError::Malformed(e.to_string()))?,
-                ),
-            };
-            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, payload)
+        for ep in matching {
+            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, &payload)
                 .map_err(|e| VerifyError::Malformed(e.to_string()))?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
@@ -325,7 +314,8 @@ mod tests {
     async fn batch_reports_only_failed_ids() {
         let (v, _) = verify();
         let good = msg(inbound("none", &[], "{}"));
-        let failed = v.handle_batch([("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")]).await;
+        let records = [("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")];
+        let failed = hookline_shared::batch::process(records, |body| v.process(body)).await;
         assert_eq!(failed, ["b", "c"]);
     }
 

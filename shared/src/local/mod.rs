@@ -220,20 +220,22 @@ impl LocalDb {
         // statement whenever a range bound (a queue's `visible_ms <= ?`) changes.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(unavailable)?;
         let (ops, rx) = std::sync::mpsc::channel();
-        // Dropped when the database thread ends, which stops the checkpoint thread.
-        let (running, stopped) = std::sync::mpsc::channel::<()>();
-        if let Some(checkpoints) = checkpoints {
-            std::thread::Builder::new()
-                .name("hookline-ckpt".into())
-                .spawn(move || run_checkpoints(checkpoints, stopped))
-                .map_err(|e| StoreError::Unavailable(format!("starting the checkpoint thread: {e}")))?;
-        }
+        // The database thread signals each commit; its end (the sender dropped) stops the
+        // checkpoint thread.
+        let wal_grew = match checkpoints {
+            Some(checkpoints) => {
+                let (grew, commits) = std::sync::mpsc::sync_channel::<()>(1);
+                std::thread::Builder::new()
+                    .name("hookline-ckpt".into())
+                    .spawn(move || run_checkpoints(checkpoints, commits))
+                    .map_err(|e| StoreError::Unavailable(format!("starting the checkpoint thread: {e}")))?;
+                Some(grew)
+            }
+            None => None,
+        };
         std::thread::Builder::new()
             .name("hookline-db".into())
-            .spawn(move || {
-                run_groups(conn, rx);
-                drop(running);
-            })
+            .spawn(move || run_groups(conn, rx, wal_grew))
             .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
         Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default() })
     }
@@ -290,7 +292,7 @@ fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite::R
 
 /// The database thread: take what is queued (up to [`MAX_GROUP`]), run it in one
 /// transaction, commit, then answer. Ends when every handle is dropped.
-fn run_groups(conn: Connection, rx: std::sync::mpsc::Receiver<Op>) {
+fn run_groups(conn: Connection, rx: std::sync::mpsc::Receiver<Op>, wal_grew: Option<std::sync::mpsc::SyncSender<()>>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -318,6 +320,12 @@ fn run_groups(conn: Connection, rx: std::sync::mpsc::Receiver<Op>) {
                 });
             }
         }
+        if committed.is_ok() {
+            if let Some(grew) = &wal_grew {
+                // One pending signal is enough; the checkpoint takes every frame so far.
+                let _ = grew.try_send(());
+            }
+        }
         if let Err(e) = &committed {
             tracing::error!(error = %e, "database transaction failed; its operations fail and are retried");
         }
@@ -327,21 +335,23 @@ fn run_groups(conn: Connection, rx: std::sync::mpsc::Receiver<Op>) {
     }
 }
 
-/// How often the checkpoint thread copies what the WAL gained back into the database.
+/// The shortest time between two checkpoints: each takes what many commits wrote.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// The checkpoint thread: copy committed WAL frames into the database file and sync it,
-/// off the database thread, until `stopped` disconnects.
+/// The checkpoint thread: after commits, copy the WAL's frames into the database file
+/// and sync it, off the database thread, until the database thread ends. An idle
+/// server commits nothing, so this thread then sleeps.
 ///
 /// The copy and its `fsync` take milliseconds; on the database thread every caller
 /// would wait for them. A passive checkpoint never blocks the writer. The writer's own
 /// automatic checkpoint still runs, but finds most frames copied and synced already;
 /// it finishes the rest, so the WAL can start over from its beginning.
-fn run_checkpoints(conn: Connection, stopped: std::sync::mpsc::Receiver<()>) {
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+fn run_checkpoints(conn: Connection, commits: std::sync::mpsc::Receiver<()>) {
+    while commits.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %e, "checkpoint failed; the next one retries");
         }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 
