@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let cpu_at_start = hookline_bench::cpu_time()?;
-    let db_at_start = hookline_bench::thread_cpu_time("hookline-db")?;
+    let db_at_start = hookline_bench::thread_cpu_time(hookline_shared::local::DB_THREAD)?;
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, base, key, published, stop) =
@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
         let max = args.max_events;
         let mut pace = (args.rate > 0).then(|| {
             let mut t = tokio::time::interval(Duration::from_secs_f64(args.concurrency as f64 / args.rate as f64));
-            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             t
         });
         publishers.push(tokio::spawn(async move {
@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let total_secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
     let cpu = (hookline_bench::cpu_time()? - cpu_at_start).as_secs_f64();
-    let db_cpu = (hookline_bench::thread_cpu_time("hookline-db")? - db_at_start).as_secs_f64();
+    let db_cpu = (hookline_bench::thread_cpu_time(hookline_shared::local::DB_THREAD)? - db_at_start).as_secs_f64();
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
     let pct = |p: f64| {

@@ -107,6 +107,10 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 "#;
 
+/// The name of the thread that owns the database connection (profilers and the load
+/// tool look it up by name).
+pub const DB_THREAD: &str = "hookline-db";
+
 /// Operations committed together at most: bounds the wait of the first one.
 const MAX_GROUP: usize = 512;
 
@@ -234,7 +238,7 @@ impl LocalDb {
             None => None,
         };
         std::thread::Builder::new()
-            .name("hookline-db".into())
+            .name(DB_THREAD.into())
             .spawn(move || run_groups(conn, rx, wal_grew))
             .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
         Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default() })
