@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)] // the report is the tool's output
 
 use clap::Parser;
+use hookline_shared::local::DB_THREAD;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let cpu_at_start = hookline_bench::cpu_time()?;
-    let db_at_start = hookline_bench::thread_cpu_time(hookline_shared::local::DB_THREAD)?;
+    let db_at_start = hookline_bench::thread_cpu_time(DB_THREAD)?;
     let mut publishers = Vec::new();
     for _ in 0..args.concurrency {
         let (http, base, key, published, stop) =
@@ -161,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
     let total_secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
     let cpu = (hookline_bench::cpu_time()? - cpu_at_start).as_secs_f64();
-    let db_cpu = (hookline_bench::thread_cpu_time(hookline_shared::local::DB_THREAD)? - db_at_start).as_secs_f64();
+    let db_cpu = (hookline_bench::thread_cpu_time(DB_THREAD)? - db_at_start).as_secs_f64();
     let mut lat = latencies.lock().expect("lock").clone();
     lat.sort_unstable();
     let pct = |p: f64| {

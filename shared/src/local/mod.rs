@@ -409,6 +409,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_checkpoint_thread_copies_commits_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let db = LocalDb::open(&path).unwrap();
+        // About 1 MB: far below the WAL size at which the database thread checkpoints
+        // by itself, so only the checkpoint thread can write it to the database file.
+        for _ in 0..10 {
+            db.call(|c| {
+                let mut insert = c.prepare_cached("INSERT INTO ops_events (at_ms, body) VALUES (1, ?1)")?;
+                for _ in 0..100 {
+                    insert.execute(["x".repeat(1000)])?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }
+        let file_len = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while file_len() < 1_000_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(file_len() >= 1_000_000, "the database file holds {} bytes", file_len());
+    }
+
+    #[tokio::test]
     async fn answers_come_after_the_commit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
