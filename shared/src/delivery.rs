@@ -113,6 +113,10 @@ pub struct Endpoint {
     /// Failure streak.
     #[serde(default)]
     pub failure: FailureState,
+    /// Bumped by every change: a change is written only over the version it was made
+    /// from, so a slow delivery's bookkeeping never undoes an edit made meanwhile.
+    #[serde(default)]
+    pub version: u64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -135,10 +139,52 @@ impl Endpoint {
         self.secrets.iter().filter(move |s| s.expires_at.is_none_or(|e| e > now)).map(|s| &s.secret)
     }
 
-    /// The URL for one event type (`:name` replaced).
+    /// The URL for one event type: `:name` in the path replaced by the type,
+    /// percent-encoded, so no event type can reach the host, the query or the fragment.
+    /// A `:name` anywhere else (refused when the URL is set) is never substituted.
     pub fn url_for(&self, event_type: &str) -> String {
-        self.url.replace(":name", event_type)
+        if !self.url.contains(NAME_PLACEHOLDER) {
+            return self.url.clone();
+        }
+        let Ok(mut url) = url::Url::parse(&self.url.replace(NAME_PLACEHOLDER, NAME_TOKEN)) else {
+            return self.url.clone();
+        };
+        // Types are checked where they enter; one that slipped through never reaches a URL.
+        let name = if crate::domain::validate_event_type(event_type).is_ok() { event_type } else { "invalid_type" };
+        let path = url.path().replace(NAME_TOKEN, &percent_encode(name));
+        url.set_path(&path);
+        url.into()
     }
+}
+
+/// The placeholder an endpoint URL's path may hold, replaced by each event's type.
+pub const NAME_PLACEHOLDER: &str = ":name";
+/// Stands in for the placeholder while a URL is parsed: valid in a host name and a path,
+/// and unchanged by the parser's lower-casing.
+const NAME_TOKEN: &str = "hooklinename0placeholder";
+
+/// Check that an endpoint URL holds `:name` only in its path; the parsed URL, with the
+/// placeholder left as a token, for the caller's other checks.
+pub fn parse_endpoint_url(url: &str) -> Result<url::Url, String> {
+    let parsed = url::Url::parse(&url.replace(NAME_PLACEHOLDER, NAME_TOKEN)).map_err(|e| e.to_string())?;
+    let in_path = parsed.path().matches(NAME_TOKEN).count();
+    if url.matches(NAME_PLACEHOLDER).count() != in_path {
+        return Err("`:name` may appear only in the URL's path".into());
+    }
+    Ok(parsed)
+}
+
+/// Percent-encode everything but the unreserved characters (RFC 3986).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `invoice.paid` matches `invoice.paid`, `invoice.*` and `*`.
@@ -195,11 +241,36 @@ pub struct DeliveryJob {
     /// When the first attempt was made (for the give-up rule); `None` before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_attempt_at: Option<DateTime<Utc>>,
+    /// Set by a replay: a new series of attempts for an event its endpoint had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
     /// What to send.
     pub payload: Payload,
 }
 
 impl DeliveryJob {
+    /// The first attempt of `payload` to an endpoint.
+    pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
+        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, payload }
+    }
+
+    /// The id of this job's attempt: the same job always logs under the same id, so a
+    /// repeat of it (a queue's redelivery, a retry after a crash) is recognised.
+    pub fn attempt_id(&self) -> AttemptId {
+        AttemptId::derived(&[
+            b"attempt",
+            self.payload.id.as_str().as_bytes(),
+            self.endpoint_id.as_str().as_bytes(),
+            self.replay.as_deref().unwrap_or_default().as_bytes(),
+            &self.attempt.to_be_bytes(),
+        ])
+    }
+
+    /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
+    pub fn for_replay(self) -> Self {
+        Self { attempt: 1, first_attempt_at: None, ..self }
+    }
+
     /// The queue body of a first attempt, from a payload serialized once for every
     /// endpoint an event fans out to (serializing it per endpoint was most of routing's
     /// cost). The same JSON as serializing the job itself with `attempt: 1`.
@@ -348,6 +419,10 @@ pub struct Attempt {
     /// The job, kept for failed and exhausted attempts so replay can send it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<DeliveryJob>,
+    /// Logged, but what follows from it (the retry, the next iteration, the endpoint's
+    /// failure record) may not be done yet: a repeat of the job does it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_up_pending: bool,
 }
 
 /// When to retry and when to give up.
@@ -460,13 +535,7 @@ mod tests {
             Utc::now(),
             serde_json::json!({"amount": 12, "note": "a \"quoted\" line\n"}),
         );
-        let job = DeliveryJob {
-            org_id: OrgId::new(),
-            endpoint_id: EndpointId::new(),
-            attempt: 1,
-            first_attempt_at: None,
-            payload: payload.clone(),
-        };
+        let job = DeliveryJob::first(OrgId::new(), EndpointId::new(), payload.clone());
         let raw = serde_json::value::to_raw_value(&payload).unwrap();
         let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, &raw).unwrap();
         assert_eq!(body, serde_json::to_string(&job).unwrap());
@@ -495,6 +564,49 @@ mod tests {
         assert!(delay("31 days").unwrap_err().contains("longer than 30 days"));
         assert!(delay("5 fortnights").unwrap_err().contains("unknown unit"));
         assert!(delay("soon").unwrap_err().contains("whole number"));
+    }
+
+    #[test]
+    fn the_event_type_reaches_only_the_path() {
+        let ep = |url: &str| Endpoint { url: url.into(), ..endpoint_at("https://x.example/") };
+        for t in ["evil.example/", "a@evil.example", "x?y=1#f", "../../admin", "..", "a%2f", "a/../../b"] {
+            let url = url::Url::parse(&ep("https://hooks.example/in/:name?k=1").url_for(t)).unwrap();
+            assert_eq!(url.host_str(), Some("hooks.example"), "{t}");
+            assert_eq!(url.query(), Some("k=1"), "{t}");
+            assert_eq!(url.path_segments().unwrap().count(), 2, "{t}: {url}");
+        }
+        // A placeholder outside the path is refused when set, and never substituted.
+        for bad in [
+            "https://:name.hooks.example/",
+            "https://hooks.example/?t=:name",
+            "https://u::name@h.example/",
+            "https://h.example/#:name",
+        ] {
+            assert!(parse_endpoint_url(bad).is_err(), "{bad}");
+            assert!(!ep(bad).url_for("evil.example/").contains("evil"), "{bad}");
+        }
+        assert!(parse_endpoint_url("https://hooks.example/:name/x/:name").is_ok());
+        assert_eq!(ep("https://h.example/a").url_for("b"), "https://h.example/a");
+    }
+
+    fn endpoint_at(url: &str) -> Endpoint {
+        let now = Utc::now();
+        Endpoint {
+            id: EndpointId::new(),
+            org_id: OrgId::new(),
+            url: url.into(),
+            events: vec!["*".into()],
+            description: String::new(),
+            secrets: vec![],
+            headers: BTreeMap::new(),
+            urgency: Urgency::Regular,
+            handshake: false,
+            status: EndpointStatus::Active,
+            failure: FailureState::default(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     #[test]
@@ -554,12 +666,14 @@ mod tests {
             handshake: false,
             status: EndpointStatus::Active,
             failure: FailureState::default(),
+            version: 0,
             created_at: now,
             updated_at: now,
         };
         assert_eq!(ep.signing_secrets(now).count(), 2);
         assert_eq!(ep.signing_secrets(now + chrono::Duration::hours(25)).count(), 1);
         assert_eq!(ep.url_for("user.created"), "https://example.com/hooks/user.created");
+        assert_eq!(ep.url_for("orders/create"), "https://example.com/hooks/orders%2Fcreate");
         let [_, _, (_, sig)] = signature_headers(
             ep.signing_secrets(now).map(Secret::expose),
             "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",

@@ -225,12 +225,36 @@ pub fn validate_source_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// An event type: 1–256 printable ASCII characters without spaces.
+/// The longest event type.
+pub const EVENT_TYPE_MAX: usize = 256;
+
+/// True for the bytes an event type may hold: ASCII letters and digits, `.`, `_`, `-`,
+/// `:` and `/` (Shopify's `orders/create`). Nothing that could end a URL path, a header
+/// or a filter pattern.
+pub fn is_event_type_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b'/')
+}
+
+/// An event type: 1–256 of ASCII letters, digits, `.`, `_`, `-`, `:` and `/`, starting
+/// with a letter or digit (so no type is a `.` or `..` path segment).
 pub fn validate_event_type(t: &str) -> Result<(), String> {
-    if !t.is_empty() && t.len() <= 256 && t.bytes().all(|b| b.is_ascii_graphic()) {
+    let starts_well = t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if starts_well && t.len() <= EVENT_TYPE_MAX && t.bytes().all(is_event_type_byte) {
         Ok(())
     } else {
-        Err("type must be 1-256 printable ASCII characters without spaces".into())
+        Err(format!(
+            "type must be 1-{EVENT_TYPE_MAX} characters of A-Z, a-z, 0-9, `.`, `_`, `-`, `:` and `/`, starting with a letter or digit"
+        ))
+    }
+}
+
+/// An endpoint's filter: `*`, an event type, or an event type's prefix followed by `.*`.
+pub fn validate_filter(f: &str) -> Result<(), String> {
+    let exact = f.strip_suffix(".*").unwrap_or(f);
+    if f == "*" || validate_event_type(exact).is_ok() {
+        Ok(())
+    } else {
+        Err(format!("`{f}` is not `*`, an event type, or an event type followed by `.*`"))
     }
 }
 
@@ -387,6 +411,16 @@ mod tests {
         assert!(validate_source_name("a b").is_err());
         assert!(validate_event_type("invoice.paid").is_ok());
         assert!(validate_event_type("has space").is_err());
+        assert!(validate_event_type("orders/create").is_ok());
+        for bad in ["a?b", "a#b", "a@b", "a%2f", "a\\b", "*", "a.*", "é", "..", ".a", "/a", &"a".repeat(257)] {
+            assert!(validate_event_type(bad).is_err(), "{bad}");
+        }
+        for good in ["*", "invoice.*", "invoice.paid", "orders/create"] {
+            assert!(validate_filter(good).is_ok(), "{good}");
+        }
+        for bad in ["", "**", "a*", "*.b", "a.*.*", "a b.*"] {
+            assert!(validate_filter(bad).is_err(), "{bad}");
+        }
         assert!(validate_event_type("").is_err());
     }
 }

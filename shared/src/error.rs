@@ -9,6 +9,9 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A conditional write kept losing to concurrent changes.
+    #[error("changed concurrently: {0}")]
+    Conflict(String),
     /// A listing cursor that this store did not issue.
     #[error("invalid cursor")]
     InvalidCursor,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod delivery;
 pub mod dispatch;
 pub mod domain;
+pub mod endpoint_update;
 pub mod error;
 pub mod ids;
 pub mod memory;

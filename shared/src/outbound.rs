@@ -107,21 +107,28 @@ pub struct NetworkPolicy {
     pub allow: Vec<IpNet>,
 }
 
-/// IPv4-mapped and NAT64 forms are judged by the IPv4 address inside them.
+/// Forms that carry an IPv4 address inside an IPv6 one are judged by the IPv4 address:
+/// IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, 6to4 `2002:aabb:ccdd::/48`,
+/// and NAT64 `64:ff9b::/96` and `64:ff9b:1::/48` (RFC 6052's layouts for those lengths).
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let o = v6.octets();
-                return IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-            }
-            IpAddr::V6(v6)
-        }
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else { return ip };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let s = v6.segments();
+    let o = v6.octets();
+    let v4 = |a: u8, b: u8, c: u8, d: u8| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+    if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        v4(o[12], o[13], o[14], o[15])
+    } else if s[0] == 0x2002 {
+        v4(o[2], o[3], o[4], o[5])
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        v4(o[12], o[13], o[14], o[15])
+    } else if s[..3] == [0x64, 0xff9b, 1] {
+        // A /48 prefix: the IPv4 address takes bits 48-63 and 72-87 (bits 64-71 are zero).
+        v4(o[6], o[7], o[9], o[10])
+    } else {
+        ip
     }
 }
 
@@ -174,6 +181,12 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("unspecified address")
     } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
         Some("shared (CGNAT) address")
+    } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
+        Some("benchmarking address")
+    } else if o[..3] == [192, 0, 0] {
+        Some("protocol assignment address")
+    } else if matches!(o[..3], [192, 0, 2] | [198, 51, 100] | [203, 0, 113]) {
+        Some("documentation address")
     } else if ip.is_broadcast() || ip.is_multicast() || o[0] >= 240 {
         Some("reserved address")
     } else {
@@ -191,6 +204,10 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("unique-local address")
     } else if (s0 & 0xffc0) == 0xfe80 {
         Some("link-local address")
+    } else if (s0 & 0xffc0) == 0xfec0 {
+        Some("site-local address")
+    } else if s0 == 0x2001 && ip.segments()[1] == 0x0db8 {
+        Some("documentation address")
     } else if ip.is_multicast() {
         Some("reserved address")
     } else {
@@ -285,6 +302,9 @@ impl ReqwestSender {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment (HTTPS_PROXY, …) would connect on our behalf
+            // to addresses the resolver never checked.
+            .no_proxy()
             .dns_resolver(Arc::new(CheckedResolver { lookup, policy: policy.clone() }))
             .user_agent(concat!("Hookline/", env!("CARGO_PKG_VERSION")))
             // As many idle connections as deliveries can be in flight at once, so a burst
@@ -402,10 +422,39 @@ mod tests {
             "http://[64:ff9b::a9fe:a9fe]/",
             "http://[fd00::1]/",
             "http://[fe80::1]/",
+            "http://198.18.0.1/",
+            "http://198.19.255.254/",
+            "http://192.0.0.8/",
+            "http://192.0.2.1/",
+            "http://240.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[::a9fe:a9fe]/",
+            "http://[::169.254.169.254]/",
+            "http://[::7f00:1]/",
+            "http://[2002:a9fe:a9fe::1]/",
+            "http://[2002:7f00:1::]/",
+            "http://[64:ff9b::10.0.0.1]/",
+            "http://[64:ff9b:1:a9fe:a9:fe00::]/",
+            "http://[fec0::1]/",
+            "http://[2001:db8::1]/",
+            // The same loopback and metadata addresses in decimal, octal and hex.
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "http://0x7f.0.0.1/",
+            "http://0x7f000001/",
+            "http://127.1/",
+            "http://2852039166/",
+            "http://0xa9.0xfe.0xa9.0xfe/",
         ] {
             assert!(refused(&p, url), "{url} must be refused");
         }
         assert!(!refused(&p, "http://93.184.215.14/"));
+        // The embedded forms of a public address are judged by it, so they pass.
+        for url in
+            ["http://[2002:5db8:d70e::1]/", "http://[64:ff9b::93.184.215.14]/", "http://[64:ff9b:1:5db8:d7:e00::]/"]
+        {
+            assert!(!refused(&p, url), "{url} embeds a public address");
+        }
         assert!(!refused(&p, "https://example.com/hooks"));
     }
 

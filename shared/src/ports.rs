@@ -4,7 +4,7 @@
 use crate::delivery::{Attempt, AttemptStatus, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::{QueueError, StoreError};
-use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -99,8 +99,11 @@ pub trait IdempotencyStore: Send + Sync {
 /// Webhook endpoints (`subscriptions` table).
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
-    /// Create or replace an endpoint.
+    /// Create an endpoint, or replace it whatever its stored version.
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Replace an endpoint only while it exists with `version` stored; false when it
+    /// changed or is gone (never creates one). Use [`crate::endpoint_update::update_endpoint`].
+    async fn put_endpoint_if(&self, endpoint: &Endpoint, version: u64) -> Result<bool, StoreError>;
     /// An endpoint of `org`.
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError>;
     /// All endpoints of an org, oldest first.
@@ -125,8 +128,12 @@ pub struct AttemptQuery {
 /// Delivery attempts (`logs` table).
 #[async_trait]
 pub trait AttemptStore: Send + Sync {
-    /// Log one attempt.
-    async fn insert_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// Log an attempt unless one with its id is logged; true when it was new.
+    async fn insert_attempt(&self, attempt: &Attempt) -> Result<bool, StoreError>;
+    /// Log an attempt, replacing one with its id.
+    async fn put_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// An attempt of `org` by id.
+    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError>;
     /// An endpoint's attempts, newest first.
     async fn list_attempts(
         &self,

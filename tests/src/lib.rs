@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use hookline_cli::dev::{self, DevOptions, DevServer};
-use hookline_shared::aws::{SchedulerTimer, TableNames};
+use hookline_shared::aws::{SchedulerTimer, TableNames, TimerTarget};
 use hookline_shared::Config;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -146,11 +146,17 @@ pub async fn scheduler_timer(
     let timer = SchedulerTimer::new(
         client.clone(),
         group.clone(),
-        SCHEDULE_FUNCTION_ARN.into(),
-        "arn:aws:iam::123456789012:role/hookline-scheduler".into(),
+        TimerTarget {
+            arn: SCHEDULE_FUNCTION_ARN.into(),
+            role_arn: "arn:aws:iam::123456789012:role/hookline-scheduler".into(),
+            dead_letter_arn: TIMER_DEAD_LETTER_ARN.into(),
+        },
     );
     Ok((client, group, timer))
 }
+
+/// Where [`scheduler_timer`]'s schedules send an input they could not deliver.
+pub const TIMER_DEAD_LETTER_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:hookline-timers-dlq";
 
 /// The target of [`scheduler_timer`]'s schedules.
 pub const SCHEDULE_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:hookline-schedule";
@@ -290,16 +296,19 @@ impl Got {
 }
 
 type Scripts = std::collections::HashMap<String, Vec<(u16, String)>>;
+type Holds = std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>;
 
 /// A webhook receiver on 127.0.0.1:0 that records every request. Each path answers
 /// from its script (the n-th request gets the n-th answer, the last one repeats);
-/// unscripted paths answer 200 `{}`, and `/echo` answers a handshake's `magic`.
+/// unscripted paths answer 200 `{}`, and `/echo` answers a handshake's `magic`. A held
+/// path records each request at once but answers only once released.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     /// `http://127.0.0.1:port`.
     pub url: String,
     got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
     scripts: std::sync::Arc<std::sync::Mutex<Scripts>>,
+    holds: std::sync::Arc<std::sync::Mutex<Holds>>,
 }
 
 impl Receiver {
@@ -307,9 +316,10 @@ impl Receiver {
     pub async fn start() -> Self {
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Got>::new()));
         let scripts = std::sync::Arc::new(std::sync::Mutex::new(Scripts::new()));
-        let (g, s) = (got.clone(), scripts.clone());
+        let holds = std::sync::Arc::new(std::sync::Mutex::new(Holds::new()));
+        let (g, s, h) = (got.clone(), scripts.clone(), holds.clone());
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let (g, s) = (g.clone(), s.clone());
+            let (g, s, h) = (g.clone(), s.clone(), h.clone());
             async move {
                 let path = req.uri().path().to_owned();
                 let headers = req
@@ -325,6 +335,12 @@ impl Receiver {
                     got.push(Got { path: path.clone(), headers, body: body.clone() });
                     n
                 };
+                let gate = h.lock().expect("lock").get(&path).cloned();
+                if let Some(gate) = gate {
+                    // A released gate has permits to spare; keep them for the next request.
+                    gate.acquire().await.expect("gates are never closed").forget();
+                    gate.add_permits(1);
+                }
                 let (status, answer) = if path == "/echo" {
                     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                     (200, json!({"magic": v["data"]["magic"], "events": ["user.*"]}).to_string())
@@ -341,7 +357,19 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, got, scripts }
+        Self { url, got, scripts, holds }
+    }
+
+    /// Hold every request to `path` unanswered until [`Receiver::release`].
+    pub fn hold(&self, path: &str) {
+        self.holds.lock().expect("lock").insert(path.to_owned(), std::sync::Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Answer the requests held on `path`, and those that come later.
+    pub fn release(&self, path: &str) {
+        if let Some(gate) = self.holds.lock().expect("lock").get(path) {
+            gate.add_permits(1);
+        }
     }
 
     /// Answer requests to `path` from `script`.

@@ -9,8 +9,9 @@ use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::delivery::{
     Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
 };
+use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::ports::{AttemptQuery, Claim, EventQuery, JobQuery, Queue, QueueConsumer, Store};
+use hookline_shared::ports::{AttemptQuery, Claim, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
 use hookline_shared::schedule::{Job, Recurring, When};
 use hookline_shared::{
     AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, ScheduleId, Secret, Source, SourceId,
@@ -322,6 +323,7 @@ fn endpoint(org: &OrgId, at_ms: i64) -> Endpoint {
         handshake: false,
         status: EndpointStatus::Active,
         failure: FailureState::default(),
+        version: 0,
         created_at: t,
         updated_at: t,
     }
@@ -343,6 +345,7 @@ fn attempt(org: &OrgId, ep: &EndpointId, event: &EventId, status: AttemptStatus,
         next_attempt_at: None,
         created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
         job: None,
+        follow_up_pending: false,
     }
 }
 
@@ -418,9 +421,95 @@ async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
     assert!(store.list_event_attempts(&OrgId::new(), &events[0]).await.unwrap().is_empty(), "scoped to the org");
 }
 
+/// A store whose first endpoint read is followed at once by another writer's edit, so
+/// the reader holds a stale copy.
+struct Interfering<S> {
+    inner: S,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl<S: Store> EndpointStore for Interfering<S> {
+    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
+        self.inner.put_endpoint(ep).await
+    }
+
+    async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
+        self.inner.put_endpoint_if(ep, version).await
+    }
+
+    async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        let read = self.inner.get_endpoint(org, id).await?;
+        if let Some(ep) = read.as_ref().filter(|_| !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst)) {
+            let edit = Endpoint { description: "edited".into(), version: ep.version + 1, ..ep.clone() };
+            assert!(self.inner.put_endpoint_if(&edit, ep.version).await?);
+        }
+        Ok(read)
+    }
+
+    async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
+        self.inner.list_endpoints(org).await
+    }
+
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
+        self.inner.delete_endpoint(org, id).await
+    }
+}
+
+/// Endpoint writes after a read are conditional on the version read: a stale copy never
+/// overwrites a newer one, a deleted endpoint is never recreated, and `update_endpoint`
+/// re-applies its change to whatever a concurrent writer stored.
+async fn endpoint_updates_never_undo_a_concurrent_change<S: Store>(store: S) {
+    let org = OrgId::new();
+    let e = endpoint(&org, 1_000);
+    store.put_endpoint(&e).await.unwrap();
+
+    let mut newer = e.clone();
+    newer.url = "https://example.com/new".into();
+    newer.version = 1;
+    assert!(store.put_endpoint_if(&newer, 0).await.unwrap());
+    let mut stale = e.clone();
+    stale.description = "stale".into();
+    stale.version = 1;
+    assert!(!store.put_endpoint_if(&stale, 0).await.unwrap(), "written over a version that is gone");
+    assert_eq!(store.get_endpoint(&org, &e.id).await.unwrap(), Some(newer.clone()));
+    let mut other_org = newer.clone();
+    other_org.org_id = OrgId::new();
+    assert!(!store.put_endpoint_if(&other_org, 1).await.unwrap(), "another org's write");
+
+    // Two writers that both read version 1: the second re-applies its change on top.
+    let updated = update_endpoint(&store, &org, &e.id, |ep| {
+        ep.failure.consecutive_exhausted += 1;
+        true
+    })
+    .await
+    .unwrap();
+    let Updated::Written(after) = updated else { panic!("{updated:?}") };
+    assert_eq!(
+        (after.version, after.url.as_str(), after.failure.consecutive_exhausted),
+        (2, "https://example.com/new", 1)
+    );
+    let racing = Interfering { inner: store.clone(), raced: std::sync::atomic::AtomicBool::new(false) };
+    let updated = update_endpoint(&racing, &org, &e.id, |ep| {
+        ep.failure.consecutive_exhausted += 1;
+        true
+    })
+    .await
+    .unwrap();
+    let after = updated.endpoint().unwrap();
+    assert_eq!((after.version, after.description.as_str(), after.failure.consecutive_exhausted), (4, "edited", 2));
+    assert_eq!(store.get_endpoint(&org, &e.id).await.unwrap(), Some(after.clone()));
+
+    assert!(store.delete_endpoint(&org, &e.id).await.unwrap());
+    assert!(!store.put_endpoint_if(&after, after.version).await.unwrap(), "a deleted endpoint stays deleted");
+    assert_eq!(update_endpoint(&store, &org, &e.id, |_| true).await.unwrap(), Updated::Gone);
+    assert_eq!(store.get_endpoint(&org, &e.id).await.unwrap(), None);
+}
+
 conformance!(
     local_delivery, aws_delivery;
-    stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event;
+    stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event,
+            endpoint_updates_never_undo_a_concurrent_change;
     queues:
 );
 

@@ -38,6 +38,7 @@ fn endpoint(org: &OrgId, url: String, events: &[&str], urgency: Urgency) -> Endp
         handshake: false,
         status: EndpointStatus::Active,
         failure: FailureState::default(),
+        version: 0,
         created_at: now,
         updated_at: now,
     }
@@ -194,6 +195,10 @@ async fn delivery_flow_on_aws_adapters() {
     assert_eq!(sched.flexible_time_window.unwrap().mode, aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off);
     let target = sched.target.unwrap();
     assert_eq!(target.arn, schedule_fn);
+    // An invocation Scheduler cannot make is retried for a day, then kept in a queue.
+    assert_eq!(target.dead_letter_config.and_then(|d| d.arn).as_deref(), Some(hookline_tests::TIMER_DEAD_LETTER_ARN));
+    let retry = target.retry_policy.unwrap();
+    assert_eq!((retry.maximum_event_age_in_seconds, retry.maximum_retry_attempts), (Some(86_400), Some(185)));
 
     // Scheduler invokes `schedule` with that input: the job goes back on its queue with
     // the residual delay (zero here: the clock says the attempt is due).
@@ -208,4 +213,67 @@ async fn delivery_flow_on_aws_adapters() {
     assert_eq!((job.endpoint_id, job.attempt, job.payload.id), (failing.id.clone(), 2, event_id));
     // A minute early, the residual is the minute.
     assert_eq!(schedule(fire_at).handle(input, fire_at).await.unwrap(), Fired::Requeued(TIMER_LEAD));
+}
+
+/// On DynamoDB too, a delivery's failure-record write never undoes what changed while
+/// its request was in flight: a secret rotated meanwhile stays, a deleted endpoint stays
+/// deleted.
+#[tokio::test]
+async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let queue = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: queue.clone(), regular: queue };
+    let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
+    let rx = Receiver::start().await;
+    let org = OrgId::new();
+    let rotated = endpoint(&org, format!("{}/rotated", rx.url), &["*"], Urgency::Regular);
+    let deleted = endpoint(&org, format!("{}/deleted", rx.url), &["*"], Urgency::Regular);
+    for (ep, status) in [(&rotated, 500), (&deleted, 410)] {
+        store.put_endpoint(ep).await.unwrap();
+        let path = ep.url.trim_start_matches(&rx.url).to_owned();
+        rx.hold(&path);
+        rx.script(&path, &[(status, "no")]);
+    }
+    let exhaust_at_once = RetryPolicy { give_up_after: Duration::ZERO, ..RetryPolicy::for_urgency(Urgency::Regular) };
+    let http = ReqwestSender::new(
+        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
+        Arc::new(SystemLookup),
+    )
+    .unwrap();
+    let deliver = Arc::new(Deliver::new(
+        store.clone(),
+        deliveries,
+        timer,
+        http,
+        hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap()),
+        SystemClock,
+        Policies { regular: exhaust_at_once, ..Policies::default() },
+    ));
+    let mut running = Vec::new();
+    for ep in [&rotated, &deleted] {
+        let payload =
+            hookline_shared::delivery::Payload::new(EventId::new(), "a.b".into(), chrono::Utc::now(), json!({}));
+        let job = DeliveryJob::first(org.clone(), ep.id.clone(), payload);
+        let d = deliver.clone();
+        running.push(tokio::spawn(async move { d.deliver(job).await.unwrap() }));
+    }
+    assert_eq!(rx.wait_for("/rotated", 1, 10).await.len(), 1);
+    assert_eq!(rx.wait_for("/deleted", 1, 10).await.len(), 1);
+
+    let mut rotation = rotated.clone();
+    rotation.secrets.push(EndpointSecret::generate());
+    rotation.version = 1;
+    assert!(store.put_endpoint_if(&rotation, 0).await.unwrap());
+    assert!(store.delete_endpoint(&org, &deleted.id).await.unwrap());
+    rx.release("/rotated");
+    rx.release("/deleted");
+    for r in running {
+        r.await.unwrap();
+    }
+
+    let now = store.get_endpoint(&org, &rotated.id).await.unwrap().unwrap();
+    assert_eq!(now.secrets, rotation.secrets, "the rotation stands");
+    assert_eq!(now.failure.consecutive_exhausted, 1, "the failure is recorded on top of it");
+    assert_eq!(store.get_endpoint(&org, &deleted.id).await.unwrap(), None, "a deleted endpoint stays deleted");
 }

@@ -422,3 +422,80 @@ async fn an_endpoint_that_hangs_does_not_hold_up_deliveries_to_others() {
     assert_eq!(rx.wait_for("/fast", 1, 10).await.len(), 1, "delivered while the slow endpoint still holds its 8");
     let _ = release.send(true);
 }
+
+/// Wait up to 10 s until event `id` has an attempt that is neither in flight nor retrying.
+async fn wait_for_final_attempt(app: &TestApp, key: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = app.get(key, &format!("/v1/events/{id}")).await;
+        let done = v["attempts"].as_array().and_then(|a| a.iter().find(|a| a["status"] != "retrying").cloned());
+        if let Some(a) = done {
+            return a;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no final attempt for {id}: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A delivery writes its endpoint's failure record after the endpoint answered, up to
+/// 30 s after it read the endpoint. Edits made meanwhile (a new URL, a rotated secret, a
+/// delete) must survive that write.
+#[tokio::test]
+async fn edits_made_while_a_delivery_is_in_flight_are_not_undone() {
+    // Any failure exhausts at once, so each delivery ends in a failure-record write.
+    let app = app_with(Policies { regular: short_policy(&[10], 0), ..Policies::default() }, None).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    for (path, status) in [("/moved", 500), ("/rotated", 500), ("/deleted", 410)] {
+        rx.hold(path);
+        rx.script(path, &[(status, "no")]);
+    }
+    let mut hooks = Vec::new();
+    for name in ["moved", "rotated", "deleted"] {
+        let ep = app
+            .create_webhook(&key, json!({"url": format!("{}/{name}", rx.url), "events": [format!("a.{name}")]}))
+            .await;
+        let event = app.publish(&key, &format!("a.{name}"), json!({})).await;
+        assert_eq!(rx.wait_for(&format!("/{name}"), 1, 10).await.len(), 1, "{name} is in flight");
+        hooks.push((ep["id"].as_str().unwrap().to_owned(), event));
+    }
+    let [(moved, moved_evt), (rotated, rotated_evt), (deleted, deleted_evt)] = hooks.try_into().unwrap();
+
+    // While the three requests are held: move one, rotate one, delete one.
+    let new_url = format!("{}/new", rx.url);
+    let res = app
+        .http
+        .patch(format!("{}/v1/webhooks/{moved}", app.url))
+        .bearer_auth(&key)
+        .json(&json!({"url": new_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, rotation) = app.post(&key, &format!("/v1/webhooks/{rotated}/rotate-secret"), json!({})).await;
+    assert_eq!(status, 200);
+    let res = app.http.delete(format!("{}/v1/webhooks/{deleted}", app.url)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+
+    for path in ["/moved", "/rotated", "/deleted"] {
+        rx.release(path);
+    }
+    for evt in [&moved_evt, &rotated_evt, &deleted_evt] {
+        wait_for_final_attempt(&app, &key, evt).await;
+    }
+
+    let (_, ep) = app.get(&key, &format!("/v1/webhooks/{moved}")).await;
+    assert_eq!(ep["url"], new_url.as_str(), "the new URL stands");
+    assert_eq!(ep["failure"]["consecutive_exhausted"], 0, "the old URL's failure is not the new one's");
+    let (_, ep) = app.get(&key, &format!("/v1/webhooks/{rotated}")).await;
+    assert_eq!(ep["failure"]["consecutive_exhausted"], 1, "the failure is still recorded");
+    // Deliveries now sign with the rotated-in secret (and the old one, for its grace period).
+    app.publish(&key, "a.rotated", json!({})).await;
+    let got = rx.wait_for("/rotated", 2, 10).await;
+    assert_eq!(got.len(), 2);
+    let sigs = got[1].headers["webhook-signature"].split(' ').count();
+    assert_eq!(sigs, 2, "both secrets sign after the rotation: {:?}", got[1].headers);
+    assert!(rotation["secret"].as_str().unwrap().starts_with("whsec_"));
+    let (status, _) = app.get(&key, &format!("/v1/webhooks/{deleted}")).await;
+    assert_eq!(status, 404, "a deleted endpoint stays deleted");
+}

@@ -53,6 +53,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidCursor => ApiError::BadRequest("cursor: not a cursor this API issued".into()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Unavailable(other.to_string()),
         }
     }

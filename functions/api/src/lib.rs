@@ -11,6 +11,7 @@ mod sources;
 mod webhooks;
 
 pub use error::ApiError;
+pub use webhooks::API_REQUEST_TIMEOUT;
 
 use axum::routing::{get, post};
 use axum::Router;

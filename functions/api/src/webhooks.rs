@@ -8,14 +8,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    capped_body, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, Payload,
-    RetryPolicy, Urgency, RESPONSE_BODY_CAP,
+    capped_body, parse_endpoint_url, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus,
+    FailureState, Payload, RetryPolicy, Urgency, RESPONSE_BODY_CAP,
 };
 use hookline_shared::dispatch::send_event;
+use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{OutboundResponse, SendError};
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
 use hookline_shared::signature::standard;
-use hookline_shared::{validate_event_type, AttemptId, EndpointId, EventId, Org, Secret};
+use hookline_shared::{validate_event_type, validate_filter, AttemptId, EndpointId, EventId, Org, Secret};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +38,10 @@ const RESERVED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "connection",
 ];
+/// The longest a request the API makes to an endpoint (`/test`, the handshake) waits;
+/// `/call` keeps to the real-time policy's budget, the same 10 s. The api function's
+/// timeout in `template.yaml` leaves room above it to log the attempt.
+pub const API_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer a real-time call returns.
 const CALL_RESPONSE_CAP: usize = 256 * 1024;
 
@@ -164,7 +169,7 @@ fn validate_filters(events: &[String]) -> Result<(), ApiError> {
         return Err(ApiError::BadRequest("events: give 1-100 event types or patterns (`invoice.*`, `*`)".into()));
     }
     for e in events {
-        validate_event_type(e).map_err(|m| ApiError::BadRequest(format!("events: {m}")))?;
+        validate_filter(e).map_err(|m| ApiError::BadRequest(format!("events: {m}")))?;
     }
     Ok(())
 }
@@ -186,8 +191,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// A URL must parse, use an allowed scheme and not name a forbidden address literally
     /// (names are checked again at connect time, on every delivery).
     fn validate_url(&self, url: &str) -> Result<(), ApiError> {
-        let parsed = reqwest::Url::parse(&url.replace(":name", "name"))
-            .map_err(|e| ApiError::BadRequest(format!("url: {e}")))?;
+        let parsed = parse_endpoint_url(url).map_err(|e| ApiError::BadRequest(format!("url: {e}")))?;
         if url.len() > 2048 {
             return Err(ApiError::BadRequest("url: at most 2048 characters".into()));
         }
@@ -200,7 +204,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         let now = self.clock.now();
         let payload = Payload::new(EventId::new(), "hello".into(), now, serde_json::json!({ "magic": magic }));
         let res =
-            send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, Duration::from_secs(10), 64 * 1024, now)
+            send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, API_REQUEST_TIMEOUT, 64 * 1024, now)
                 .await
                 .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
         if !(200..300).contains(&res.status) {
@@ -258,6 +262,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             next_attempt_at: None,
             created_at: self.clock.now(),
             job: None,
+            follow_up_pending: false,
         };
         self.store.insert_attempt(&attempt).await?;
         Ok(attempt)
@@ -309,6 +314,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         handshake: body.handshake,
         status: EndpointStatus::Active,
         failure: FailureState::default(),
+        version: 0,
         created_at: now,
         updated_at: now,
     };
@@ -341,45 +347,83 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(WebhookView::of(load(&api, &org, &id).await?, false)))
 }
 
+impl UpdateWebhook {
+    /// Check every field given, before anything is read or written.
+    fn validate<S: ApiState, Q: Queue + 'static, C: Clock>(&self, api: &Api<S, Q, C>) -> Result<(), ApiError> {
+        if let Some(url) = &self.url {
+            api.validate_url(url)?;
+        }
+        if let Some(events) = &self.events {
+            validate_filters(events)?;
+        }
+        if let Some(h) = &self.headers {
+            validate_headers(h)?;
+        }
+        if self.urgency == Some(Urgency::RealTime) {
+            return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into()));
+        }
+        Ok(())
+    }
+
+    /// Apply the fields given to `ep`. A new URL starts with a clean failure record:
+    /// the old URL's failures say nothing about it.
+    fn apply(&self, ep: &mut Endpoint) {
+        if let Some(url) = self.url.as_ref().filter(|u| **u != ep.url) {
+            ep.url = url.clone();
+            ep.failure = FailureState::default();
+        }
+        if let Some(events) = &self.events {
+            ep.events = events.clone();
+        }
+        if let Some(d) = &self.description {
+            ep.description = d.clone();
+        }
+        if let Some(h) = &self.headers {
+            ep.headers = h.clone();
+        }
+        if let Some(u) = self.urgency {
+            ep.urgency = u;
+        }
+        if let Some(h) = self.handshake {
+            ep.handshake = h;
+        }
+    }
+}
+
+/// Change a stored endpoint of `org` without undoing a concurrent change; 404 when it is gone.
+async fn change<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &Org,
+    id: &EndpointId,
+    change: impl FnMut(&mut Endpoint) -> bool,
+) -> Result<Endpoint, ApiError> {
+    update_endpoint(&api.store, &org.id, id, change).await?.endpoint().ok_or(ApiError::NotFound("webhook"))
+}
+
 pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    let mut ep = load(&api, &org, &id).await?;
-    let url_changed = body.url.as_ref().is_some_and(|u| *u != ep.url);
-    if let Some(url) = body.url {
-        api.validate_url(&url)?;
-        ep.url = url;
-    }
-    if let Some(events) = body.events {
-        validate_filters(&events)?;
-        ep.events = events;
-    }
-    if let Some(d) = body.description {
-        ep.description = d;
-    }
-    if let Some(h) = body.headers {
-        validate_headers(&h)?;
-        ep.headers = h;
-    }
-    if let Some(u) = body.urgency {
-        if u == Urgency::RealTime {
-            return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into()));
+    body.validate(&api)?;
+    let stored = load(&api, &org, &id).await?;
+    let mut edited = stored.clone();
+    body.apply(&mut edited);
+    // The handshake runs once, against the endpoint as edited; its filter is then
+    // applied with the rest of the edit.
+    let handshake_events =
+        if edited.handshake && edited.url != stored.url { api.handshake(&edited).await? } else { None };
+    let now = api.clock.now();
+    let ep = change(&api, &org, &stored.id, |ep| {
+        body.apply(ep);
+        if let Some(events) = &handshake_events {
+            ep.events = events.clone();
         }
-        ep.urgency = u;
-    }
-    if let Some(h) = body.handshake {
-        ep.handshake = h;
-    }
-    if ep.handshake && url_changed {
-        if let Some(events) = api.handshake(&ep).await? {
-            ep.events = events;
-        }
-    }
-    ep.updated_at = api.clock.now();
-    api.store.put_endpoint(&ep).await?;
+        ep.updated_at = now;
+        true
+    })
+    .await?;
     Ok(ApiJson(WebhookView::of(ep, false)))
 }
 
@@ -407,8 +451,8 @@ pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
         now,
         serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
     );
-    let policy = RetryPolicy::for_urgency(ep.urgency);
-    let res = send_event(&*api.outbound.http, &ep, &payload, ep.urgency, policy.timeout, RESPONSE_BODY_CAP, now).await;
+    let res =
+        send_event(&*api.outbound.http, &ep, &payload, ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP, now).await;
     Ok(ApiJson(api.log_single(&ep, &payload, 1, &res).await?.into()))
 }
 
@@ -458,16 +502,19 @@ pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    let mut ep = load(&api, &org, &id).await?;
     let now = api.clock.now();
-    // The current secret keeps signing for the grace period; older ones that expired go.
-    ep.secrets.retain(|s| s.expires_at.is_none_or(|e| e > now));
-    for s in ep.secrets.iter_mut().filter(|s| s.expires_at.is_none()) {
-        s.expires_at = Some(now + ROTATION_GRACE);
-    }
-    ep.secrets.push(EndpointSecret::generate());
-    ep.updated_at = now;
-    api.store.put_endpoint(&ep).await?;
+    let new_secret = EndpointSecret::generate();
+    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+        // The current secret keeps signing for the grace period; older ones that expired go.
+        ep.secrets.retain(|s| s.expires_at.is_none_or(|e| e > now));
+        for s in ep.secrets.iter_mut().filter(|s| s.expires_at.is_none()) {
+            s.expires_at = Some(now + ROTATION_GRACE);
+        }
+        ep.secrets.push(new_secret.clone());
+        ep.updated_at = now;
+        true
+    })
+    .await?;
     Ok(ApiJson(WebhookView::of(ep, true)))
 }
 
@@ -517,9 +564,11 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
             None => break,
         }
     }
+    // A new series of attempts, logged apart from the ones it replays.
+    let replay = ulid::Ulid::new().to_string();
     let bodies: Vec<String> = jobs
         .into_values()
-        .map(|j| serde_json::to_string(&DeliveryJob { attempt: 1, first_attempt_at: None, ..j }))
+        .map(|j| serde_json::to_string(&DeliveryJob { replay: Some(replay.clone()), ..j.for_replay() }))
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     api.outbound.deliveries.queue(ep.urgency).send_batch(&bodies).await?;
@@ -531,11 +580,14 @@ pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    let mut ep = load(&api, &org, &id).await?;
-    ep.status = EndpointStatus::Active;
-    ep.failure = FailureState::default();
-    ep.updated_at = api.clock.now();
-    api.store.put_endpoint(&ep).await?;
+    let now = api.clock.now();
+    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+        ep.status = EndpointStatus::Active;
+        ep.failure = FailureState::default();
+        ep.updated_at = now;
+        true
+    })
+    .await?;
     Ok(ApiJson(WebhookView::of(ep, false)))
 }
 

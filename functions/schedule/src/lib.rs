@@ -83,33 +83,41 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
         if job.version != version {
             return Ok(Fired::Skipped("changed since the timer was set"));
         }
-        if !job.pending() {
+        let recorded = job.last_due_at == Some(due);
+        if !job.pending() && !recorded {
             return Ok(Fired::Skipped("finished"));
         }
-        if job.last_due_at == Some(due) {
-            return Ok(Fired::Skipped("this run already happened"));
-        }
         let now = self.clock.now();
-        // The same run always gets the same event id, so a repeated firing (a crash
-        // before the run was recorded, Scheduler's at-least-once) is dropped by verify.
+        // The same run always gets the same event id, so publishing it again (a crash
+        // between recording and publishing, Scheduler's at-least-once) is dropped by verify.
         let event_id =
             EventId::derived(&[b"run", id.as_str().as_bytes(), &version.to_be_bytes(), &due.timestamp().to_be_bytes()]);
+        let (ran, next) = if recorded {
+            // Recorded by an earlier firing, which may have stopped before publishing.
+            let next = job.next_run_at;
+            (job, next)
+        } else {
+            // Record the run first, conditional on the version the timer was set for: a
+            // cancel or an update made since the job was read wins, and nothing is published.
+            let next = job.next_after_run(due, now);
+            let ran =
+                Job { runs: job.runs + 1, last_run_at: Some(now), last_due_at: Some(due), next_run_at: next, ..job };
+            if !self.store.put_job_if(&ran, version).await? {
+                return Ok(Fired::Skipped("cancelled or changed while it ran"));
+            }
+            (ran, next)
+        };
         let message = InboxMessage::Publish(PublishRequest {
             event_id: event_id.clone(),
             org_id: org.clone(),
-            event_type: job.event_type.clone(),
-            data: job.event_data(),
+            event_type: ran.event_type.clone(),
+            data: ran.event_data(),
             received_at: now,
         });
         let body = serde_json::to_string(&message).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
         self.inbox.send(&body, Duration::ZERO).await?;
-
-        let next = job.next_after_run(due, now);
-        let ran = Job { runs: job.runs + 1, last_run_at: Some(now), last_due_at: Some(due), next_run_at: next, ..job };
-        if self.store.put_job_if(&ran, version).await? {
-            if let Some(next) = next {
-                self.timer.rearm(&ran, next, &TimerPayload::for_job(&ran)).await?;
-            }
+        if let Some(next) = next {
+            self.timer.rearm(&ran, next, &TimerPayload::for_job(&ran)).await?;
         }
         tracing::info!(schedule = %id, event = %event_id, next = ?next, "scheduled job ran");
         Ok(Fired::Ran(event_id))
@@ -155,6 +163,7 @@ mod tests {
             endpoint_id: EndpointId::new(),
             attempt: 4,
             first_attempt_at: Some(due_at - chrono::Duration::hours(2)),
+            replay: None,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
         serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()
@@ -233,9 +242,11 @@ mod tests {
         let stored = s.store.get_job(&job.org_id, &job.id).await.unwrap().unwrap();
         assert_eq!((stored.runs, stored.next_run_at), (1, Some(t0 + chrono::Duration::minutes(1))));
 
-        // The same run again (a repeated invocation) does nothing.
-        assert!(matches!(s.schedule.handle(&payload, t0).await.unwrap(), Fired::Skipped(_)));
-        assert!(s.inbox.is_empty());
+        // The same run again (a repeated invocation, or a retry after a crash before
+        // publishing) publishes the same event id, which verify drops if it got through.
+        assert_eq!(s.schedule.handle(&payload, t0).await.unwrap(), Fired::Ran(first.clone()));
+        assert_eq!(published(&s.inbox)[0].event_id, first);
+        assert_eq!(s.store.get_job(&job.org_id, &job.id).await.unwrap().unwrap().runs, 1, "recorded once");
 
         // A minute later the second run, with another event id.
         s.clock.set(t0 + chrono::Duration::minutes(1));
@@ -277,5 +288,70 @@ mod tests {
     async fn malformed_payloads_are_errors() {
         let s = setup(Utc::now());
         assert!(matches!(s.schedule.handle("{}", Utc::now()).await, Err(ScheduleError::Malformed(_))));
+    }
+
+    /// The store, with a cancel landing right after the handler reads the job.
+    #[derive(Clone)]
+    struct CancelledWhileRunning(LocalStore);
+
+    #[async_trait::async_trait]
+    impl ScheduleStore for CancelledWhileRunning {
+        async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+            self.0.put_job(job).await
+        }
+        async fn put_job_if(&self, job: &Job, version: u64) -> Result<bool, StoreError> {
+            self.0.put_job_if(job, version).await
+        }
+        async fn get_job(&self, org: &OrgId, id: &ScheduleId) -> Result<Option<Job>, StoreError> {
+            let job = self.0.get_job(org, id).await?;
+            self.0.delete_job(org, id).await?;
+            Ok(job)
+        }
+        async fn list_jobs(
+            &self,
+            org: &OrgId,
+            q: &hookline_shared::ports::JobQuery,
+        ) -> Result<hookline_shared::ports::Page<Job>, StoreError> {
+            self.0.list_jobs(org, q).await
+        }
+        async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError> {
+            self.0.delete_job(org, id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_between_the_read_and_the_run_wins() {
+        let t0 = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        let s = setup(t0);
+        let job = rate_job(t0);
+        s.store.put_job(&job).await.unwrap();
+        let racing = Schedule::new(
+            CancelledWhileRunning(s.store.clone()),
+            s.inbox.clone(),
+            s.queues.clone(),
+            s.timer.clone(),
+            s.clock.clone(),
+        );
+        assert_eq!(
+            racing.handle(&TimerPayload::for_job(&job), t0).await.unwrap(),
+            Fired::Skipped("cancelled or changed while it ran")
+        );
+        assert!(s.inbox.is_empty(), "nothing is published for a cancelled job");
+        assert_eq!(s.store.get_job(&job.org_id, &job.id).await.unwrap(), None, "nor is it recreated");
+    }
+
+    #[tokio::test]
+    async fn a_one_off_recorded_but_not_published_is_published_by_the_retry() {
+        let t0 = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+        let s = setup(t0);
+        let job = Job { when: When::At { at: t0 }, next_run_at: Some(t0), ..rate_job(t0) };
+        s.store.put_job(&job).await.unwrap();
+        // A firing that recorded the run and stopped before publishing it.
+        let recorded = Job { runs: 1, last_run_at: Some(t0), last_due_at: Some(t0), next_run_at: None, ..job.clone() };
+        assert!(s.store.put_job_if(&recorded, job.version).await.unwrap());
+        let Fired::Ran(id) = s.schedule.handle(&TimerPayload::for_job(&job), t0).await.unwrap() else {
+            panic!("the retry did not publish")
+        };
+        assert_eq!(published(&s.inbox)[0].event_id, id);
     }
 }

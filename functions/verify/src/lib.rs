@@ -12,7 +12,10 @@
 use chrono::SubsecRound as _;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
-use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError};
+use hookline_shared::{
+    validate_event_type, Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError,
+    EVENT_TYPE_MAX,
+};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -196,8 +199,17 @@ pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> 
         "shopify" => req.header("x-shopify-topic").map(str::to_owned),
         _ => json_str(json, "type").map(str::to_owned),
     };
-    t.unwrap_or_else(|| "received".to_owned())
+    match t {
+        // `<source name>.` comes first; source names are at most 64 characters.
+        Some(t) if validate_event_type(&t).is_ok() && t.len() < EVENT_TYPE_MAX - 64 => t,
+        Some(_) => INVALID_TYPE.to_owned(),
+        None => "received".to_owned(),
+    }
 }
+
+/// The provider part of an event's type when the provider's own is not a valid event
+/// type: the event is kept, and a filter can still select it.
+pub const INVALID_TYPE: &str = "invalid_type";
 
 #[cfg(test)]
 mod tests {
@@ -269,6 +281,9 @@ mod tests {
         assert_eq!(t("shopify", &[("x-shopify-topic", "orders/create")], "{}"), "orders/create");
         assert_eq!(t("hmac", &[], r#"{"type":7}"#), "received");
         assert_eq!(t("none", &[], "not json"), "received");
+        assert_eq!(t("stripe", &[], r#"{"type":"a b"}"#), INVALID_TYPE);
+        assert_eq!(t("stripe", &[], r#"{"type":"x?y@evil.example/"}"#), INVALID_TYPE);
+        assert_eq!(t("shopify", &[("x-shopify-topic", "orders/create")], "{}"), "orders/create");
     }
 
     #[tokio::test]
@@ -337,6 +352,7 @@ mod tests {
                 EndpointStatus::Disabled { disabled_reason: "test".into(), disabled_at: now }
             },
             failure: FailureState::default(),
+            version: 0,
             created_at: now,
             updated_at: now,
         }

@@ -14,7 +14,7 @@ use super::sdk_err;
 use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Plan, Provider, Secret, Source};
 use crate::error::StoreError;
-use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
     cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, JobQuery,
     OrgStore, Page, ScheduleStore, SourceStore,
@@ -31,9 +31,9 @@ use std::time::Duration;
 /// The three table names (one stack per stage, so never hard-coded).
 #[derive(Debug, Clone)]
 pub struct TableNames {
-    /// Orgs, keys, sources (and later endpoints and schedules).
+    /// Orgs, keys, sources, endpoints and scheduled jobs.
     pub subscriptions: String,
-    /// Events (and later delivery attempts).
+    /// Events and delivery attempts.
     pub logs: String,
     /// Dedupe and publish keys.
     pub idempotency: String,
@@ -562,6 +562,9 @@ struct EndpointItem {
     gsi1pk: String,
     gsi1sk: String,
     org_id: OrgId,
+    /// The endpoint's version, as a number so writes can be conditional on it.
+    #[serde(default)]
+    version: u64,
     body: String,
 }
 
@@ -573,6 +576,7 @@ impl EndpointItem {
             gsi1pk: format!("ORG#{}#EP", ep.org_id),
             gsi1sk: sort_key(ep.created_at.timestamp_millis(), ep.id.as_str()),
             org_id: ep.org_id.clone(),
+            version: ep.version,
             body: serde_json::to_string(ep).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         })
     }
@@ -623,6 +627,19 @@ impl EndpointStore for DynamoStore {
         self.put(&self.tables.subscriptions, to_item(&EndpointItem::from_endpoint(ep)?)?).await
     }
 
+    async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
+        let item = to_item(&EndpointItem::from_endpoint(ep)?)?;
+        // `org_id = :org` also requires the item to exist: a deleted endpoint stays deleted.
+        // Items written before versions existed have none, which counts as 0.
+        let condition = if version == 0 {
+            "org_id = :org AND (attribute_not_exists(version) OR version = :v)"
+        } else {
+            "org_id = :org AND version = :v"
+        };
+        let values = vec![(":v", AttributeValue::N(version.to_string())), (":org", s(ep.org_id.as_str()))];
+        self.put_if(&self.tables.subscriptions, item, condition, values).await
+    }
+
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
         let Some(item) = self.get(&self.tables.subscriptions, key(format!("EP#{id}"), "EP")).await? else {
             return Ok(None);
@@ -643,8 +660,21 @@ impl EndpointStore for DynamoStore {
 
 #[async_trait]
 impl AttemptStore for DynamoStore {
-    async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+    async fn insert_attempt(&self, a: &Attempt) -> Result<bool, StoreError> {
+        let item = to_item(&AttemptItem::from_attempt(a)?)?;
+        self.put_if(&self.tables.logs, item, "attribute_not_exists(pk)", vec![]).await
+    }
+
+    async fn put_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
         self.put(&self.tables.logs, to_item(&AttemptItem::from_attempt(a)?)?).await
+    }
+
+    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        let Some(item) = self.get(&self.tables.logs, key(format!("ATM#{id}"), "ATM")).await? else {
+            return Ok(None);
+        };
+        let a = from_item::<AttemptItem>(item)?.into_attempt()?;
+        Ok((a.org_id == *org).then_some(a))
     }
 
     async fn list_attempts(

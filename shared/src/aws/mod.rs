@@ -13,7 +13,7 @@ mod timer;
 pub use crate::schedule::at_expression;
 pub use dynamo::{DynamoStore, TableNames};
 pub use sqs::SqsQueue;
-pub use timer::{EventBridgeOps, SchedulerTimer};
+pub use timer::{EventBridgeOps, SchedulerTimer, TimerTarget};
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG`; the Lambda runtime stamps the time.
 pub fn init_tracing() {

@@ -6,7 +6,9 @@ use crate::ports::{OpsEvent, OpsSink, Timer};
 use crate::schedule::at_expression;
 use crate::schedule::Job;
 use async_trait::async_trait;
-use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+};
 use chrono::{DateTime, Utc};
 
 fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> QueueError {
@@ -19,23 +21,42 @@ fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>)
 pub struct SchedulerTimer {
     client: aws_sdk_scheduler::Client,
     group: String,
-    target_arn: String,
-    role_arn: String,
+    target: TimerTarget,
 }
 
+/// What every timer invokes, as whom, and where an invocation that keeps failing goes.
+#[derive(Debug, Clone)]
+pub struct TimerTarget {
+    /// The `schedule` function.
+    pub arn: String,
+    /// The role Scheduler assumes to invoke it (and to send to the dead-letter queue).
+    pub role_arn: String,
+    /// The SQS queue that keeps the input of an invocation Scheduler gave up on.
+    pub dead_letter_arn: String,
+}
+
+/// Scheduler retries an invocation that fails to reach the function for up to a day.
+const TARGET_MAX_EVENT_AGE_SECS: i32 = 86_400;
+/// …and at most this many times (its own maximum).
+const TARGET_MAX_RETRIES: i32 = 185;
+
 impl SchedulerTimer {
-    /// Timers in `group`, invoking `target_arn` with `role_arn`.
-    pub fn new(client: aws_sdk_scheduler::Client, group: String, target_arn: String, role_arn: String) -> Self {
-        Self { client, group, target_arn, role_arn }
+    /// Timers in `group`, invoking `target`.
+    pub fn new(client: aws_sdk_scheduler::Client, group: String, target: TimerTarget) -> Self {
+        Self { client, group, target }
     }
 
-    /// From `HOOKLINE_SCHEDULE_GROUP`, `HOOKLINE_SCHEDULE_TARGET_ARN`, `HOOKLINE_SCHEDULE_ROLE_ARN`.
+    /// From `HOOKLINE_SCHEDULE_GROUP`, `HOOKLINE_SCHEDULE_TARGET_ARN`, `HOOKLINE_SCHEDULE_ROLE_ARN`
+    /// and `HOOKLINE_SCHEDULE_DLQ_ARN`.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
         Ok(Self::new(
             aws_sdk_scheduler::Client::new(sdk),
             super::required_env("HOOKLINE_SCHEDULE_GROUP")?,
-            super::required_env("HOOKLINE_SCHEDULE_TARGET_ARN")?,
-            super::required_env("HOOKLINE_SCHEDULE_ROLE_ARN")?,
+            TimerTarget {
+                arn: super::required_env("HOOKLINE_SCHEDULE_TARGET_ARN")?,
+                role_arn: super::required_env("HOOKLINE_SCHEDULE_ROLE_ARN")?,
+                dead_letter_arn: super::required_env("HOOKLINE_SCHEDULE_DLQ_ARN")?,
+            },
         ))
     }
 }
@@ -46,7 +67,19 @@ fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, QueueError> {
 
 impl SchedulerTimer {
     fn target(&self, payload: &str) -> Result<Target, QueueError> {
-        built(Target::builder().arn(&self.target_arn).role_arn(&self.role_arn).input(payload).build())
+        let retry = RetryPolicy::builder()
+            .maximum_event_age_in_seconds(TARGET_MAX_EVENT_AGE_SECS)
+            .maximum_retry_attempts(TARGET_MAX_RETRIES)
+            .build();
+        built(
+            Target::builder()
+                .arn(&self.target.arn)
+                .role_arn(&self.target.role_arn)
+                .input(payload)
+                .retry_policy(retry)
+                .dead_letter_config(DeadLetterConfig::builder().arn(&self.target.dead_letter_arn).build())
+                .build(),
+        )
     }
 
     fn window() -> Result<FlexibleTimeWindow, QueueError> {

@@ -5,7 +5,7 @@ use super::{corrupt, LocalDb};
 use crate::delivery::{Attempt, Endpoint};
 use crate::domain::{Event, KeyHash, Org, Source};
 use crate::error::StoreError;
-use crate::ids::{EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
     cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, JobQuery,
     OrgStore, Page, ScheduleStore, SourceStore,
@@ -282,6 +282,18 @@ impl EndpointStore for LocalStore {
         written.map(|_| ())
     }
 
+    async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
+        let written = self
+            .execute(
+                "UPDATE endpoints SET body = ?3
+                 WHERE id = ?1 AND org_id = ?2 AND IFNULL(json_extract(body, '$.version'), 0) = ?4",
+                (ep.id.to_string(), ep.org_id.to_string(), to_json(ep)?, version as i64),
+            )
+            .await;
+        self.db.endpoints.invalidate(&ep.org_id);
+        Ok(written? > 0)
+    }
+
     async fn get_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
         Ok(self.endpoints(org).await?.iter().find(|ep| &ep.id == id).cloned())
     }
@@ -299,12 +311,29 @@ impl EndpointStore for LocalStore {
     }
 }
 
-#[async_trait]
-impl AttemptStore for LocalStore {
-    async fn insert_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+/// How an attempt is written.
+#[derive(Debug, Clone, Copy)]
+enum AttemptWrite {
+    /// Only when no attempt has its id.
+    IfNew,
+    /// Whatever is there.
+    Replace,
+}
+
+impl LocalStore {
+    async fn write_attempt(&self, a: &Attempt, how: AttemptWrite) -> Result<usize, StoreError> {
+        let sql = match how {
+            AttemptWrite::IfNew => {
+                "INSERT OR IGNORE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            }
+            AttemptWrite::Replace => {
+                "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            }
+        };
         self.execute(
-            "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            sql,
             (
                 a.id.to_string(),
                 a.org_id.to_string(),
@@ -315,8 +344,22 @@ impl AttemptStore for LocalStore {
                 to_json(a)?,
             ),
         )
-        .await?;
-        Ok(())
+        .await
+    }
+}
+
+#[async_trait]
+impl AttemptStore for LocalStore {
+    async fn insert_attempt(&self, a: &Attempt) -> Result<bool, StoreError> {
+        Ok(self.write_attempt(a, AttemptWrite::IfNew).await? > 0)
+    }
+
+    async fn put_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        self.write_attempt(a, AttemptWrite::Replace).await.map(|_| ())
+    }
+
+    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        self.owned("SELECT body FROM attempts WHERE id = ?1 AND org_id = ?2", id.as_str(), org).await
     }
 
     async fn list_attempts(
