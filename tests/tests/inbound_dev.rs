@@ -252,3 +252,39 @@ async fn ingest_refuses_bad_requests_with_json_errors() {
     assert_eq!(res.status(), 404);
     assert_eq!(app.server.as_ref().unwrap().inbox.depth().await.unwrap(), 0, "nothing refused was kept");
 }
+
+/// An event type is a path segment at most: a published one outside the documented set is
+/// refused, an inbound one is recorded as `<source>.invalid_type`, a URL may hold `:name`
+/// only in its path, and what is substituted there is percent-encoded.
+#[tokio::test]
+async fn event_types_cannot_steer_a_delivery() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = hookline_tests::Receiver::start().await;
+    for (url, events) in [
+        (format!("http://:name.{}/x", rx.url.trim_start_matches("http://")), json!(["*"])),
+        (format!("{}/x?type=:name", rx.url), json!(["*"])),
+        (format!("{}/x", rx.url), json!(["a?b"])),
+        (format!("{}/x", rx.url), json!(["*.paid"])),
+    ] {
+        let (status, v) = app.post(&key, "/v1/webhooks", json!({"url": url, "events": events})).await;
+        assert_eq!(status, 400, "{url} {events}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_request");
+    }
+    app.create_webhook(&key, json!({"url": format!("{}/by-type/:name", rx.url), "events": ["*"]})).await;
+    for bad in ["a b", "x@evil.example/", "../admin", "é", ""] {
+        let (status, _) = app.post(&key, "/v1/events", json!({"type": bad, "data": {}})).await;
+        assert_eq!(status, 400, "{bad:?}");
+    }
+
+    // Inbound, the provider's type is not ours to refuse: the event is kept, typed safely.
+    let open = app.create_source(&key, json!({"name": "open", "provider": "none"})).await;
+    let url = open["ingest_url"].as_str().unwrap();
+    assert_eq!(send(&app, url, &[], r#"{"type":"x@evil.example/#"}"#).await.0, 200);
+    assert_eq!(send(&app, url, &[], r#"{"type":"orders/create"}"#).await.0, 200);
+    app.drain().await;
+    let got = rx.wait_for("/by-type/open.invalid_type", 1, 10).await;
+    assert_eq!(got.len(), 1, "{:?}", rx.all().iter().map(|g| &g.path).collect::<Vec<_>>());
+    assert_eq!(rx.wait_for("/by-type/open.orders%2Fcreate", 1, 10).await.len(), 1);
+    assert_eq!(rx.all().len(), 2, "nothing went anywhere else");
+}
