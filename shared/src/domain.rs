@@ -3,9 +3,7 @@
 use crate::ids::{EventId, OrgId, SourceId};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rand::Rng as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// A tenant's plan; it bounds how many webhooks the org may have.
@@ -67,51 +65,6 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(redacted)")
-    }
-}
-
-/// An org API key as given to its owner once: `hk_<random>`. Only its SHA-256 is stored.
-#[derive(Clone)]
-pub struct ApiKey(Secret);
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(redacted)")
-    }
-}
-
-impl ApiKey {
-    /// A new random key with 192 bits of entropy.
-    pub fn generate() -> Self {
-        let bytes: [u8; 24] = rand::rng().random();
-        Self(Secret::new(format!("hk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
-    }
-
-    /// The key text, to return to its owner exactly once.
-    pub fn expose(&self) -> &str {
-        self.0.expose()
-    }
-
-    /// The stored form of the key.
-    pub fn hash(&self) -> KeyHash {
-        KeyHash::of(self.0.expose())
-    }
-}
-
-/// The SHA-256 of an API key, hex encoded: what the store keeps and looks keys up by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct KeyHash(String);
-
-impl KeyHash {
-    /// Hash a presented key.
-    pub fn of(key: &str) -> Self {
-        Self(hex::encode(Sha256::digest(key.as_bytes())))
-    }
-
-    /// The hex digest.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -367,16 +320,6 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(redacted)");
         assert_eq!(s.hint(), "whsec_…b7oD");
         assert_eq!(Secret::new("short").hint(), "…");
-    }
-
-    #[test]
-    fn api_keys_are_random_and_hash_stably() {
-        let a = ApiKey::generate();
-        let b = ApiKey::generate();
-        assert_ne!(a.expose(), b.expose());
-        assert!(a.expose().starts_with("hk_"));
-        assert_eq!(a.hash(), KeyHash::of(a.expose()));
-        assert_eq!(a.hash().as_str().len(), 64);
     }
 
     #[test]

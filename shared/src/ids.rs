@@ -131,6 +131,10 @@ prefixed_id!(
     AttemptId, "atm_", "attempt"
 );
 prefixed_id!(
+    /// An org's API key (its record; the key itself is never stored).
+    ApiKeyId, "key_", "api key"
+);
+prefixed_id!(
     /// A scheduled job: one-off, cron or rate, or a recurring job per thing.
     ScheduleId, "sch_", "schedule"
 );

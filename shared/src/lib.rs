@@ -1,6 +1,7 @@
 //! `hookline-shared`: the domain, the ports, the signature schemes and the two adapter
 //! sets (`local`: embedded SQLite; `aws`: DynamoDB and SQS) that every function shares.
 
+pub mod api_key;
 pub mod batch;
 pub mod cache;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod aws;
 #[cfg(feature = "local")]
 pub mod local;
 
+pub use api_key::{ApiKey, ApiKeyRecord, KeyHash};
 pub use config::Config;
 pub use domain::*;
 pub use error::{QueueError, StoreError};

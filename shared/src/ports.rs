@@ -1,22 +1,32 @@
 //! Ports: the narrow traits the handlers see the world through. The `local` and `aws`
 //! adapters implement them; the conformance suite holds both to the same behaviour.
 
+use crate::api_key::ApiKeyRecord;
+use crate::api_key::KeyHash;
 use crate::delivery::{Attempt, AttemptStatus, Endpoint};
-use crate::domain::{Event, KeyHash, Org, Source};
+use crate::domain::{Event, Org, Source};
 use crate::error::{QueueError, StoreError};
-use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::ids::{ApiKeyId, AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
-/// Organisations and their API keys (`subscriptions` table).
+/// Organisations and their API keys (`subscriptions` table). Keys are kept as hashes.
 #[async_trait]
 pub trait OrgStore: Send + Sync {
-    /// Store a new org with its first API key (hash only).
-    async fn create_org(&self, org: &Org, key: &KeyHash) -> Result<(), StoreError>;
-    /// The org an API key belongs to.
-    async fn org_for_key(&self, key: &KeyHash) -> Result<Option<Org>, StoreError>;
+    /// Store a new org with its first API key.
+    async fn create_org(&self, org: &Org, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// An org by id.
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
+    /// The org an API key belongs to, and the key's record.
+    async fn org_for_key(&self, key: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError>;
+    /// Add a key to its org, or replace its record (the last day it was used).
+    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// An org's keys, oldest first.
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Revoke a key of `org`; its record, or `None` when it has no such key.
+    async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError>;
 }
 
 /// Inbound sources (`subscriptions` table).

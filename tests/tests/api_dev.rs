@@ -278,3 +278,55 @@ async fn openapi_document_lists_exactly_the_served_routes() {
         assert!(!(v["error"]["message"] == "no such route"), "{method} {path} is not served");
     }
 }
+
+/// An org holds several keys, lists them without their text, and revokes them; a revoked
+/// key is refused at once. The operator can replace every key of an org.
+#[tokio::test]
+async fn api_keys_are_added_listed_and_revoked() {
+    let app = spawn_app().await;
+    let (org, first) = app.create_org("pro").await;
+    let (_, other_org_key) = app.create_org("pro").await;
+    let (status, second) = app.post(&first, "/v1/api-keys", json!({})).await;
+    assert_eq!(status, 201, "{second}");
+    let second_key = second["api_key"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&second_key, "/v1/webhooks").await.0, 200);
+
+    let (status, list) = app.get(&first, "/v1/api-keys").await;
+    assert_eq!(status, 200);
+    let keys = list["data"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let today = chrono::Utc::now().date_naive().to_string();
+    for k in keys {
+        assert!(k["id"].as_str().unwrap().starts_with("key_"));
+        assert_eq!(k["prefix"].as_str().unwrap().len(), 8);
+        assert_eq!(k["last_used_on"], today.as_str(), "both keys were used today: {k}");
+    }
+    assert!(!list.to_string().contains(&first[8..]) && !list.to_string().contains(&second_key[8..]));
+    let first_id = keys.iter().find(|k| first.starts_with(k["prefix"].as_str().unwrap())).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let delete = |key: String, id: String| {
+        let http = app.http.clone();
+        let url = format!("{}/v1/api-keys/{id}", app.url);
+        async move { http.delete(url).bearer_auth(key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(delete(other_org_key.clone(), first_id.clone()).await, 404, "another org's key");
+    assert_eq!(delete(second_key.clone(), first_id.clone()).await, 204);
+    let (status, v) = app.get(&first, "/v1/webhooks").await;
+    assert_eq!((status, v["error"]["code"].as_str()), (401, Some("unauthorized")), "revoked at once");
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    assert_eq!(delete(second_key.clone(), second_id).await, 409, "the last key stays");
+
+    // The operator's way back in: every old key goes, one new key comes.
+    let rotate = format!("/v1/orgs/{org}/rotate-key");
+    assert_eq!(app.post(&second_key, &rotate, json!({})).await.0, 401, "operator only");
+    let (status, fresh) = app.post(&app.operator_key, &rotate, json!({})).await;
+    assert_eq!(status, 201);
+    let fresh_key = fresh["api_key"].as_str().unwrap();
+    assert_eq!(app.get(&second_key, "/v1/webhooks").await.0, 401);
+    assert_eq!(app.get(fresh_key, "/v1/webhooks").await.0, 200);
+    assert_eq!(app.get(fresh_key, "/v1/api-keys").await.1["data"].as_array().unwrap().len(), 1);
+    assert_eq!(app.post(&app.operator_key, &format!("/v1/orgs/{}/rotate-key", "org_nope"), json!({})).await.0, 404);
+}

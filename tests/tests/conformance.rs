@@ -14,8 +14,8 @@ use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
 use hookline_shared::ports::{AttemptQuery, Claim, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
 use hookline_shared::schedule::{Job, Recurring, When};
 use hookline_shared::{
-    AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, ScheduleId, Secret, Source, SourceId,
-    StoreError,
+    ApiKey, ApiKeyRecord, AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, ScheduleId,
+    Secret, Source, SourceId, StoreError,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -54,13 +54,31 @@ fn event(org: &OrgId, t: &str, at_ms: i64) -> Event {
 
 async fn orgs_and_keys<S: Store>(store: S) {
     let a = org("a");
-    let key = KeyHash::of("hk_secret_a");
-    store.create_org(&a, &key).await.unwrap();
-    assert_eq!(store.org_for_key(&key).await.unwrap(), Some(a.clone()));
+    let key = ApiKey::generate();
+    let first = ApiKeyRecord::new(&key, &a.id, a.created_at);
+    store.create_org(&a, &first).await.unwrap();
+    assert_eq!(store.get_org(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get_org(&OrgId::new()).await.unwrap(), None);
+    assert_eq!(store.org_for_key(&key.hash()).await.unwrap(), Some((a.clone(), first.clone())));
     assert_eq!(store.org_for_key(&KeyHash::of("hk_other")).await.unwrap(), None);
     // The same key hash cannot be taken by a second org.
-    assert!(store.create_org(&org("b"), &key).await.is_err());
-    assert_eq!(store.org_for_key(&key).await.unwrap().unwrap().id, a.id);
+    let b = org("b");
+    assert!(store.create_org(&b, &ApiKeyRecord { org_id: b.id.clone(), ..first.clone() }).await.is_err());
+    assert_eq!(store.org_for_key(&key.hash()).await.unwrap().unwrap().0.id, a.id);
+
+    // A second key, listed oldest first, its last day of use kept; revoking one leaves the other.
+    let second = ApiKey::generate();
+    let mut second_rec = ApiKeyRecord::new(&second, &a.id, a.created_at + Days::seconds(1));
+    store.put_api_key(&second_rec).await.unwrap();
+    second_rec.last_used_on = Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
+    store.put_api_key(&second_rec).await.unwrap();
+    assert_eq!(store.list_api_keys(&a.id).await.unwrap(), [first.clone(), second_rec.clone()]);
+    assert!(store.list_api_keys(&b.id).await.unwrap().is_empty());
+    assert_eq!(store.delete_api_key(&b.id, &first.id).await.unwrap(), None, "another org's key");
+    assert_eq!(store.delete_api_key(&a.id, &first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.org_for_key(&key.hash()).await.unwrap(), None, "a revoked key finds nothing");
+    assert_eq!(store.list_api_keys(&a.id).await.unwrap(), [second_rec.clone()]);
+    assert_eq!(store.org_for_key(&second.hash()).await.unwrap(), Some((a.clone(), second_rec)));
 }
 
 async fn sources_are_scoped_to_their_org<S: Store>(store: S) {

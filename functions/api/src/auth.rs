@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::web::presented_key;
-use hookline_shared::{KeyHash, Org};
+use hookline_shared::{ApiKeyRecord, KeyHash, Org};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -29,7 +29,12 @@ where
         if let Some(org) = api.keys.get(&hash) {
             return Ok(OrgAuth(org));
         }
-        let org = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
+        let (org, record) = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
+        // The last day a key was used: written at most once a day per key and instance.
+        let today = api.clock.now().date_naive();
+        if record.last_used_on != Some(today) {
+            api.store.put_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record }).await?;
+        }
         api.keys.put(hash, org.clone());
         Ok(OrgAuth(org))
     }

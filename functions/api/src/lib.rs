@@ -2,6 +2,7 @@
 //! the store, the inbox queue and the clock. Lambda serves it through `lambda_http`,
 //! `hookline dev` serves it directly.
 
+mod api_keys;
 mod auth;
 mod error;
 mod events;
@@ -13,7 +14,7 @@ mod webhooks;
 pub use error::ApiError;
 pub use webhooks::API_REQUEST_TIMEOUT;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use hookline_shared::cache::TtlCache;
 use hookline_shared::config::WebhookLimits;
@@ -60,6 +61,10 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("post", "/v1/orgs"),
+    ("post", "/v1/orgs/{id}/rotate-key"),
+    ("post", "/v1/api-keys"),
+    ("get", "/v1/api-keys"),
+    ("delete", "/v1/api-keys/{id}"),
     ("post", "/v1/sources"),
     ("get", "/v1/sources"),
     ("get", "/v1/sources/{id}"),
@@ -104,8 +109,8 @@ pub struct Api<S, Q, C> {
     webhook_limits: WebhookLimits,
     network: NetworkPolicy,
     min_schedule_rate: std::time::Duration,
-    /// Orgs by API key hash, so a burst of calls costs one lookup. Keys cannot be revoked
-    /// yet; when they can, revocation must clear this (the TTL bounds it meanwhile).
+    /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
+    /// key here; other instances (Lambda) keep it until the TTL.
     keys: TtlCache<KeyHash, Org>,
 }
 
@@ -155,6 +160,9 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
     let routes = Router::new()
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/orgs", post(orgs::create::<S, Q, C>))
+        .route("/v1/orgs/{id}/rotate-key", post(orgs::rotate_key::<S, Q, C>))
+        .route("/v1/api-keys", post(api_keys::create::<S, Q, C>).get(api_keys::list::<S, Q, C>))
+        .route("/v1/api-keys/{id}", delete(api_keys::delete::<S, Q, C>))
         .route("/v1/sources", post(sources::create::<S, Q, C>).get(sources::list::<S, Q, C>))
         .route(
             "/v1/sources/{id}",

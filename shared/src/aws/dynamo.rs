@@ -2,7 +2,8 @@
 //!
 //! Access patterns, per table:
 //! - `subscriptions` (pk, sk; GSI `gsi1` on gsi1pk, gsi1sk):
-//!   org `ORG#{id}`/`ORG`; API key `KEY#{sha256}`/`KEY` → org id;
+//!   org `ORG#{id}`/`ORG`; API key `KEY#{sha256}`/`KEY` → org id and its record, listed
+//!   per org through gsi1 `ORG#{org}#KEY`;
 //!   source `SRC#{id}`/`SRC`, listed per org through gsi1 `ORG#{org}#SRC` / `{ms}#{id}`.
 //! - `logs` (same key shape): event `EVT#{id}`/`EVT`, listed per org newest first through
 //!   gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`.
@@ -11,10 +12,11 @@
 //! - `idempotency` (pk): the key, its value, `expires_at` (epoch seconds, the TTL attribute).
 
 use super::sdk_err;
+use crate::api_key::{ApiKeyRecord, KeyHash};
 use crate::delivery::{Attempt, Endpoint};
-use crate::domain::{Event, KeyHash, Org, Plan, Provider, Secret, Source};
+use crate::domain::{Event, Org, Plan, Provider, Secret, Source};
 use crate::error::StoreError;
-use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
+use crate::ids::{ApiKeyId, AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
     cursor, AttemptQuery, AttemptStore, Claim, EndpointStore, EventQuery, EventStore, IdempotencyStore, JobQuery,
     OrgStore, Page, ScheduleStore, SourceStore,
@@ -101,11 +103,38 @@ struct OrgItem {
     created_at: DateTime<Utc>,
 }
 
+/// An API key by its hash, listed per org through gsi1. Keys stored before keys had
+/// records carry none (nor the index attributes) until their next use adds them.
 #[derive(Serialize, Deserialize)]
 struct KeyItem {
     pk: String,
     sk: String,
     org_id: OrgId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+}
+
+impl KeyItem {
+    fn from_record(k: &ApiKeyRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            pk: format!("KEY#{}", k.hash.as_str()),
+            sk: "KEY".into(),
+            org_id: k.org_id.clone(),
+            gsi1pk: Some(format!("ORG#{}#KEY", k.org_id)),
+            gsi1sk: Some(sort_key(k.created_at.timestamp_millis(), k.id.as_str())),
+            body: Some(serde_json::to_string(k).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+        })
+    }
+}
+
+impl From<OrgItem> for Org {
+    fn from(o: OrgItem) -> Self {
+        Org { id: o.id, name: o.name, plan: o.plan, created_at: o.created_at }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -210,7 +239,7 @@ struct IdempotencyItem {
 
 #[async_trait]
 impl OrgStore for DynamoStore {
-    async fn create_org(&self, org: &Org, key_hash: &KeyHash) -> Result<(), StoreError> {
+    async fn create_org(&self, org: &Org, api_key: &ApiKeyRecord) -> Result<(), StoreError> {
         let org_item = to_item(&OrgItem {
             pk: format!("ORG#{}", org.id),
             sk: "ORG".into(),
@@ -219,8 +248,7 @@ impl OrgStore for DynamoStore {
             plan: org.plan,
             created_at: org.created_at,
         })?;
-        let key_item =
-            to_item(&KeyItem { pk: format!("KEY#{}", key_hash.as_str()), sk: "KEY".into(), org_id: org.id.clone() })?;
+        let key_item = to_item(&KeyItem::from_record(api_key)?)?;
         let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let p = Put::builder()
                 .table_name(&self.tables.subscriptions)
@@ -240,17 +268,57 @@ impl OrgStore for DynamoStore {
         Ok(())
     }
 
-    async fn org_for_key(&self, key_hash: &KeyHash) -> Result<Option<Org>, StoreError> {
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let item = self.get(&self.tables.subscriptions, key(format!("ORG#{id}"), "ORG")).await?;
+        item.map(|o| from_item::<OrgItem>(o).map(Org::from)).transpose()
+    }
+
+    async fn org_for_key(&self, key_hash: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError> {
         let Some(k) = self.get(&self.tables.subscriptions, key(format!("KEY#{}", key_hash.as_str()), "KEY")).await?
         else {
             return Ok(None);
         };
         let k: KeyItem = from_item(k)?;
-        let Some(o) = self.get(&self.tables.subscriptions, key(format!("ORG#{}", k.org_id), "ORG")).await? else {
-            return Ok(None);
+        let Some(org) = self.get_org(&k.org_id).await? else { return Ok(None) };
+        let record = match k.body {
+            Some(b) => serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => {
+                // A key from before records: give it one, so the org can list and revoke it.
+                let record = ApiKeyRecord::legacy(key_hash.clone(), &org.id, org.created_at);
+                self.put_api_key(&record).await?;
+                record
+            }
         };
-        let o: OrgItem = from_item(o)?;
-        Ok(Some(Org { id: o.id, name: o.name, plan: o.plan, created_at: o.created_at }))
+        Ok(Some((org, record)))
+    }
+
+    async fn put_api_key(&self, api_key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let item = to_item(&KeyItem::from_record(api_key)?)?;
+        let values = vec![(":org", s(api_key.org_id.as_str()))];
+        // A hash taken by another org's key stays theirs (it cannot happen by chance).
+        let written =
+            self.put_if(&self.tables.subscriptions, item, "attribute_not_exists(pk) OR org_id = :org", values).await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("an API key with this hash belongs to another org".into()))
+        }
+    }
+
+    async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#KEY")).await?;
+        items
+            .into_iter()
+            .filter_map(|i| from_item::<KeyItem>(i).map(|k| k.body).transpose())
+            .map(|b| b.and_then(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(e.to_string()))))
+            .collect()
+    }
+
+    async fn delete_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let Some(k) = self.list_api_keys(org).await?.into_iter().find(|k| &k.id == id) else { return Ok(None) };
+        let deleted =
+            self.delete_owned(&self.tables.subscriptions, key(format!("KEY#{}", k.hash.as_str()), "KEY"), org).await?;
+        Ok(deleted.then_some(k))
     }
 }
 

@@ -25,8 +25,10 @@ CREATE TABLE IF NOT EXISTS orgs (
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     hash TEXT PRIMARY KEY,
-    org_id TEXT NOT NULL
+    org_id TEXT NOT NULL,
+    body TEXT
 );
+CREATE INDEX IF NOT EXISTS api_keys_by_org ON api_keys (org_id);
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -106,6 +108,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_ms INTEGER NOT NULL
 );
 "#;
+
+/// Bring a database made by an earlier version up to [`SCHEMA`].
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n > 0)
+    };
+    // API keys gained a record (id, prefix, created, last used); older rows have none
+    // until they are next used.
+    if !has("api_keys", "body")? {
+        conn.execute_batch("ALTER TABLE api_keys ADD COLUMN body TEXT")?;
+    }
+    Ok(())
+}
 
 /// The name of the thread that owns the database connection (profilers and the load
 /// tool look it up by name).
@@ -220,6 +238,7 @@ impl LocalDb {
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate(&conn).map_err(unavailable)?;
         // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
         // statement whenever a range bound (a queue's `visible_ms <= ?`) changes.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(unavailable)?;
