@@ -244,6 +244,9 @@ pub struct DeliveryJob {
     /// Set by a replay: a new series of attempts for an event its endpoint had.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// The event's [`crate::domain::Event::hops`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hops: u32,
     /// What to send.
     pub payload: Payload,
 }
@@ -251,7 +254,12 @@ pub struct DeliveryJob {
 impl DeliveryJob {
     /// The first attempt of `payload` to an endpoint.
     pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
-        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, payload }
+        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, hops: 0, payload }
+    }
+
+    /// How this job's request is sent.
+    pub fn send(&self, urgency: Urgency, timeout: Duration, max_response_bytes: usize) -> crate::dispatch::SendOptions {
+        crate::dispatch::SendOptions { urgency, timeout, max_response_bytes, hops: self.hops }
     }
 
     /// The id of this job's attempt: the same job always logs under the same id, so a
@@ -277,6 +285,7 @@ impl DeliveryJob {
     pub fn first_attempt_body(
         org_id: &OrgId,
         endpoint_id: &EndpointId,
+        hops: u32,
         payload: &serde_json::value::RawValue,
     ) -> serde_json::Result<String> {
         #[derive(Serialize)]
@@ -284,10 +293,16 @@ impl DeliveryJob {
             org_id: &'a OrgId,
             endpoint_id: &'a EndpointId,
             attempt: u32,
+            #[serde(skip_serializing_if = "is_zero")]
+            hops: u32,
             payload: &'a serde_json::value::RawValue,
         }
-        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, payload })
+        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, payload })
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What became of an attempt.
@@ -535,11 +550,13 @@ mod tests {
             Utc::now(),
             serde_json::json!({"amount": 12, "note": "a \"quoted\" line\n"}),
         );
-        let job = DeliveryJob::first(OrgId::new(), EndpointId::new(), payload.clone());
-        let raw = serde_json::value::to_raw_value(&payload).unwrap();
-        let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, &raw).unwrap();
-        assert_eq!(body, serde_json::to_string(&job).unwrap());
-        assert_eq!(serde_json::from_str::<DeliveryJob>(&body).unwrap(), job);
+        for hops in [0, 2] {
+            let job = DeliveryJob { hops, ..DeliveryJob::first(OrgId::new(), EndpointId::new(), payload.clone()) };
+            let raw = serde_json::value::to_raw_value(&payload).unwrap();
+            let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, hops, &raw).unwrap();
+            assert_eq!(body, serde_json::to_string(&job).unwrap());
+            assert_eq!(serde_json::from_str::<DeliveryJob>(&body).unwrap(), job);
+        }
     }
 
     #[test]

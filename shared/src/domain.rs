@@ -228,7 +228,20 @@ pub struct Event {
     pub source: Option<SourceId>,
     /// When Hookline accepted it.
     pub created_at: DateTime<Utc>,
+    /// How many Hookline deliveries it came through: 0 for an event from a provider or
+    /// an app, more for one a Hookline delivery fed back in (a loop).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hops: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An event that has come through this many Hookline deliveries is recorded but not
+/// delivered again: an endpoint that feeds Hookline its own events (directly, or through
+/// a relay) stops there instead of looping forever.
+pub const MAX_HOPS: u32 = 3;
 
 /// What `ingest` and the publish API put on the `inbox` queue for `verify`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -169,6 +169,23 @@ impl NetworkPolicy {
     }
 }
 
+/// True when `url` would reach the server at `own` (the same host and port; every name
+/// for this machine counts as one host), so a delivery there would feed Hookline its own
+/// events.
+pub fn points_at(url: &reqwest::Url, own: &reqwest::Url) -> bool {
+    fn this_machine(h: &str) -> bool {
+        let h = h.trim_start_matches('[').trim_end_matches(']');
+        h.eq_ignore_ascii_case("localhost")
+            || h.parse::<IpAddr>().is_ok_and(|ip| {
+                let ip = canonical(ip);
+                ip.is_loopback() || ip.is_unspecified()
+            })
+    }
+    let (Some(host), Some(own_host)) = (url.host_str(), own.host_str()) else { return false };
+    url.port_or_known_default() == own.port_or_known_default()
+        && (host.eq_ignore_ascii_case(own_host) || (this_machine(host) && this_machine(own_host)))
+}
+
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let o = ip.octets();
     if ip.is_loopback() {
@@ -456,6 +473,23 @@ mod tests {
             assert!(!refused(&p, url), "{url} embeds a public address");
         }
         assert!(!refused(&p, "https://example.com/hooks"));
+    }
+
+    #[test]
+    fn urls_of_this_server_are_recognised() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        let own = u("http://127.0.0.1:8080");
+        for same in
+            ["http://127.0.0.1:8080/in/src_1", "http://localhost:8080/x", "http://[::1]:8080/", "http://0.0.0.0:8080/"]
+        {
+            assert!(points_at(&u(same), &own), "{same}");
+        }
+        for other in ["http://127.0.0.1:9000/", "https://127.0.0.1:8080/", "http://example.com:8080/"] {
+            assert!(!points_at(&u(other), &own), "{other}");
+        }
+        let api = u("https://abc.execute-api.us-east-1.amazonaws.com");
+        assert!(points_at(&u("https://ABC.execute-api.us-east-1.amazonaws.com/in/src_1"), &api));
+        assert!(!points_at(&u("https://abd.execute-api.us-east-1.amazonaws.com/in/src_1"), &api));
     }
 
     #[test]

@@ -49,6 +49,8 @@ fn event(org: &OrgId, t: &str, at_ms: i64) -> Event {
         data: json!({"n": 12345678901234567u64, "f": 1.5, "nested": {"a": [1, null, "x"]}, "empty": ""}),
         source: None,
         created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
+        // Kept like every other field (a loop's count must survive the store).
+        hops: (at_ms % 3) as u32,
     }
 }
 

@@ -499,3 +499,78 @@ async fn edits_made_while_a_delivery_is_in_flight_are_not_undone() {
     let (status, _) = app.get(&key, &format!("/v1/webhooks/{deleted}")).await;
     assert_eq!(status, 404, "a deleted endpoint stays deleted");
 }
+
+/// A relay that posts every request it gets on to `target`, with the `webhook-id` header
+/// and, when `keep_hops`, Hookline's hops header; it counts what it relayed.
+async fn relay(target: String, keep_hops: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (c, client) = (count.clone(), reqwest::Client::new());
+    let app = axum::Router::new().fallback(move |headers: http::HeaderMap, body: String| {
+        let (c, client, target) = (c.clone(), client.clone(), target.clone());
+        async move {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut req = client.post(&target).header("content-type", "application/json").body(body);
+            let mut pass = vec!["webhook-id"];
+            if keep_hops {
+                pass.push("x-hookline-hops");
+            }
+            for name in pass {
+                if let Some(v) = headers.get(name) {
+                    req = req.header(name, v.clone());
+                }
+            }
+            let status = req.send().await.map(|r| r.status().as_u16()).unwrap_or(502);
+            http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/relay", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, count)
+}
+
+/// An endpoint may not point at Hookline itself, and a loop through an outside relay
+/// stops after a few rounds: whether the relay keeps Hookline's hops header or only the
+/// `webhook-id`, each event that came back is recorded, and the third is not sent again.
+#[tokio::test]
+async fn deliveries_that_come_back_in_stop_after_a_few_rounds() {
+    let app = app_with(Policies::default(), None).await;
+    let (_, key) = app.create_org("pro").await;
+    let src = app.create_source(&key, json!({"name": "loop", "provider": "none"})).await;
+    let ingest = src["ingest_url"].as_str().unwrap().to_owned();
+    for url in [ingest.clone(), ingest.replace("127.0.0.1", "localhost"), format!("{}/v1/events", app.url)] {
+        let (status, v) = app.post(&key, "/v1/webhooks", json!({"url": url, "events": ["*"]})).await;
+        assert_eq!(status, 422, "{url}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("Hookline itself"), "{v}");
+    }
+
+    for (round, keep_hops) in [true, false].into_iter().enumerate() {
+        let (url, relayed) = relay(ingest.clone(), keep_hops).await;
+        let hook = app.create_webhook(&key, json!({"url": url, "events": ["*"]})).await;
+        let first = app.publish(&key, "order.paid", json!({"keep_hops": keep_hops})).await;
+        // The first delivery and two of the events it fed back: three rounds, then quiet.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while relayed.load(std::sync::atomic::Ordering::SeqCst) < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(relayed.load(std::sync::atomic::Ordering::SeqCst), 3, "keep_hops: {keep_hops}");
+        let (_, events) = app.get(&key, "/v1/events?limit=100").await;
+        let looped = events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"].as_str().unwrap().starts_with("loop."))
+            .count();
+        assert_eq!(looped, 3 * (round + 1), "every event that came back is kept: {events}");
+        assert!(events["data"].as_array().unwrap().iter().any(|e| e["id"] == first.as_str()));
+        let res = app
+            .http
+            .delete(format!("{}/v1/webhooks/{}", app.url, hook["id"].as_str().unwrap()))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+}

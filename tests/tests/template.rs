@@ -67,3 +67,13 @@ fn timers_that_cannot_fire_are_kept() {
         "{role}"
     );
 }
+
+#[test]
+fn deliver_is_bounded_so_a_slow_endpoint_cannot_take_every_lambda() {
+    let deliver = resource("DeliverFunction");
+    assert_eq!(value(&deliver, "ReservedConcurrentExecutions"), Some("!Ref DeliverConcurrency"));
+    let bounded = deliver.iter().filter(|l| l.trim() == "MaximumConcurrency: !Ref DeliverQueueConcurrency").count();
+    assert_eq!(bounded, 2, "both delivery queues' event sources are bounded");
+    let default = |p: &str| -> u64 { value(&resource(p), "Default").unwrap().parse().unwrap() };
+    assert!(default("DeliverConcurrency") >= 2 * default("DeliverQueueConcurrency"));
+}

@@ -11,9 +11,9 @@ use hookline_shared::delivery::{
     capped_body, parse_endpoint_url, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus,
     FailureState, Payload, RetryPolicy, Urgency, RESPONSE_BODY_CAP,
 };
-use hookline_shared::dispatch::send_event;
+use hookline_shared::dispatch::{send_event, SendOptions};
 use hookline_shared::endpoint_update::update_endpoint;
-use hookline_shared::outbound::{OutboundResponse, SendError};
+use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
 use hookline_shared::signature::standard;
 use hookline_shared::{validate_event_type, validate_filter, AttemptId, EndpointId, EventId, Org, Secret};
@@ -164,6 +164,25 @@ async fn load<S: ApiState, Q, C>(api: &Api<S, Q, C>, org: &Org, id: &str) -> Res
     api.store.get_endpoint(&org.id, &parse_id(id)?).await?.ok_or(ApiError::NotFound("webhook"))
 }
 
+/// How the API sends a request of its own (a test, a handshake, a real-time call): the
+/// event starts there, so it has been through no delivery yet.
+fn api_send(urgency: Urgency, timeout: Duration, max_response_bytes: usize) -> SendOptions {
+    SendOptions { urgency, timeout, max_response_bytes, hops: 0 }
+}
+
+/// The `Host` a request came to.
+#[derive(Debug)]
+pub struct CalledAs(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CalledAs {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+        Ok(CalledAs(host))
+    }
+}
+
 fn validate_filters(events: &[String]) -> Result<(), ApiError> {
     if events.is_empty() || events.len() > 100 {
         return Err(ApiError::BadRequest("events: give 1-100 event types or patterns (`invoice.*`, `*`)".into()));
@@ -190,10 +209,23 @@ fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> 
 impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// A URL must parse, use an allowed scheme and not name a forbidden address literally
     /// (names are checked again at connect time, on every delivery).
-    fn validate_url(&self, url: &str) -> Result<(), ApiError> {
+    fn validate_url(&self, url: &str, host: &CalledAs) -> Result<(), ApiError> {
         let parsed = parse_endpoint_url(url).map_err(|e| ApiError::BadRequest(format!("url: {e}")))?;
         if url.len() > 2048 {
             return Err(ApiError::BadRequest("url: at most 2048 characters".into()));
+        }
+        // Hookline's own addresses: the configured public URL, and the host this request
+        // came to (in AWS, the API's own domain; ingest is served there too).
+        let mut own: Vec<reqwest::Url> = reqwest::Url::parse(&self.public_url).into_iter().collect();
+        if let Some(h) = &host.0 {
+            own.extend(
+                ["https", "http"].iter().filter_map(|scheme| reqwest::Url::parse(&format!("{scheme}://{h}")).ok()),
+            );
+        }
+        if own.iter().any(|own| points_at(&parsed, own)) {
+            return Err(ApiError::Unprocessable(
+                "url: points at this Hookline itself; its deliveries would come back as new events".into(),
+            ));
         }
         self.network.check_url(&parsed).map_err(|e| ApiError::Unprocessable(format!("url: {e}")))
     }
@@ -203,10 +235,15 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         let magic = hex::encode(rand::rng().random::<[u8; 16]>());
         let now = self.clock.now();
         let payload = Payload::new(EventId::new(), "hello".into(), now, serde_json::json!({ "magic": magic }));
-        let res =
-            send_event(&*self.outbound.http, ep, &payload, Urgency::RealTime, API_REQUEST_TIMEOUT, 64 * 1024, now)
-                .await
-                .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
+        let res = send_event(
+            &*self.outbound.http,
+            ep,
+            &payload,
+            api_send(Urgency::RealTime, API_REQUEST_TIMEOUT, 64 * 1024),
+            now,
+        )
+        .await
+        .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))?;
         if !(200..300).contains(&res.status) {
             return Err(ApiError::Unprocessable(format!("handshake failed: endpoint answered {}", res.status)));
         }
@@ -272,9 +309,10 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
+    host: CalledAs,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, ApiJson<WebhookView>), ApiError> {
-    api.validate_url(&body.url)?;
+    api.validate_url(&body.url, &host)?;
     // With a handshake the endpoint may supply its own filter.
     if !body.handshake || !body.events.is_empty() {
         validate_filters(&body.events)?;
@@ -349,9 +387,13 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
 
 impl UpdateWebhook {
     /// Check every field given, before anything is read or written.
-    fn validate<S: ApiState, Q: Queue + 'static, C: Clock>(&self, api: &Api<S, Q, C>) -> Result<(), ApiError> {
+    fn validate<S: ApiState, Q: Queue + 'static, C: Clock>(
+        &self,
+        api: &Api<S, Q, C>,
+        host: &CalledAs,
+    ) -> Result<(), ApiError> {
         if let Some(url) = &self.url {
-            api.validate_url(url)?;
+            api.validate_url(url, host)?;
         }
         if let Some(events) = &self.events {
             validate_filters(events)?;
@@ -404,9 +446,10 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
+    host: CalledAs,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    body.validate(&api)?;
+    body.validate(&api, &host)?;
     let stored = load(&api, &org, &id).await?;
     let mut edited = stored.clone();
     body.apply(&mut edited);
@@ -451,8 +494,14 @@ pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
         now,
         serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
     );
-    let res =
-        send_event(&*api.outbound.http, &ep, &payload, ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP, now).await;
+    let res = send_event(
+        &*api.outbound.http,
+        &ep,
+        &payload,
+        api_send(ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP),
+        now,
+    )
+    .await;
     Ok(ApiJson(api.log_single(&ep, &payload, 1, &res).await?.into()))
 }
 
@@ -632,16 +681,8 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
     loop {
         n += 1;
         let remaining = policy.give_up_after.saturating_sub(started.elapsed());
-        let res = send_event(
-            &*api.outbound.http,
-            &ep,
-            &payload,
-            Urgency::RealTime,
-            remaining.min(policy.timeout),
-            CALL_RESPONSE_CAP,
-            api.clock.now(),
-        )
-        .await;
+        let how = api_send(Urgency::RealTime, remaining.min(policy.timeout), CALL_RESPONSE_CAP);
+        let res = send_event(&*api.outbound.http, &ep, &payload, how, api.clock.now()).await;
         api.log_single(&ep, &payload, n, &res).await?;
         let retryable = match &res {
             Ok(r) => r.status >= 500 || r.status == 429 || r.status == 408,

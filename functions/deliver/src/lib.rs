@@ -163,9 +163,14 @@ where
             return (attempt, FollowUp::Nothing);
         }
         let policy = self.policies.for_urgency(endpoint.urgency);
-        let result =
-            send_event(&self.http, endpoint, &job.payload, endpoint.urgency, policy.timeout, RESPONSE_READ_CAP, now)
-                .await;
+        let result = send_event(
+            &self.http,
+            endpoint,
+            &job.payload,
+            job.send(endpoint.urgency, policy.timeout, RESPONSE_READ_CAP),
+            now,
+        )
+        .await;
         let mut retry_after = None;
         let retryable = match result {
             Ok(res) => {
@@ -306,9 +311,11 @@ where
                 data: payload.data.clone(),
                 source: None,
                 created_at: now,
+                hops: job.hops,
             })
             .await?;
-        let next_job = DeliveryJob::first(job.org_id.clone(), job.endpoint_id.clone(), payload);
+        let next_job =
+            DeliveryJob { hops: job.hops, ..DeliveryJob::first(job.org_id.clone(), job.endpoint_id.clone(), payload) };
         let due_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
         self.schedule_retry(next_job, urgency, delay, due_at, key).await?;
         Ok(Ok(()))

@@ -38,6 +38,8 @@ pub const KEPT_HEADERS: &[&str] = &[
     "x-shopify-shop-domain",
     "x-shopify-triggered-at",
     "x-request-id",
+    // A delivery of Hookline's own coming back in: counted, so a loop stops.
+    "x-hookline-hops",
 ];
 
 /// Why a request was not accepted. Mapped to an HTTP answer in one place, [`IntoResponse`].

@@ -11,10 +11,11 @@
 
 use chrono::SubsecRound as _;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
+use hookline_shared::dispatch::HOPS_HEADER;
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
     validate_event_type, Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError,
-    EVENT_TYPE_MAX,
+    EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -65,10 +66,24 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     pub async fn handle(&self, body: &str) -> Result<Outcome, VerifyError> {
         let msg: InboxMessage = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let (key, event) = match msg {
-            InboxMessage::Inbound(req) => inbound_event(req)?,
+            InboxMessage::Inbound(req) => {
+                let echoed = self.echoed_event(&req).await?;
+                let (key, mut event) = inbound_event(req)?;
+                if let Some(earlier) = echoed {
+                    event.hops = event.hops.max(earlier.hops.saturating_add(1));
+                }
+                (key, event)
+            }
             InboxMessage::Publish(p) => published_event(p),
         };
         self.record(&key, event).await
+    }
+
+    /// The org's own event that a request carries as its `webhook-id`: one of our
+    /// deliveries came back in, perhaps through a relay that dropped the hops header.
+    async fn echoed_event(&self, req: &InboundRequest) -> Result<Option<Event>, VerifyError> {
+        let Some(id) = req.header("webhook-id").and_then(|id| id.parse::<EventId>().ok()) else { return Ok(None) };
+        Ok(self.store.get_event(&req.org_id, &id).await?)
     }
 
     /// Process one message and log what became of its event.
@@ -83,6 +98,10 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     /// One job per endpoint of the org whose filter matches, batched per queue.
     /// Disabled endpoints get theirs too: deliver keeps them as `failed` for replay.
     async fn route(&self, event: &Event) -> Result<usize, VerifyError> {
+        if event.hops >= MAX_HOPS {
+            tracing::warn!(event = %event.id, hops = event.hops, "a delivery loop: recorded, not delivered again");
+            return Ok(0);
+        }
         let endpoints = self.store.list_endpoints(&event.org_id).await?;
         let matching: Vec<&Endpoint> = endpoints.iter().filter(|ep| ep.wants(&event.event_type)).collect();
         if matching.is_empty() {
@@ -94,7 +113,7 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
-            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, &payload)
+            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, &payload)
                 .map_err(|e| VerifyError::Malformed(e.to_string()))?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
@@ -152,6 +171,7 @@ fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
         }),
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
+        hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
     };
     Ok((key, event))
 }
@@ -165,6 +185,7 @@ fn published_event(p: PublishRequest) -> (String, Event) {
         data: p.data,
         source: None,
         created_at: p.received_at.trunc_subsecs(3),
+        hops: 0,
     };
     (key, event)
 }

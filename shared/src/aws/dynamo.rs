@@ -200,6 +200,8 @@ struct EventItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<SourceId>,
     created_at: DateTime<Utc>,
+    #[serde(default)]
+    hops: u32,
 }
 
 impl EventItem {
@@ -215,6 +217,7 @@ impl EventItem {
             data: e.data.to_string(),
             source: e.source.clone(),
             created_at: e.created_at,
+            hops: e.hops,
         })
     }
 
@@ -226,6 +229,7 @@ impl EventItem {
             data: serde_json::from_str(&self.data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             source: self.source,
             created_at: self.created_at,
+            hops: self.hops,
         })
     }
 }
