@@ -222,7 +222,7 @@ where
             attempt.status = AttemptStatus::Retrying;
             attempt.next_attempt_at = Some(next_at);
             let next = DeliveryJob { attempt: job.attempt + 1, first_attempt_at: Some(first), ..job.clone() };
-            (attempt, FollowUp::Retry { next, delay, next_at })
+            (attempt, FollowUp::Retry { next: Box::new(next), delay, next_at })
         } else {
             attempt.status = AttemptStatus::Exhausted;
             attempt.job = Some(job.clone().for_replay());
@@ -242,7 +242,7 @@ where
         match next {
             FollowUp::Nothing => {}
             FollowUp::Retry { next, delay, next_at } => {
-                self.schedule_retry(next, endpoint.urgency, delay, next_at, &attempt.id).await?;
+                self.schedule_retry(*next, endpoint.urgency, delay, next_at, &attempt.id).await?;
             }
             FollowUp::Continue(c) => {
                 if let Err(why) = self.continue_chain(job, endpoint.urgency, c, now, &attempt.id).await? {
@@ -406,7 +406,7 @@ enum FollowUp {
     /// Nothing.
     Nothing,
     /// The next attempt, after `delay`.
-    Retry { next: DeliveryJob, delay: Duration, next_at: DateTime<Utc> },
+    Retry { next: Box<DeliveryJob>, delay: Duration, next_at: DateTime<Utc> },
     /// The endpoint asked for another iteration (and its failure streak, if any, ends).
     Continue(Continuation),
     /// Delivered after failures: the endpoint's failure streak ends.
