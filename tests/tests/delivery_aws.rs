@@ -277,3 +277,35 @@ async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
     assert_eq!(now.failure.consecutive_exhausted, 1, "the failure is recorded on top of it");
     assert_eq!(store.get_endpoint(&org, &deleted.id).await.unwrap(), None, "a deleted endpoint stays deleted");
 }
+
+/// A 200 KB event to 10 endpoints is ten jobs of 200 KB: more than one `SendMessageBatch`
+/// may carry (1 MiB in all). Every job still reaches the queue.
+#[tokio::test]
+async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
+    let org = OrgId::new();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let ep = endpoint(&org, format!("https://hooks{i}.example/in"), &["*"], Urgency::Regular);
+        store.put_endpoint(&ep).await.unwrap();
+        ids.push(ep.id);
+    }
+    let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
+    let msg = InboxMessage::Publish(PublishRequest {
+        event_id: EventId::new(),
+        org_id: org.clone(),
+        event_type: "report.ready".into(),
+        data: json!({"blob": "x".repeat(200_000)}),
+        received_at: chrono::Utc::now(),
+    });
+    verify.handle(&serde_json::to_string(&msg).unwrap()).await.unwrap();
+    let jobs = drain(&regular, 10).await;
+    let mut got: Vec<EndpointId> =
+        jobs.iter().map(|m| serde_json::from_str::<DeliveryJob>(&m.body).unwrap().endpoint_id).collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids, "one job per endpoint");
+}

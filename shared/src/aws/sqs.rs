@@ -48,7 +48,9 @@ impl Queue for SqsQueue {
     }
 
     async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
-        for chunk in bodies.chunks(10) {
+        // A batch holds 10 messages and 1 MiB in all: a fan-out of large events is split
+        // by size too.
+        for chunk in crate::batch::chunks(bodies, 10, crate::config::MAX_QUEUE_MESSAGE_BYTES) {
             let entries = chunk
                 .iter()
                 .enumerate()
