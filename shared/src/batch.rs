@@ -86,7 +86,8 @@ mod tests {
     #[test]
     fn chunks_keep_to_the_count_and_the_total_size() {
         let body = |n: usize| "x".repeat(n);
-        let sizes = |c: Vec<&[String]>| c.iter().map(|c| c.iter().map(String::len).collect::<Vec<_>>()).collect::<Vec<_>>();
+        let sizes =
+            |c: Vec<&[String]>| c.iter().map(|c| c.iter().map(String::len).collect::<Vec<_>>()).collect::<Vec<_>>();
         let ten_of_200k: Vec<String> = (0..10).map(|_| body(200_000)).collect();
         assert_eq!(sizes(chunks(&ten_of_200k, 10, 1 << 20)), [vec![200_000; 5], vec![200_000; 5]]);
         let small: Vec<String> = (0..25).map(|_| body(10)).collect();

@@ -7,15 +7,22 @@ use std::time::Duration;
 pub const MAX_QUEUE_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Envelope room kept free in a queue message besides the body.
 const ENVELOPE_BYTES: usize = 16 * 1024;
-/// The largest body limit that can be configured: a base64-encoded body must still fit in one message.
-pub const MAX_BODY_LIMIT: usize = (MAX_QUEUE_MESSAGE_BYTES - ENVELOPE_BYTES) / 4 * 3;
-// A body at the limit, base64-encoded, still fits in one message with its envelope.
-const _: () = assert!(MAX_BODY_LIMIT / 3 * 4 + ENVELOPE_BYTES <= MAX_QUEUE_MESSAGE_BYTES);
+/// The largest event data kept. An event is one DynamoDB item (400 KB at most), and so
+/// is an attempt that keeps its job for replay; this leaves room for the rest of them.
+pub const MAX_EVENT_DATA_BYTES: usize = 350_000;
+/// The largest body limit that can be configured (and the default): a body that is not
+/// JSON is kept base64-encoded, and must still fit in an event. JSON bodies are kept as
+/// parsed, and bodies whose kept form is larger are refused with 413 all the same.
+pub const MAX_BODY_LIMIT: usize = 256 * 1024;
+// A body at the limit, base64-encoded in `{"raw": …}`, fits in an event, and in one queue
+// message with its envelope (a JSON body quoted in the inbox message grows up to 2×).
+const _: () = assert!(MAX_BODY_LIMIT.div_ceil(3) * 4 + 10 <= MAX_EVENT_DATA_BYTES);
+const _: () = assert!(2 * MAX_BODY_LIMIT + ENVELOPE_BYTES <= MAX_QUEUE_MESSAGE_BYTES);
 
 /// Settings shared by every function.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Largest accepted inbound body (`HOOKLINE_MAX_BODY_BYTES`, default 512 KiB).
+    /// Largest accepted inbound body (`HOOKLINE_MAX_BODY_BYTES`, default and most 256 KiB).
     pub max_body_bytes: usize,
     /// How long dedupe and publish keys are kept (`HOOKLINE_IDEMPOTENCY_TTL_SECS`, default 7 days).
     pub idempotency_ttl: Duration,
@@ -81,7 +88,7 @@ pub struct ConfigError {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            max_body_bytes: 512 * 1024,
+            max_body_bytes: MAX_BODY_LIMIT,
             idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
             source_cache_ttl: Duration::from_secs(30),
             operator_key: None,
@@ -191,7 +198,7 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let c = cfg(&[]).unwrap();
-        assert_eq!(c.max_body_bytes, 512 * 1024);
+        assert_eq!(c.max_body_bytes, 256 * 1024);
         assert!(c.operator_key.is_none());
         let c = cfg(&[("HOOKLINE_MAX_BODY_BYTES", "1024"), ("HOOKLINE_OPERATOR_KEY", "op")]).unwrap();
         assert_eq!(c.max_body_bytes, 1024);

@@ -290,11 +290,13 @@ pub enum Body {
 }
 
 impl Body {
-    /// Wrap raw bytes.
+    /// Wrap raw bytes: text as is, unless quoting it in JSON would make it larger than
+    /// base64 would (control characters quote as six bytes each), so a body's queued
+    /// form is never more than 4/3 of its size.
     pub fn from_bytes(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
-            Ok(s) => Body::Text(s.to_owned()),
-            Err(_) => Body::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            Ok(s) if quoted_len(s) <= bytes.len().div_ceil(3) * 4 => Body::Text(s.to_owned()),
+            _ => Body::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
         }
     }
 
@@ -305,6 +307,32 @@ impl Body {
             Body::Base64(b) => base64::engine::general_purpose::STANDARD.decode(b),
         }
     }
+}
+
+/// The length of `s` quoted as a JSON string, quotes left out.
+fn quoted_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// An event's data as it is kept: the body's JSON as sent, or `{"raw": "<base64>"}` for
+/// a body that is not JSON.
+pub fn event_data(raw: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(raw)
+        .unwrap_or_else(|_| serde_json::json!({ "raw": base64::engine::general_purpose::STANDARD.encode(raw) }))
+}
+
+/// True when a body's kept form ([`event_data`]) is larger than an event may hold.
+/// Re-serialised JSON can grow (a number such as `1e15` is written out in full, up to
+/// about 4.5 times its text), so bodies under a fifth of the limit are never measured.
+pub fn too_large_to_keep(raw: &[u8]) -> bool {
+    raw.len() > crate::config::MAX_EVENT_DATA_BYTES / 5
+        && event_data(raw).to_string().len() > crate::config::MAX_EVENT_DATA_BYTES
 }
 
 /// An event published by an app, accepted but not yet recorded.
@@ -354,9 +382,26 @@ mod tests {
     #[test]
     fn body_round_trips_text_and_binary() {
         assert_eq!(Body::from_bytes(b"{}"), Body::Text("{}".into()));
+        // Text that would quote six times larger goes as base64 (and still round-trips).
+        let controls = [0x01u8; 300];
+        assert!(matches!(Body::from_bytes(&controls), Body::Base64(_)));
+        assert_eq!(Body::from_bytes(&controls).to_bytes().unwrap(), controls);
+        assert_eq!(Body::from_bytes(b"a\"quoted\" line\n"), Body::Text("a\"quoted\" line\n".into()));
+        assert!(serde_json::to_string(&Body::from_bytes(&[b'"'; 3000])).unwrap().len() <= 4000 + 20);
         let bin = [0xff, 0x00, 0x80];
         assert!(matches!(Body::from_bytes(&bin), Body::Base64(_)));
         assert_eq!(Body::from_bytes(&bin).to_bytes().unwrap(), bin);
+    }
+
+    #[test]
+    fn bodies_whose_kept_form_is_too_large_are_found() {
+        let limit = crate::config::MAX_EVENT_DATA_BYTES;
+        assert!(!too_large_to_keep(&vec![b'x'; crate::config::MAX_BODY_LIMIT]), "base64 of the cap fits");
+        // 60,000 numbers of 4 characters each, each written out as 18.
+        let numbers = format!("[{}1]", "1e15,".repeat(60_000));
+        assert!(numbers.len() < limit && too_large_to_keep(numbers.as_bytes()));
+        assert!(!too_large_to_keep(format!("[{}1]", "1e15,".repeat(10_000)).as_bytes()));
+        assert_eq!(event_data(b"not json"), serde_json::json!({"raw": "bm90IGpzb24="}));
     }
 
     #[test]

@@ -309,3 +309,71 @@ async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
     ids.sort();
     assert_eq!(got, ids, "one job per endpoint");
 }
+
+/// A body at the size cap, even one kept base64-encoded, is recorded in DynamoDB (one
+/// item of at most 400 KB), listed, delivered once, and its exhausted attempt, which
+/// keeps the job for replay, is logged too.
+#[tokio::test]
+async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
+    let rx = Receiver::start().await;
+    rx.script("/big", &[(500, "no")]);
+    let org = OrgId::new();
+    let ep = endpoint(&org, format!("{}/big", rx.url), &["*"], Urgency::Regular);
+    store.put_endpoint(&ep).await.unwrap();
+
+    // Not UTF-8, so kept as base64: 4/3 of the cap.
+    let body: Vec<u8> = (0..hookline_shared::config::MAX_BODY_LIMIT).map(|i| (i % 251) as u8 | 0x80).collect();
+    let req = hookline_shared::InboundRequest {
+        source_id: hookline_shared::SourceId::new(),
+        org_id: org.clone(),
+        source_name: "files".into(),
+        provider: "none".into(),
+        received_at: chrono::Utc::now(),
+        headers: vec![],
+        body: hookline_shared::Body::from_bytes(&body),
+    };
+    let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
+    assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);
+    let verify = Verify::new(store.clone(), deliveries.clone(), SystemClock, Duration::from_secs(3600));
+    verify.handle(&msg).await.unwrap();
+    let listed = hookline_shared::ports::EventStore::list_events(
+        &store,
+        &org,
+        &hookline_shared::ports::EventQuery { limit: 10, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    use base64::Engine as _;
+    let kept = listed.items[0].data["raw"].as_str().unwrap();
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(kept).unwrap(), body);
+
+    let jobs = drain(&regular, 1).await;
+    assert_eq!(jobs.len(), 1);
+    let http = ReqwestSender::new(
+        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
+        Arc::new(SystemLookup),
+    )
+    .unwrap();
+    let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
+    let exhaust = RetryPolicy { give_up_after: Duration::ZERO, ..RetryPolicy::for_urgency(Urgency::Regular) };
+    let deliver = Deliver::new(
+        store.clone(),
+        deliveries,
+        timer,
+        http,
+        hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap()),
+        SystemClock,
+        Policies { regular: exhaust, ..Policies::default() },
+    );
+    let attempt = deliver.handle(&jobs[0].body).await.unwrap().unwrap();
+    assert_eq!(attempt.status, AttemptStatus::Exhausted);
+    assert_eq!(rx.got("/big").len(), 1, "delivered once");
+    let logged = store.list_attempts(&org, &ep.id, &AttemptQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(logged.items.len(), 1);
+    assert!(logged.items[0].job.is_some(), "the job is kept for replay");
+}

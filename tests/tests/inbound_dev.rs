@@ -288,3 +288,39 @@ async fn event_types_cannot_steer_a_delivery() {
     assert_eq!(rx.wait_for("/by-type/open.orders%2Fcreate", 1, 10).await.len(), 1);
     assert_eq!(rx.all().len(), 2, "nothing went anywhere else");
 }
+
+/// Every body accepted fits where it is kept: over the cap, or JSON that would be kept
+/// larger than an event holds, gets 413 with a JSON error at once; a body at the cap is
+/// recorded and listed.
+#[tokio::test]
+async fn bodies_are_refused_at_the_edge_unless_they_can_be_kept() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let open = app.create_source(&key, json!({"name": "open", "provider": "none"})).await;
+    let url = open["ingest_url"].as_str().unwrap();
+    let cap = hookline_shared::config::MAX_BODY_LIMIT;
+    let too_big = "x".repeat(cap + 1);
+    let grows = format!("[{}1]", "1e15,".repeat(50_000));
+    for body in [too_big.as_str(), grows.as_str()] {
+        let (status, v) = send(&app, url, &[], body).await;
+        assert_eq!((status, v["error"]["code"].as_str()), (413, Some("payload_too_large")), "{} bytes", body.len());
+    }
+    // Control characters quote six times larger, so they travel and are kept as base64.
+    let controls = "\u{1}".repeat(cap);
+    assert_eq!(send(&app, url, &[], &controls).await.0, 200);
+    // The same through the publish API: the request fits, the event it makes would not.
+    let res = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"type": "big", "data": {{"n": {grows}}}}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    app.drain().await;
+    let events = app.wait_for_events(&key, 1).await;
+    assert_eq!(events.len(), 1, "only the body at the cap was kept");
+    assert_eq!(events[0]["type"], "open.received");
+}

@@ -6,6 +6,7 @@ use crate::webhooks::AttemptView;
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use hookline_shared::config::MAX_EVENT_DATA_BYTES;
 use hookline_shared::ports::{Clock, EventQuery, Queue};
 use hookline_shared::{validate_event_type, Event, EventId, InboxMessage, PublishRequest};
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,13 @@ pub(crate) async fn publish<S: ApiState, Q: Queue + 'static, C: Clock>(
     validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
     if !body.data.is_object() {
         return Err(ApiError::BadRequest("data: must be a JSON object".into()));
+    }
+    // Re-serialised data grows by at most about 4.5×, so small requests are not measured.
+    let sent = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if sent.is_none_or(|n| n > MAX_EVENT_DATA_BYTES / 5)
+        && serde_json::to_string(&body.data).map_or(true, |d| d.len() > MAX_EVENT_DATA_BYTES)
+    {
+        return Err(ApiError::TooLarge);
     }
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,

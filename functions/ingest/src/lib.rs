@@ -15,7 +15,9 @@ use hookline_shared::ports::{Clock, Queue, SourceStore};
 use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::web::error_json;
-use hookline_shared::{Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError};
+use hookline_shared::{
+    too_large_to_keep, Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError,
+};
 use http_body_util::{BodyExt as _, Limited};
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,6 +131,9 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             return Err(IngestError::Rejected(reason));
         }
         let source = &prepared.source;
+        if too_large_to_keep(body) {
+            return Err(IngestError::TooLarge(self.max_body));
+        }
         if expects_json(&source.provider) && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
             tracing::warn!(source = %id, "verified body is not JSON");
             return Err(IngestError::Malformed);

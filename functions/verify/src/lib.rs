@@ -14,8 +14,8 @@ use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urge
 use hookline_shared::dispatch::HOPS_HEADER;
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
-    validate_event_type, Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError, StoreError,
-    EVENT_TYPE_MAX, MAX_HOPS,
+    event_data, validate_event_type, Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError,
+    StoreError, EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -165,10 +165,7 @@ fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
         id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
         org_id: req.org_id.clone(),
         event_type: format!("{}.{}", req.source_name, provider_type(&req, json.as_ref())),
-        data: json.unwrap_or_else(|| {
-            use base64::Engine as _;
-            serde_json::json!({ "raw": base64::engine::general_purpose::STANDARD.encode(&raw) })
-        }),
+        data: json.unwrap_or_else(|| event_data(&raw)),
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
