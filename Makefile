@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 FUNCTIONS := hookline-ingest hookline-verify hookline-api hookline-deliver hookline-schedule
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint build sam-build bench dev clean-venv
+.PHONY: test lint build sam-build bench fuzz dev clean-venv
 
 $(STAMP): infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -37,6 +37,12 @@ sam-build: $(STAMP)
 bench:
 	cargo bench -p hookline-shared --bench signatures
 	cargo bench -p hookline-ingest --bench ingest
+
+## Long property fuzzing: every parser of outside input (about 10 minutes), then the
+## API's JSON bodies on a running hookline dev. `make test` runs the same targets briefly.
+fuzz:
+	PROPTEST_CASES=2000000 cargo test --release -p hookline-shared --test fuzz
+	PROPTEST_CASES=100000 cargo test --release -p hookline-tests --test fuzz_api
 
 ## Run Hookline locally.
 dev:
