@@ -124,6 +124,26 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new active endpoint of `org_id` with a generated secret and the regular urgency.
+    pub fn new(org_id: OrgId, url: String, events: Vec<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            id: EndpointId::new(),
+            org_id,
+            url,
+            events,
+            description: String::new(),
+            secrets: vec![EndpointSecret::generate()],
+            headers: BTreeMap::new(),
+            urgency: Urgency::Regular,
+            handshake: false,
+            status: EndpointStatus::Active,
+            failure: FailureState::default(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// True when `event_type` passes this endpoint's filter.
     pub fn wants(&self, event_type: &str) -> bool {
         self.events.iter().any(|f| filter_matches(f, event_type))
@@ -607,23 +627,7 @@ mod tests {
     }
 
     fn endpoint_at(url: &str) -> Endpoint {
-        let now = Utc::now();
-        Endpoint {
-            id: EndpointId::new(),
-            org_id: OrgId::new(),
-            url: url.into(),
-            events: vec!["*".into()],
-            description: String::new(),
-            secrets: vec![],
-            headers: BTreeMap::new(),
-            urgency: Urgency::Regular,
-            handshake: false,
-            status: EndpointStatus::Active,
-            failure: FailureState::default(),
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        }
+        Endpoint::new(OrgId::new(), url.into(), vec!["*".into()], Utc::now())
     }
 
     #[test]
@@ -666,11 +670,6 @@ mod tests {
     fn rotation_signs_with_both_secrets_until_expiry() {
         let now = Utc::now();
         let ep = Endpoint {
-            id: EndpointId::new(),
-            org_id: OrgId::new(),
-            url: "https://example.com/hooks/:name".into(),
-            events: vec!["*".into()],
-            description: String::new(),
             secrets: vec![
                 EndpointSecret {
                     secret: Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
@@ -678,14 +677,7 @@ mod tests {
                 },
                 EndpointSecret { secret: Secret::new("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"), expires_at: None },
             ],
-            headers: BTreeMap::new(),
-            urgency: Urgency::Regular,
-            handshake: false,
-            status: EndpointStatus::Active,
-            failure: FailureState::default(),
-            version: 0,
-            created_at: now,
-            updated_at: now,
+            ..Endpoint::new(OrgId::new(), "https://example.com/hooks/:name".into(), vec!["*".into()], now)
         };
         assert_eq!(ep.signing_secrets(now).count(), 2);
         assert_eq!(ep.signing_secrets(now + chrono::Duration::hours(25)).count(), 1);

@@ -7,7 +7,7 @@
 //! sets `PROPTEST_CASES` for a long run.
 
 use chrono::{TimeZone, Utc};
-use hookline_shared::delivery::{parse_endpoint_url, Continuation, Endpoint, EndpointStatus, FailureState, Urgency};
+use hookline_shared::delivery::{parse_endpoint_url, Continuation, Endpoint};
 use hookline_shared::ports::cursor;
 use hookline_shared::schedule::{parse_rate, parse_timezone, Cron};
 use hookline_shared::signature::Verifier;
@@ -59,23 +59,7 @@ const SIGNATURE_HEADERS: &[&str] = &[
 ];
 
 fn endpoint_at(url: &str) -> Endpoint {
-    let now = Utc::now();
-    Endpoint {
-        id: hookline_shared::EndpointId::new(),
-        org_id: hookline_shared::OrgId::new(),
-        url: url.to_owned(),
-        events: vec!["*".into()],
-        description: String::new(),
-        secrets: vec![],
-        headers: Default::default(),
-        urgency: Urgency::Regular,
-        handshake: false,
-        status: EndpointStatus::Active,
-        failure: FailureState::default(),
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    }
+    Endpoint::new(hookline_shared::OrgId::new(), url.to_owned(), vec!["*".into()], Utc::now())
 }
 
 proptest! {

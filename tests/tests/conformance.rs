@@ -6,9 +6,7 @@
 
 use chrono::{Duration as Days, TimeZone, Utc};
 use hookline_shared::aws::{DynamoStore, SqsQueue};
-use hookline_shared::delivery::{
-    Attempt, AttemptStatus, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
-};
+use hookline_shared::delivery::{Attempt, AttemptStatus, Endpoint, EndpointStatus, Urgency};
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
 use hookline_shared::ports::{AttemptQuery, Claim, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
@@ -332,20 +330,10 @@ fn local_queue_handles_on_one_database_share_the_queue() {
 fn endpoint(org: &OrgId, at_ms: i64) -> Endpoint {
     let t = Utc.timestamp_millis_opt(at_ms).unwrap();
     Endpoint {
-        id: EndpointId::new(),
-        org_id: org.clone(),
-        url: "https://example.com/hooks/:name".into(),
-        events: vec!["invoice.*".into()],
         description: "d".into(),
-        secrets: vec![EndpointSecret::generate()],
         headers: [("Authorization".to_owned(), "Bearer x".to_owned())].into_iter().collect(),
         urgency: Urgency::Urgent,
-        handshake: false,
-        status: EndpointStatus::Active,
-        failure: FailureState::default(),
-        version: 0,
-        created_at: t,
-        updated_at: t,
+        ..Endpoint::new(org.clone(), "https://example.com/hooks/:name".into(), vec!["invoice.*".into()], t)
     }
 }
 

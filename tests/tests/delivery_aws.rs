@@ -10,8 +10,7 @@ use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
 use hookline_schedule::{Fired, Schedule};
 use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SqsQueue};
 use hookline_shared::delivery::{
-    AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, FailureState, RetryPolicy,
-    Urgency,
+    AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, RetryPolicy, Urgency,
 };
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{
@@ -25,23 +24,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn endpoint(org: &OrgId, url: String, events: &[&str], urgency: Urgency) -> Endpoint {
-    let now = chrono::Utc::now();
-    Endpoint {
-        id: EndpointId::new(),
-        org_id: org.clone(),
-        url,
-        events: events.iter().map(|s| s.to_string()).collect(),
-        description: String::new(),
-        secrets: vec![EndpointSecret::generate()],
-        headers: Default::default(),
-        urgency,
-        handshake: false,
-        status: EndpointStatus::Active,
-        failure: FailureState::default(),
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    }
+    let events = events.iter().map(|s| s.to_string()).collect();
+    Endpoint { urgency, ..Endpoint::new(org.clone(), url, events, chrono::Utc::now()) }
+}
+
+/// An HTTP client that may reach the test's receivers on loopback.
+fn loopback_sender() -> ReqwestSender {
+    let policy = NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] };
+    ReqwestSender::new(policy, Arc::new(SystemLookup)).unwrap()
+}
+
+type AwsDeliver = Deliver<
+    DynamoStore,
+    SqsQueue,
+    hookline_shared::aws::SchedulerTimer,
+    ReqwestSender,
+    hookline_shared::local::LocalOps,
+    SystemClock,
+>;
+
+/// The deliver handler on DynamoDB and SQS whose regular policy gives up after the first
+/// failure, so every failed delivery ends in a write of its endpoint's failure record.
+fn exhausting_deliver(
+    store: DynamoStore,
+    deliveries: Deliveries<SqsQueue>,
+    timer: hookline_shared::aws::SchedulerTimer,
+) -> AwsDeliver {
+    let exhaust = RetryPolicy { give_up_after: Duration::ZERO, ..RetryPolicy::for_urgency(Urgency::Regular) };
+    let ops = hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap());
+    let policies = Policies { regular: exhaust, ..Policies::default() };
+    Deliver::new(store, deliveries, timer, loopback_sender(), ops, SystemClock, policies)
 }
 
 async fn drain(q: &SqsQueue, n: usize) -> Vec<Received> {
@@ -143,11 +155,7 @@ async fn delivery_flow_on_aws_adapters() {
     };
     let policies = Policies { regular: long, ..Policies::default() };
     let schedule_fn = hookline_tests::SCHEDULE_FUNCTION_ARN;
-    let http = ReqwestSender::new(
-        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
-        Arc::new(SystemLookup),
-    )
-    .unwrap();
+    let http = loopback_sender();
     let ops = EventBridgeOps::new(eb.clone(), bus.clone());
     let deliver = Deliver::new(store.clone(), deliveries.clone(), timer.clone(), http, ops, SystemClock, policies);
     let all: Vec<Received> = urgent_jobs.iter().chain(&regular_jobs).cloned().collect();
@@ -235,21 +243,7 @@ async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
         rx.hold(&path);
         rx.script(&path, &[(status, "no")]);
     }
-    let exhaust_at_once = RetryPolicy { give_up_after: Duration::ZERO, ..RetryPolicy::for_urgency(Urgency::Regular) };
-    let http = ReqwestSender::new(
-        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
-        Arc::new(SystemLookup),
-    )
-    .unwrap();
-    let deliver = Arc::new(Deliver::new(
-        store.clone(),
-        deliveries,
-        timer,
-        http,
-        hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap()),
-        SystemClock,
-        Policies { regular: exhaust_at_once, ..Policies::default() },
-    ));
+    let deliver = Arc::new(exhausting_deliver(store.clone(), deliveries, timer));
     let mut running = Vec::new();
     for ep in [&rotated, &deleted] {
         let payload =
@@ -354,22 +348,8 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
 
     let jobs = drain(&regular, 1).await;
     assert_eq!(jobs.len(), 1);
-    let http = ReqwestSender::new(
-        NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
-        Arc::new(SystemLookup),
-    )
-    .unwrap();
     let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
-    let exhaust = RetryPolicy { give_up_after: Duration::ZERO, ..RetryPolicy::for_urgency(Urgency::Regular) };
-    let deliver = Deliver::new(
-        store.clone(),
-        deliveries,
-        timer,
-        http,
-        hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap()),
-        SystemClock,
-        Policies { regular: exhaust, ..Policies::default() },
-    );
+    let deliver = exhausting_deliver(store.clone(), deliveries, timer);
     let attempt = deliver.handle(&jobs[0].body).await.unwrap().unwrap();
     assert_eq!(attempt.status, AttemptStatus::Exhausted);
     assert_eq!(rx.got("/big").len(), 1, "delivered once");

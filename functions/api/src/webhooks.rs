@@ -337,24 +337,17 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         }
     }
     let now = api.clock.now();
+    let urgency = match body.urgency {
+        Some(Urgency::RealTime) => return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into())),
+        u => u.unwrap_or_default(),
+    };
     let mut ep = Endpoint {
-        id: EndpointId::new(),
-        org_id: org.id.clone(),
-        url: body.url,
-        events: body.events,
         description: body.description,
         secrets: vec![secret],
         headers: body.headers,
-        urgency: match body.urgency {
-            Some(Urgency::RealTime) => return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into())),
-            u => u.unwrap_or_default(),
-        },
+        urgency,
         handshake: body.handshake,
-        status: EndpointStatus::Active,
-        failure: FailureState::default(),
-        version: 0,
-        created_at: now,
-        updated_at: now,
+        ..Endpoint::new(org.id.clone(), body.url, body.events, now)
     };
     if ep.handshake {
         if let Some(events) = api.handshake(&ep).await? {

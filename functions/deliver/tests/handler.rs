@@ -5,10 +5,10 @@
 
 use chrono::Utc;
 use hookline_deliver::{Deliver, DeliverError, Policies};
+use hookline_shared::delivery::Payload;
 use hookline_shared::delivery::{
-    Attempt, AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointStatus, FailureState, RetryPolicy, Urgency,
+    Attempt, AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointStatus, RetryPolicy,
 };
-use hookline_shared::delivery::{EndpointSecret, Payload};
 use hookline_shared::local::{LocalDb, LocalOps, LocalStore, LocalTimer};
 use hookline_shared::memory::MemoryQueue;
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
@@ -125,22 +125,7 @@ async fn setup(url: String, policy: RetryPolicy) -> Setup {
     let ops = LocalOps::new(db);
     let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
     let now = Utc::now();
-    let endpoint = Endpoint {
-        id: EndpointId::new(),
-        org_id: OrgId::new(),
-        url,
-        events: vec!["*".into()],
-        description: String::new(),
-        secrets: vec![EndpointSecret::generate()],
-        headers: Default::default(),
-        urgency: Urgency::Regular,
-        handshake: false,
-        status: EndpointStatus::Active,
-        failure: FailureState::default(),
-        version: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let endpoint = Endpoint::new(OrgId::new(), url, vec!["*".into()], now);
     store.put_endpoint(&endpoint).await.unwrap();
     let http = ReqwestSender::new(
         NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },

@@ -233,11 +233,11 @@ pub const INVALID_TYPE: &str = "invalid_type";
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use hookline_shared::delivery::{Endpoint, EndpointSecret, EndpointStatus, FailureState};
+    use hookline_shared::delivery::{Endpoint, EndpointStatus};
     use hookline_shared::local::{LocalDb, LocalStore};
     use hookline_shared::memory::MemoryQueue;
     use hookline_shared::ports::{EventQuery, ManualClock};
-    use hookline_shared::EndpointId;
+
     use hookline_shared::{Body, OrgId, SourceId};
 
     type TestVerify = Verify<LocalStore, MemoryQueue, ManualClock>;
@@ -354,26 +354,13 @@ mod tests {
 
     fn endpoint(org: &OrgId, events: &[&str], urgency: Urgency, active: bool) -> Endpoint {
         let now = Utc::now();
-        Endpoint {
-            id: EndpointId::new(),
-            org_id: org.clone(),
-            url: "https://example.com/hook".into(),
-            events: events.iter().map(|e| (*e).to_owned()).collect(),
-            description: String::new(),
-            secrets: vec![EndpointSecret::generate()],
-            headers: Default::default(),
-            urgency,
-            handshake: false,
-            status: if active {
-                EndpointStatus::Active
-            } else {
-                EndpointStatus::Disabled { disabled_reason: "test".into(), disabled_at: now }
-            },
-            failure: FailureState::default(),
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        }
+        let events = events.iter().map(|e| (*e).to_owned()).collect();
+        let status = if active {
+            EndpointStatus::Active
+        } else {
+            EndpointStatus::Disabled { disabled_reason: "test".into(), disabled_at: now }
+        };
+        Endpoint { urgency, status, ..Endpoint::new(org.clone(), "https://example.com/hook".into(), events, now) }
     }
 
     #[tokio::test]
