@@ -77,3 +77,20 @@ fn deliver_is_bounded_so_a_slow_endpoint_cannot_take_every_lambda() {
     let default = |p: &str| -> u64 { value(&resource(p), "Default").unwrap().parse().unwrap() };
     assert!(default("DeliverConcurrency") >= 2 * default("DeliverQueueConcurrency"));
 }
+
+#[test]
+fn deliver_and_schedule_write_only_the_items_they_own() {
+    let conditions = |function: &str| -> Vec<String> {
+        resource(function)
+            .iter()
+            .filter_map(|l| l.trim().strip_prefix("dynamodb:LeadingKeys:").map(|v| v.trim().to_owned()))
+            .collect()
+    };
+    assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["ATM#*", "EVT#*"]"#]);
+    assert_eq!(conditions("ScheduleFunction"), [r#"["SCH#*"]"#]);
+    // Those are the key prefixes the DynamoDB adapter writes them under.
+    let dynamo = include_str!("../../shared/src/aws/dynamo.rs");
+    for prefix in ["EP#", "ATM#", "EVT#", "SCH#"] {
+        assert!(dynamo.contains(&format!("pk: format!(\"{prefix}{{}}\"")), "{prefix}");
+    }
+}
