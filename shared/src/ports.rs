@@ -21,8 +21,11 @@ pub trait OrgStore: Send + Sync {
     async fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     /// The org an API key belongs to, and the key's record.
     async fn org_for_key(&self, key: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError>;
-    /// Add a key to its org, or replace its record (the last day it was used).
-    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// Add a new key to its org.
+    async fn add_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// Replace a key's record (the last day it was used) only while the key exists: a
+    /// key revoked meanwhile stays revoked. False when it is gone.
+    async fn update_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError>;
     /// An org's keys, oldest first.
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Revoke a key of `org`; its record, or `None` when it has no such key.

@@ -69,14 +69,18 @@ async fn orgs_and_keys<S: Store>(store: S) {
     // A second key, listed oldest first, its last day of use kept; revoking one leaves the other.
     let second = ApiKey::generate();
     let mut second_rec = ApiKeyRecord::new(&second, &a.id, a.created_at + Days::seconds(1));
-    store.put_api_key(&second_rec).await.unwrap();
+    store.add_api_key(&second_rec).await.unwrap();
+    assert!(store.add_api_key(&second_rec).await.is_err(), "a key is added once");
     second_rec.last_used_on = Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
-    store.put_api_key(&second_rec).await.unwrap();
+    assert!(store.update_api_key(&second_rec).await.unwrap());
     assert_eq!(store.list_api_keys(&a.id).await.unwrap(), [first.clone(), second_rec.clone()]);
     assert!(store.list_api_keys(&b.id).await.unwrap().is_empty());
     assert_eq!(store.delete_api_key(&b.id, &first.id).await.unwrap(), None, "another org's key");
     assert_eq!(store.delete_api_key(&a.id, &first.id).await.unwrap(), Some(first.clone()));
     assert_eq!(store.org_for_key(&key.hash()).await.unwrap(), None, "a revoked key finds nothing");
+    // A last-used day written after the revocation does not bring the key back.
+    assert!(!store.update_api_key(&first).await.unwrap());
+    assert_eq!(store.org_for_key(&key.hash()).await.unwrap(), None, "still revoked");
     assert_eq!(store.list_api_keys(&a.id).await.unwrap(), [second_rec.clone()]);
     assert_eq!(store.org_for_key(&second.hash()).await.unwrap(), Some((a.clone(), second_rec)));
 }

@@ -43,7 +43,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     let key = ApiKey::generate();
     let record = ApiKeyRecord::new(&key, &org.id, api.clock.now());
-    api.store.put_api_key(&record).await?;
+    api.store.add_api_key(&record).await?;
     tracing::info!(org = %org.id, key = %record.id, "api key created");
     Ok((StatusCode::CREATED, ApiJson(NewKey::of(&key, record))))
 }

@@ -32,8 +32,11 @@ where
         let (org, record) = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
         // The last day a key was used: written at most once a day per key and instance.
         let today = api.clock.now().date_naive();
-        if record.last_used_on != Some(today) {
-            api.store.put_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record }).await?;
+        if record.last_used_on != Some(today)
+            && !api.store.update_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record }).await?
+        {
+            // Revoked between the lookup and now.
+            return Err(ApiError::Unauthorized);
         }
         api.keys.put(hash, org.clone());
         Ok(OrgAuth(org))

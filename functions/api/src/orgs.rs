@@ -86,7 +86,7 @@ pub(crate) async fn rotate_key<S: ApiState, Q: Queue + 'static, C: Clock>(
     let key = ApiKey::generate();
     let record = ApiKeyRecord::new(&key, &org.id, api.clock.now());
     // The new key first, so the org is never left without one.
-    api.store.put_api_key(&record).await?;
+    api.store.add_api_key(&record).await?;
     for old in api.store.list_api_keys(&org.id).await?.into_iter().filter(|k| k.id != record.id) {
         if let Some(gone) = api.store.delete_api_key(&org.id, &old.id).await? {
             api.keys.remove(&gone.hash);

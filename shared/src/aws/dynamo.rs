@@ -289,24 +289,29 @@ impl OrgStore for DynamoStore {
             None => {
                 // A key from before records: give it one, so the org can list and revoke it.
                 let record = ApiKeyRecord::legacy(key_hash.clone(), &org.id, org.created_at);
-                self.put_api_key(&record).await?;
+                if !self.update_api_key(&record).await? {
+                    return Ok(None);
+                }
                 record
             }
         };
         Ok(Some((org, record)))
     }
 
-    async fn put_api_key(&self, api_key: &ApiKeyRecord) -> Result<(), StoreError> {
+    async fn add_api_key(&self, api_key: &ApiKeyRecord) -> Result<(), StoreError> {
         let item = to_item(&KeyItem::from_record(api_key)?)?;
-        let values = vec![(":org", s(api_key.org_id.as_str()))];
-        // A hash taken by another org's key stays theirs (it cannot happen by chance).
-        let written =
-            self.put_if(&self.tables.subscriptions, item, "attribute_not_exists(pk) OR org_id = :org", values).await?;
-        if written {
+        if self.put_if(&self.tables.subscriptions, item, "attribute_not_exists(pk)", vec![]).await? {
             Ok(())
         } else {
-            Err(StoreError::Conflict("an API key with this hash belongs to another org".into()))
+            Err(StoreError::Conflict("an API key with this hash exists".into()))
         }
+    }
+
+    async fn update_api_key(&self, api_key: &ApiKeyRecord) -> Result<bool, StoreError> {
+        let item = to_item(&KeyItem::from_record(api_key)?)?;
+        // `org_id = :org` also requires the item to exist: a revoked key stays revoked.
+        let values = vec![(":org", s(api_key.org_id.as_str()))];
+        self.put_if(&self.tables.subscriptions, item, "org_id = :org", values).await
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {

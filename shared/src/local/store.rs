@@ -192,14 +192,23 @@ impl OrgStore for LocalStore {
         Ok(Some((org, record)))
     }
 
-    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    async fn add_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO api_keys (hash, org_id, body) VALUES (?1, ?2, ?3)
-             ON CONFLICT (hash) DO UPDATE SET body = excluded.body WHERE org_id = excluded.org_id",
+            "INSERT INTO api_keys (hash, org_id, body) VALUES (?1, ?2, ?3)",
             (key.hash.as_str().to_owned(), key.org_id.to_string(), to_json(key)?),
         )
         .await?;
         Ok(())
+    }
+
+    async fn update_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
+        let n = self
+            .execute(
+                "UPDATE api_keys SET body = ?3 WHERE hash = ?1 AND org_id = ?2",
+                (key.hash.as_str().to_owned(), key.org_id.to_string(), to_json(key)?),
+            )
+            .await?;
+        Ok(n > 0)
     }
 
     async fn list_api_keys(&self, org: &OrgId) -> Result<Vec<ApiKeyRecord>, StoreError> {
