@@ -265,7 +265,7 @@ pub struct DeliveryJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
     /// The event's [`crate::domain::Event::hops`].
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
     pub hops: u32,
     /// What to send.
     pub payload: Payload,
@@ -313,16 +313,12 @@ impl DeliveryJob {
             org_id: &'a OrgId,
             endpoint_id: &'a EndpointId,
             attempt: u32,
-            #[serde(skip_serializing_if = "is_zero")]
+            #[serde(skip_serializing_if = "crate::domain::is_zero")]
             hops: u32,
             payload: &'a serde_json::value::RawValue,
         }
         serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, payload })
     }
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// What became of an attempt.

@@ -234,7 +234,8 @@ pub struct Event {
     pub hops: u32,
 }
 
-fn is_zero(n: &u32) -> bool {
+/// For `skip_serializing_if`: a count of zero is left out of stored records.
+pub(crate) fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
