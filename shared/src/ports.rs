@@ -112,8 +112,10 @@ pub trait IdempotencyStore: Send + Sync {
 /// Webhook endpoints (`subscriptions` table).
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
-    /// Create an endpoint, or replace it whatever its stored version.
-    async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// Create a new endpoint unless its org already holds `limit` (`None`: no limit);
+    /// false then. The check and the write are one atomic step, so concurrent creates
+    /// never pass the limit.
+    async fn create_endpoint(&self, endpoint: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError>;
     /// Replace an endpoint only while it exists with `version` stored; false when it
     /// changed or is gone (never creates one). Use [`crate::endpoint_update::update_endpoint`].
     async fn put_endpoint_if(&self, endpoint: &Endpoint, version: u64) -> Result<bool, StoreError>;

@@ -367,7 +367,7 @@ async fn endpoints_are_scoped_to_their_org<S: Store>(store: S) {
     let e2 = endpoint(&a, 2_000);
     let e3 = endpoint(&b, 1_500);
     for e in [&e2, &e1, &e3] {
-        store.put_endpoint(e).await.unwrap();
+        store.create_endpoint(e, None).await.unwrap();
     }
     assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), Some(e1.clone()));
     assert_eq!(store.get_endpoint(&b, &e1.id).await.unwrap(), None);
@@ -375,11 +375,36 @@ async fn endpoints_are_scoped_to_their_org<S: Store>(store: S) {
     assert_eq!(ids, [e1.id.clone(), e2.id.clone()]);
     let mut disabled = e1.clone();
     disabled.status = EndpointStatus::Disabled { disabled_reason: "410".into(), disabled_at: Utc::now() };
-    store.put_endpoint(&disabled).await.unwrap();
+    assert!(store.put_endpoint_if(&disabled, e1.version).await.unwrap());
     assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), Some(disabled));
     assert!(!store.delete_endpoint(&b, &e1.id).await.unwrap());
     assert!(store.delete_endpoint(&a, &e1.id).await.unwrap());
     assert_eq!(store.get_endpoint(&a, &e1.id).await.unwrap(), None);
+}
+
+/// The plan limit holds under concurrent creates: the check and the write are one step.
+async fn concurrent_creates_never_pass_the_plan_limit<S: Store>(store: S) {
+    let (a, b) = (OrgId::new(), OrgId::new());
+    let tries: Vec<Endpoint> = (0..8).map(|i| endpoint(&a, 1_000 + i)).collect();
+    let created = futures::future::join_all(tries.iter().map(|e| store.create_endpoint(e, Some(3)))).await;
+    let created: Vec<bool> = created.into_iter().map(Result::unwrap).collect();
+    assert_eq!(created.iter().filter(|c| **c).count(), 3, "{created:?}");
+    assert_eq!(store.list_endpoints(&a).await.unwrap().len(), 3);
+    // Another org's count is its own.
+    assert!(store.create_endpoint(&endpoint(&b, 1_000), Some(1)).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&b, 1_001), Some(1)).await.unwrap());
+    // A delete frees a place; deleting what is not there (or not the org's) frees none.
+    let kept = store.list_endpoints(&a).await.unwrap();
+    assert!(!store.delete_endpoint(&b, &kept[0].id).await.unwrap());
+    assert!(!store.delete_endpoint(&a, &EndpointId::new()).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&a, 2_000), Some(3)).await.unwrap());
+    assert!(store.delete_endpoint(&a, &kept[0].id).await.unwrap());
+    assert!(store.create_endpoint(&endpoint(&a, 2_001), Some(3)).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&a, 2_002), Some(3)).await.unwrap());
+    // No limit still counts, so a later plan with one sees the right number.
+    assert!(store.create_endpoint(&endpoint(&a, 2_003), None).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&a, 2_004), Some(4)).await.unwrap());
+    assert!(store.create_endpoint(&endpoint(&a, 2_005), Some(5)).await.unwrap());
 }
 
 async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
@@ -442,8 +467,8 @@ struct Interfering<S> {
 
 #[async_trait::async_trait]
 impl<S: Store> EndpointStore for Interfering<S> {
-    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        self.inner.put_endpoint(ep).await
+    async fn create_endpoint(&self, ep: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError> {
+        self.inner.create_endpoint(ep, limit).await
     }
 
     async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
@@ -474,7 +499,7 @@ impl<S: Store> EndpointStore for Interfering<S> {
 async fn endpoint_updates_never_undo_a_concurrent_change<S: Store>(store: S) {
     let org = OrgId::new();
     let e = endpoint(&org, 1_000);
-    store.put_endpoint(&e).await.unwrap();
+    store.create_endpoint(&e, None).await.unwrap();
 
     let mut newer = e.clone();
     newer.url = "https://example.com/new".into();
@@ -521,9 +546,40 @@ async fn endpoint_updates_never_undo_a_concurrent_change<S: Store>(store: S) {
 conformance!(
     local_delivery, aws_delivery;
     stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event,
-            endpoint_updates_never_undo_a_concurrent_change;
+            endpoint_updates_never_undo_a_concurrent_change, concurrent_creates_never_pass_the_plan_limit;
     queues:
 );
+
+/// Orgs from before the DynamoDB counter have endpoints but no count: the first create
+/// counts them, and a delete without a count still deletes.
+#[tokio::test]
+async fn endpoints_made_before_the_counter_are_counted_on_dynamodb() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
+    let store = DynamoStore::from_sdk(&sdk, tables.clone());
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let a = OrgId::new();
+    let drop_counter = || {
+        client
+            .delete_item()
+            .table_name(&tables.subscriptions)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{a}")))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("COUNT#EP".into()))
+            .send()
+    };
+    let (e1, e2) = (endpoint(&a, 1_000), endpoint(&a, 2_000));
+    store.create_endpoint(&e1, None).await.unwrap();
+    store.create_endpoint(&e2, None).await.unwrap();
+    drop_counter().await.unwrap();
+    assert!(store.create_endpoint(&endpoint(&a, 3_000), Some(3)).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&a, 4_000), Some(3)).await.unwrap());
+    drop_counter().await.unwrap();
+    assert!(store.delete_endpoint(&a, &e1.id).await.unwrap());
+    assert!(!store.delete_endpoint(&a, &e1.id).await.unwrap());
+    assert!(store.create_endpoint(&endpoint(&a, 5_000), Some(3)).await.unwrap());
+    assert!(!store.create_endpoint(&endpoint(&a, 6_000), Some(3)).await.unwrap());
+    assert_eq!(store.list_endpoints(&a).await.unwrap().len(), 3);
+}
 
 fn job(org: &OrgId, at_ms: i64, key: Option<&str>, recurring: Option<(&str, &str)>) -> Job {
     let t = Utc.timestamp_millis_opt(at_ms).unwrap();

@@ -118,7 +118,7 @@ async fn delivery_flow_on_aws_adapters() {
     let failing = endpoint(&org, format!("{}/fail", rx.url), &["invoice.paid"], Urgency::Regular);
     let gone = endpoint(&org, format!("{}/gone", rx.url), &["invoice.paid"], Urgency::Regular);
     for ep in [&fast, &slow, &failing, &gone] {
-        store.put_endpoint(ep).await.unwrap();
+        store.create_endpoint(ep, None).await.unwrap();
     }
 
     // verify: a published event becomes one job per matching endpoint, on its urgency's queue.
@@ -238,7 +238,7 @@ async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
     let rotated = endpoint(&org, format!("{}/rotated", rx.url), &["*"], Urgency::Regular);
     let deleted = endpoint(&org, format!("{}/deleted", rx.url), &["*"], Urgency::Regular);
     for (ep, status) in [(&rotated, 500), (&deleted, 410)] {
-        store.put_endpoint(ep).await.unwrap();
+        store.create_endpoint(ep, None).await.unwrap();
         let path = ep.url.trim_start_matches(&rx.url).to_owned();
         rx.hold(&path);
         rx.script(&path, &[(status, "no")]);
@@ -284,7 +284,7 @@ async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
     let mut ids = Vec::new();
     for i in 0..10 {
         let ep = endpoint(&org, format!("https://hooks{i}.example/in"), &["*"], Urgency::Regular);
-        store.put_endpoint(&ep).await.unwrap();
+        store.create_endpoint(&ep, None).await.unwrap();
         ids.push(ep.id);
     }
     let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
@@ -317,7 +317,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
     rx.script("/big", &[(500, "no")]);
     let org = OrgId::new();
     let ep = endpoint(&org, format!("{}/big", rx.url), &["*"], Urgency::Regular);
-    store.put_endpoint(&ep).await.unwrap();
+    store.create_endpoint(&ep, None).await.unwrap();
 
     // Not UTF-8, so kept as base64: 4/3 of the cap.
     let body: Vec<u8> = (0..hookline_shared::config::MAX_BODY_LIMIT).map(|i| (i % 251) as u8 | 0x80).collect();

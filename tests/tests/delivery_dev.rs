@@ -315,6 +315,14 @@ async fn plan_limits_and_cross_org_ids() {
     let (status, v) =
         app.post(&starter, "/v1/webhooks", json!({"url": format!("{}/x", rx.url), "events": ["*"]})).await;
     assert_eq!((status, v["error"]["code"].as_str()), (403, Some("limit_exceeded")));
+    // Concurrent creates never pass the limit either.
+    let (_, racing) = app.create_org("starter").await;
+    let body = json!({"url": format!("{}/x", rx.url), "events": ["*"]});
+    let answers = futures::future::join_all((0..10).map(|_| app.post(&racing, "/v1/webhooks", body.clone()))).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert!(answers.iter().all(|(s, _)| *s == 201 || *s == 403), "{answers:?}");
+    let (_, list) = app.get(&racing, "/v1/webhooks").await;
+    assert_eq!((created, list["data"].as_array().unwrap().len()), (3, 3));
 
     let (_, a) = app.create_org("pro").await;
     let (_, b) = app.create_org("pro").await;

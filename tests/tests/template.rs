@@ -89,7 +89,7 @@ fn deliver_and_schedule_write_only_the_items_they_own() {
     assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["ATM#*", "EVT#*"]"#]);
     assert_eq!(conditions("ScheduleFunction"), [r#"["SCH#*"]"#]);
     // Those are the key prefixes the DynamoDB adapter writes them under.
-    let dynamo = include_str!("../../shared/src/aws/dynamo.rs");
+    let dynamo = include_str!("../../shared/src/aws/dynamo/mod.rs");
     for prefix in ["EP#", "ATM#", "EVT#", "SCH#"] {
         assert!(dynamo.contains(&format!("pk: format!(\"{prefix}{{}}\"")), "{prefix}");
     }

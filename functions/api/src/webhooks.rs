@@ -328,14 +328,6 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         }
         None => EndpointSecret::generate(),
     };
-    if let Some(limit) = api.webhook_limits.of(org.plan) {
-        if api.store.list_endpoints(&org.id).await?.len() >= limit {
-            return Err(ApiError::LimitExceeded(format!(
-                "the {:?} plan allows {limit} webhooks; upgrade to add more",
-                org.plan
-            )));
-        }
-    }
     let now = api.clock.now();
     let urgency = match body.urgency {
         Some(Urgency::RealTime) => return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into())),
@@ -357,7 +349,14 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
             return Err(ApiError::Unprocessable("handshake returned no `events` and none were given".into()));
         }
     }
-    api.store.put_endpoint(&ep).await?;
+    let limit = api.webhook_limits.of(org.plan);
+    if !api.store.create_endpoint(&ep, limit).await? {
+        return Err(ApiError::LimitExceeded(format!(
+            "the {:?} plan allows {} webhooks; upgrade to add more",
+            org.plan,
+            limit.unwrap_or_default()
+        )));
+    }
     tracing::info!(endpoint = %ep.id, org = %org.id, "webhook created");
     Ok((StatusCode::CREATED, ApiJson(WebhookView::of(ep, true))))
 }

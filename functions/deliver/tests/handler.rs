@@ -57,8 +57,8 @@ impl AttemptStore for FlakyStore {
 
 #[async_trait::async_trait]
 impl EndpointStore for FlakyStore {
-    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        self.inner.put_endpoint(ep).await
+    async fn create_endpoint(&self, ep: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError> {
+        self.inner.create_endpoint(ep, limit).await
     }
     async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
         self.inner.put_endpoint_if(ep, version).await
@@ -126,7 +126,7 @@ async fn setup(url: String, policy: RetryPolicy) -> Setup {
     let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
     let now = Utc::now();
     let endpoint = Endpoint::new(OrgId::new(), url, vec!["*".into()], now);
-    store.put_endpoint(&endpoint).await.unwrap();
+    store.create_endpoint(&endpoint, None).await.unwrap();
     let http = ReqwestSender::new(
         NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] },
         Arc::new(SystemLookup),
@@ -195,7 +195,7 @@ async fn exhausted_and_disabled_deliveries_keep_the_job_for_replay() {
     assert_eq!(ep.failure.consecutive_exhausted, 1);
 
     s.endpoint.status = EndpointStatus::Disabled { disabled_reason: "by hand".into(), disabled_at: Utc::now() };
-    s.store.put_endpoint(&s.endpoint).await.unwrap();
+    s.store.create_endpoint(&s.endpoint, None).await.unwrap();
     let next_event = Payload::new(EventId::new(), "a.b".into(), Utc::now(), serde_json::json!({}));
     let a = s.deliver.deliver(DeliveryJob { payload: next_event, ..s.job.clone() }).await.unwrap().unwrap();
     assert_eq!((a.status, a.response_code), (AttemptStatus::Failed, None), "nothing is sent to a disabled endpoint");

@@ -375,7 +375,7 @@ mod tests {
             endpoint(&OrgId::new(), &["*"], Urgency::Regular, true),
         ];
         for ep in &eps {
-            store.put_endpoint(ep).await.unwrap();
+            store.create_endpoint(ep, None).await.unwrap();
         }
         let m = msg(inbound("stripe", &[], r#"{"id":"evt_9","type":"invoice.paid"}"#));
         v.handle(&m).await.unwrap();

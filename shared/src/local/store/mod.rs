@@ -250,16 +250,17 @@ impl IdempotencyStore for LocalStore {
 
 #[async_trait]
 impl EndpointStore for LocalStore {
-    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
+    async fn create_endpoint(&self, ep: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError> {
+        let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let written = self
             .execute(
-                "INSERT INTO endpoints (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-                (ep.id.to_string(), ep.org_id.to_string(), ep.created_at.timestamp_millis(), to_json(ep)?),
+                "INSERT INTO endpoints (id, org_id, created_ms, body)
+                 SELECT ?1, ?2, ?3, ?4 WHERE (SELECT COUNT(*) FROM endpoints WHERE org_id = ?2) < ?5",
+                (ep.id.to_string(), ep.org_id.to_string(), ep.created_at.timestamp_millis(), to_json(ep)?, limit),
             )
             .await;
         self.db.endpoints.invalidate(&ep.org_id);
-        written.map(|_| ())
+        Ok(written? > 0)
     }
 
     async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {

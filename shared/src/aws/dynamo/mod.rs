@@ -4,12 +4,16 @@
 //! - `subscriptions` (pk, sk; GSI `gsi1` on gsi1pk, gsi1sk):
 //!   org `ORG#{id}`/`ORG`; API key `KEY#{sha256}`/`KEY` → org id and its record, listed
 //!   per org through gsi1 `ORG#{org}#KEY`;
-//!   source `SRC#{id}`/`SRC`, listed per org through gsi1 `ORG#{org}#SRC` / `{ms}#{id}`.
+//!   source `SRC#{id}`/`SRC`, listed per org through gsi1 `ORG#{org}#SRC` / `{ms}#{id}`;
+//!   endpoint `EP#{id}`/`EP`, listed per org through gsi1 `ORG#{org}#EP`, and counted
+//!   in `ORG#{org}`/`COUNT#EP` (see `counted`).
 //! - `logs` (same key shape): event `EVT#{id}`/`EVT`, listed per org newest first through
 //!   gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`.
 //!   Scheduled job `SCH#{id}`/`SCH`, listed per org through gsi1 `ORG#{org}#SCH`, and by
 //!   key (`ORG#{org}#KEY#{key}`) or recurring name (`ORG#{org}#REC#{name}`) through gsi2.
 //! - `idempotency` (pk): the key, its value, `expires_at` (epoch seconds, the TTL attribute).
+
+mod counted;
 
 use super::sdk_err;
 use crate::api_key::{ApiKeyRecord, KeyHash};
@@ -26,6 +30,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
+use counted::Counted;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -700,8 +705,9 @@ impl AttemptItem {
 
 #[async_trait]
 impl EndpointStore for DynamoStore {
-    async fn put_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        self.put(&self.tables.subscriptions, to_item(&EndpointItem::from_endpoint(ep)?)?).await
+    async fn create_endpoint(&self, ep: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError> {
+        let item = to_item(&EndpointItem::from_endpoint(ep)?)?;
+        self.put_counted(&self.tables.subscriptions, item, &endpoints_of(&ep.org_id), limit).await
     }
 
     async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
@@ -731,8 +737,13 @@ impl EndpointStore for DynamoStore {
     }
 
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {
-        self.delete_owned(&self.tables.subscriptions, key(format!("EP#{id}"), "EP"), org).await
+        self.delete_counted(&self.tables.subscriptions, key(format!("EP#{id}"), "EP"), &endpoints_of(org)).await
     }
+}
+
+/// The org's endpoints, counted against its plan's limit.
+fn endpoints_of(org: &OrgId) -> Counted<'_> {
+    Counted { kind: "EP", org, listed_under: format!("ORG#{org}#EP") }
 }
 
 #[async_trait]
