@@ -186,16 +186,16 @@ async fn long_retry_sets_a_timer_a_minute_early() {
 
 #[tokio::test]
 async fn exhausted_and_disabled_deliveries_keep_the_job_for_replay() {
-    let mut s = setup(endpoint_answering(500, None).await, policy(&[3600], 60)).await;
+    let s = setup(endpoint_answering(500, None).await, policy(&[3600], 60)).await;
     let a = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
     assert_eq!(a.status, AttemptStatus::Exhausted);
     assert_eq!(a.job.as_ref().map(|j| j.attempt), Some(1));
     assert_eq!(s.ops.all().await.unwrap()[0].kind, "attempt.exhausted");
-    let ep = s.store.get_endpoint(&s.endpoint.org_id, &s.endpoint.id).await.unwrap().unwrap();
+    let mut ep = s.store.get_endpoint(&s.endpoint.org_id, &s.endpoint.id).await.unwrap().unwrap();
     assert_eq!(ep.failure.consecutive_exhausted, 1);
 
-    s.endpoint.status = EndpointStatus::Disabled { disabled_reason: "by hand".into(), disabled_at: Utc::now() };
-    s.store.create_endpoint(&s.endpoint, None).await.unwrap();
+    ep.status = EndpointStatus::Disabled { disabled_reason: "by hand".into(), disabled_at: Utc::now() };
+    assert!(s.store.put_endpoint_if(&ep, ep.version).await.unwrap());
     let next_event = Payload::new(EventId::new(), "a.b".into(), Utc::now(), serde_json::json!({}));
     let a = s.deliver.deliver(DeliveryJob { payload: next_event, ..s.job.clone() }).await.unwrap().unwrap();
     assert_eq!((a.status, a.response_code), (AttemptStatus::Failed, None), "nothing is sent to a disabled endpoint");
