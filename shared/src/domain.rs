@@ -79,6 +79,26 @@ pub enum HmacEncoding {
     Base64,
 }
 
+/// What a source's events are deduplicated by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DedupeBy {
+    /// The provider's delivery id where it has one (Stripe's event id, `webhook-id`,
+    /// `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`), else `Idempotency-Key`, else the body.
+    #[default]
+    Provider,
+    /// The SHA-256 of the signed body only. For senders whose delivery-id header is not
+    /// signed: a replayed body is one event whatever headers come with it.
+    Body,
+}
+
+impl DedupeBy {
+    /// The default, left out of stored records.
+    pub fn is_default(&self) -> bool {
+        *self == DedupeBy::Provider
+    }
+}
+
 fn default_hmac_header() -> String {
     "x-signature".to_owned()
 }
@@ -130,6 +150,16 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// The options this provider takes, beside `provider` itself.
+    pub fn option_names(&self) -> &'static [&'static str] {
+        match self {
+            Provider::Stripe { .. } | Provider::Standard { .. } => &["tolerance_secs"],
+            Provider::Hmac(_) => &["header", "encoding", "prefix"],
+            Provider::Token { .. } => &["header"],
+            Provider::Github | Provider::Shopify | Provider::None => &[],
+        }
+    }
+
     /// The provider's name as used in event types and the API.
     pub fn name(&self) -> &'static str {
         match self {
@@ -158,6 +188,9 @@ pub struct Source {
     pub provider: Provider,
     /// Active secrets (several during a rotation).
     pub secrets: Vec<Secret>,
+    /// What its events are deduplicated by.
+    #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
+    pub dedupe: DedupeBy,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -271,6 +304,9 @@ pub struct InboundRequest {
     pub headers: Vec<(String, String)>,
     /// The body: UTF-8 text as is, anything else base64-encoded.
     pub body: Body,
+    /// The source's dedupe setting when it was accepted.
+    #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
+    pub dedupe: DedupeBy,
 }
 
 impl InboundRequest {
@@ -350,6 +386,10 @@ pub struct PublishRequest {
     pub data: serde_json::Value,
     /// When the API accepted it.
     pub received_at: DateTime<Utc>,
+    /// The id is derived from the caller's key (`Idempotency-Key`, a scheduled run), so
+    /// a repeat may come after its dedupe key expired and must still find the event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub id_from_key: bool,
 }
 
 #[cfg(test)]

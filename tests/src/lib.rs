@@ -406,8 +406,17 @@ impl Receiver {
 impl TestApp {
     /// POST JSON with an API key; (status, JSON body).
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
-        let res =
-            self.http.post(format!("{}{path}", self.url)).bearer_auth(key).json(&body).send().await.expect("request");
+        self.send_json(reqwest::Method::POST, key, path, body).await
+    }
+
+    /// PATCH JSON with an API key; (status, JSON body).
+    pub async fn patch(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::PATCH, key, path, body).await
+    }
+
+    async fn send_json(&self, method: reqwest::Method, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let res = self.http.request(method, url).bearer_auth(key).json(&body).send().await.expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }

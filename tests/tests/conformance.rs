@@ -34,6 +34,7 @@ fn source(org: &OrgId, name: &str, at_ms: i64) -> Source {
             prefix: Some("sha256=".into()),
         }),
         secrets: vec![Secret::new("one"), Secret::new("two")],
+        dedupe: hookline_shared::DedupeBy::Body,
         created_at: t,
         updated_at: t,
     }

@@ -130,6 +130,7 @@ async fn delivery_flow_on_aws_adapters() {
         event_type: "invoice.paid".into(),
         data: json!({"amount": 10}),
         received_at: chrono::Utc::now(),
+        id_from_key: false,
     });
     verify.handle(&serde_json::to_string(&msg).unwrap()).await.unwrap();
     let urgent_jobs = drain(&urgent, 1).await;
@@ -294,6 +295,7 @@ async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
         event_type: "report.ready".into(),
         data: json!({"blob": "x".repeat(200_000)}),
         received_at: chrono::Utc::now(),
+        id_from_key: false,
     });
     verify.handle(&serde_json::to_string(&msg).unwrap()).await.unwrap();
     let jobs = drain(&regular, 10).await;
@@ -329,6 +331,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
         received_at: chrono::Utc::now(),
         headers: vec![],
         body: hookline_shared::Body::from_bytes(&body),
+        dedupe: Default::default(),
     };
     let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
     assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);

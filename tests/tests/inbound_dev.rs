@@ -161,6 +161,55 @@ async fn github_and_shopify_signed_independently() {
     assert_eq!(shop_event["data"]["id"].to_string(), "820982911946154508");
 }
 
+/// GitHub does not sign `X-GitHub-Delivery`: a source set to dedupe by body makes a
+/// replayed body one event whatever delivery id comes with it.
+#[tokio::test]
+async fn a_source_deduped_by_body_ignores_the_unsigned_delivery_id() {
+    let Some(py) = python() else { return };
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let by_id = app.create_source(&key, json!({"name": "byid", "provider": "github", "secrets": ["s"]})).await;
+    assert_eq!(by_id["dedupe"], "provider");
+    let by_body = app
+        .create_source(&key, json!({"name": "bybody", "provider": "github", "secrets": ["s"], "dedupe": "body"}))
+        .await;
+    assert_eq!(by_body["dedupe"], "body");
+    let body = r#"{"action":"opened","number":7}"#;
+    let sig = peer(&py, &["github", "s"], body.as_bytes()).await.unwrap().unwrap();
+    for src in [&by_id, &by_body] {
+        for delivery in ["d-1", "d-2", "d-3"] {
+            let headers = [
+                ("X-GitHub-Event", "issues".to_owned()),
+                ("X-GitHub-Delivery", delivery.to_owned()),
+                ("X-Hub-Signature-256", sig.clone()),
+            ];
+            assert_eq!(send(&app, src["ingest_url"].as_str().unwrap(), &headers, body).await.0, 200);
+        }
+    }
+    app.drain().await;
+    let events = app.wait_for_events(&key, 4).await;
+    let from = |src: &Value| events.iter().filter(|e| e["source"] == src["id"]).count();
+    assert_eq!((from(&by_id), from(&by_body)), (3, 1));
+
+    // The setting can be changed; options the provider does not take are refused.
+    let url = format!("/v1/sources/{}", by_id["id"].as_str().unwrap());
+    let (status, v) = app.patch(&key, &url, json!({"dedupe": "body"})).await;
+    assert_eq!((status, v["dedupe"].as_str()), (200, Some("body")));
+    for bad in [json!({"prefix": "sha256="}), json!({"tolerance_secs": 5}), json!({"dedupe": "headers"})] {
+        let (status, v) = app.patch(&key, &url, bad.clone()).await;
+        assert_eq!((status, v["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}");
+    }
+    for bad in [
+        json!({"name": "x", "provider": "github", "bogus": 1}),
+        json!({"name": "x", "provider": "github", "tolerance_secs": 5}),
+        json!({"name": "x", "provider": "stripe", "secrets": ["whsec_x"], "header": "x-sig"}),
+    ] {
+        let (status, v) = app.post(&key, "/v1/sources", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("unknown field"), "{v}");
+    }
+}
+
 #[tokio::test]
 async fn generic_hmac_token_and_unsigned_sources() {
     let app = spawn_app().await;

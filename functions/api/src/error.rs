@@ -135,3 +135,28 @@ pub struct ApiQuery<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// A JSON body every field of which `T` knows. For bodies with a flattened part, whose
+/// unknown fields serde cannot refuse by itself.
+#[derive(Debug)]
+pub struct Strict<T>(pub T);
+
+/// The fields a decoded body may have had (they can depend on its content).
+pub trait KnownFields {
+    /// Every field name the body may carry.
+    fn known_fields(&self) -> Vec<&'static str>;
+}
+
+impl<'de, T: serde::de::DeserializeOwned + KnownFields> serde::Deserialize<'de> for Strict<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let keys: Vec<String> = map.keys().cloned().collect();
+        let body: T = serde_json::from_value(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
+        let known = body.known_fields();
+        match keys.iter().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(D::Error::custom(format!("unknown field `{k}`, expected one of {}", known.join(", ")))),
+            None => Ok(Strict(body)),
+        }
+    }
+}

@@ -115,6 +115,7 @@ pub(crate) async fn publish<S: ApiState, Q: Queue + 'static, C: Clock>(
         event_type: body.event_type,
         data: body.data,
         received_at: api.clock.now(),
+        id_from_key: idempotency_key.is_some(),
     });
     let encoded = serde_json::to_string(&message).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     api.inbox.send(&encoded, Duration::ZERO).await?;

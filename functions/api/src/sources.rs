@@ -1,19 +1,20 @@
 //! `/v1/sources`: where providers send webhooks. Secrets are write-only.
 
 use crate::auth::OrgAuth;
-use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::error::{ApiError, ApiJson, ApiPath, KnownFields, Strict};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::signature::Verifier;
-use hookline_shared::{validate_source_name, Provider, Secret, Source, SourceId};
+use hookline_shared::{validate_source_name, DedupeBy, Provider, Secret, Source, SourceId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Body of `POST /v1/sources`: name, provider, secrets, and the provider's options
-/// (`tolerance_secs`; for `hmac`: `header`, `encoding`, `prefix`; for `token`: `header`).
+/// Body of `POST /v1/sources`: name, provider, secrets, `dedupe`, and the provider's
+/// options (`tolerance_secs`; for `hmac`: `header`, `encoding`, `prefix`; for `token`:
+/// `header`). A flattened enum cannot refuse unknown fields itself: [`Strict`] does.
 #[derive(Debug, Deserialize)]
 pub struct CreateSource {
     name: String,
@@ -21,6 +22,14 @@ pub struct CreateSource {
     provider: Provider,
     #[serde(default)]
     secrets: Vec<Secret>,
+    #[serde(default)]
+    dedupe: DedupeBy,
+}
+
+impl KnownFields for CreateSource {
+    fn known_fields(&self) -> Vec<&'static str> {
+        [&["name", "provider", "secrets", "dedupe"], self.provider.option_names()].concat()
+    }
 }
 
 /// A source as the API shows it: secrets only as hints.
@@ -31,6 +40,7 @@ pub struct SourceView {
     #[serde(flatten)]
     provider: Provider,
     secrets: Vec<String>,
+    dedupe: DedupeBy,
     ingest_url: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -50,6 +60,7 @@ impl<S, Q, C> Api<S, Q, C> {
             name: s.name,
             provider: s.provider,
             secrets: s.secrets.iter().map(Secret::hint).collect(),
+            dedupe: s.dedupe,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -76,7 +87,7 @@ fn parse_id(id: &str) -> Result<SourceId, ApiError> {
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
-    ApiJson(body): ApiJson<CreateSource>,
+    ApiJson(Strict(body)): ApiJson<Strict<CreateSource>>,
 ) -> Result<(StatusCode, ApiJson<SourceView>), ApiError> {
     let now = api.clock.now();
     let source = Source {
@@ -85,6 +96,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         name: body.name,
         provider: body.provider,
         secrets: body.secrets,
+        dedupe: body.dedupe,
         created_at: now,
         updated_at: now,
     };
@@ -119,12 +131,14 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(api.view(load(&api, &org, &id).await?)))
 }
 
-/// Body of `PATCH /v1/sources/{id}`: any of `name`, `secrets`, `provider` and options.
-/// Options without `provider` adjust the current provider's options.
+/// Body of `PATCH /v1/sources/{id}`: any of `name`, `secrets`, `dedupe`, `provider` and
+/// options. Options without `provider` adjust the current provider's options; options the
+/// resulting provider does not take are refused.
 #[derive(Debug, Deserialize)]
 pub struct UpdateSource {
     name: Option<String>,
     secrets: Option<Vec<Secret>>,
+    dedupe: Option<DedupeBy>,
     #[serde(flatten)]
     rest: serde_json::Map<String, serde_json::Value>,
 }
@@ -142,7 +156,11 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     if let Some(secrets) = body.secrets {
         source.secrets = secrets;
     }
+    if let Some(dedupe) = body.dedupe {
+        source.dedupe = dedupe;
+    }
     if !body.rest.is_empty() {
+        let options: Vec<String> = body.rest.keys().filter(|k| *k != "provider").cloned().collect();
         // A new provider replaces the options; options alone merge into the current ones.
         let mut merged = if body.rest.contains_key("provider") {
             serde_json::Map::new()
@@ -155,6 +173,9 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
         merged.extend(body.rest);
         source.provider = serde_json::from_value(serde_json::Value::Object(merged))
             .map_err(|e| ApiError::BadRequest(format!("provider: {e}")))?;
+        if let Some(k) = options.iter().find(|k| !source.provider.option_names().contains(&k.as_str())) {
+            return Err(ApiError::BadRequest(format!("unknown field `{k}` for provider `{}`", source.provider.name())));
+        }
     }
     source.updated_at = api.clock.now();
     validate(&source)?;

@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         name: "stripe".into(),
         provider: Provider::Stripe { tolerance_secs: None },
         secrets: vec![Secret::new(SECRET)],
+        dedupe: Default::default(),
         created_at: now,
         updated_at: now,
     };

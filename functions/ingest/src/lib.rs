@@ -146,6 +146,7 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             received_at: now,
             headers: kept_headers(headers),
             body: Body::from_bytes(body),
+            dedupe: source.dedupe,
         });
         let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
         self.inbox.send(&encoded, Duration::ZERO).await?;
@@ -232,6 +233,7 @@ mod tests {
             name: "stripe".into(),
             provider: Provider::Stripe { tolerance_secs: None },
             secrets: vec![Secret::new(SECRET)],
+            dedupe: Default::default(),
             created_at: now,
             updated_at: now,
         };

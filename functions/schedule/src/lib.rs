@@ -113,6 +113,7 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
             event_type: ran.event_type.clone(),
             data: ran.event_data(),
             received_at: now,
+            id_from_key: true,
         });
         let body = serde_json::to_string(&message).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
         self.inbox.send(&body, Duration::ZERO).await?;

@@ -14,8 +14,8 @@ use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urge
 use hookline_shared::dispatch::HOPS_HEADER;
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
-    event_data, validate_event_type, Event, EventId, InboundRequest, InboxMessage, PublishRequest, QueueError,
-    StoreError, EVENT_TYPE_MAX, MAX_HOPS,
+    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,
+    QueueError, StoreError, EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -65,18 +65,22 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     /// Process one inbox message body.
     pub async fn handle(&self, body: &str) -> Result<Outcome, VerifyError> {
         let msg: InboxMessage = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        let (key, event) = match msg {
+        let (key, event, id_from_key) = match msg {
             InboxMessage::Inbound(req) => {
                 let echoed = self.echoed_event(&req).await?;
                 let (key, mut event) = inbound_event(req)?;
                 if let Some(earlier) = echoed {
                     event.hops = event.hops.max(earlier.hops.saturating_add(1));
                 }
-                (key, event)
+                (key, event, true)
             }
-            InboxMessage::Publish(p) => published_event(p),
+            InboxMessage::Publish(p) => {
+                let id_from_key = p.id_from_key;
+                let (key, event) = published_event(p);
+                (key, event, id_from_key)
+            }
         };
-        self.record(&key, event).await
+        self.record(&key, event, id_from_key).await
     }
 
     /// The org's own event that a request carries as its `webhook-id`: one of our
@@ -129,9 +133,14 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         Ok(urgent.len() + regular.len())
     }
 
-    async fn record(&self, key: &str, mut event: Event) -> Result<Outcome, VerifyError> {
+    /// Claim the key, route, record. `id_from_key`: the event's id follows from its key,
+    /// so a repeat that comes after the key expired finds the event itself.
+    async fn record(&self, key: &str, mut event: Event, id_from_key: bool) -> Result<Outcome, VerifyError> {
         let now = self.clock.now();
         let id = match self.store.claim(key, event.id.as_str(), self.dedupe_ttl, now).await? {
+            Claim::New if id_from_key && self.store.get_event(&event.org_id, &event.id).await?.is_some() => {
+                return Ok(Outcome::Duplicate(event.id));
+            }
             Claim::New => event.id.clone(),
             Claim::Existing(v) => {
                 let earlier: EventId =
@@ -192,16 +201,17 @@ fn json_str<'a>(json: Option<&'a serde_json::Value>, field: &str) -> Option<&'a 
 }
 
 /// The provider's own delivery id where it has one, else `Idempotency-Key`, else the
-/// SHA-256 of the body.
+/// SHA-256 of the body; only the body's hash for a source set to dedupe by body.
 pub fn dedupe_key(req: &InboundRequest, json: Option<&serde_json::Value>, raw: &[u8]) -> String {
     let own = match req.provider.as_str() {
+        _ if req.dedupe == DedupeBy::Body => None,
         "stripe" => json_str(json, "id"),
         "standard" => req.header("webhook-id").or_else(|| req.header("svix-id")),
         "github" => req.header("x-github-delivery"),
         "shopify" => req.header("x-shopify-webhook-id"),
         _ => None,
     };
-    match own.or_else(|| req.header("idempotency-key")) {
+    match own.or_else(|| req.header("idempotency-key").filter(|_| req.dedupe != DedupeBy::Body)) {
         Some(k) => format!("id:{k}"),
         None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
     }
@@ -243,15 +253,17 @@ mod tests {
     type TestVerify = Verify<LocalStore, MemoryQueue, ManualClock>;
 
     fn verify() -> (TestVerify, LocalStore) {
-        let (v, store, _) = verify_with_queues();
+        let (v, store, _, _) = verify_with_queues();
         (v, store)
     }
 
-    fn verify_with_queues() -> (TestVerify, LocalStore, Deliveries<MemoryQueue>) {
+    const DEDUPE_TTL: Duration = Duration::from_secs(7 * 86400);
+
+    fn verify_with_queues() -> (TestVerify, LocalStore, Deliveries<MemoryQueue>, ManualClock) {
         let store = LocalStore::new(LocalDb::in_memory().unwrap());
         let clock = ManualClock::at(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
         let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
-        (Verify::new(store.clone(), queues.clone(), clock, Duration::from_secs(7 * 86400)), store, queues)
+        (Verify::new(store.clone(), queues.clone(), clock.clone(), DEDUPE_TTL), store, queues, clock)
     }
 
     fn inbound(provider: &str, headers: &[(&str, &str)], body: &str) -> InboundRequest {
@@ -263,6 +275,7 @@ mod tests {
             received_at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
             headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             body: Body::from_bytes(body.as_bytes()),
+            dedupe: DedupeBy::Provider,
         }
     }
 
@@ -284,6 +297,14 @@ mod tests {
         assert_eq!(key("github", &[("idempotency-key", "ik")]), "id:ik", "falls back when the provider id is absent");
         let hashed = key("none", &[]);
         assert!(hashed.starts_with("sha256:") && hashed.len() == 7 + 64);
+        // A source set to dedupe by body ignores every header.
+        let by_body = |p: &str, h: &[(&str, &str)]| {
+            let req = InboundRequest { dedupe: DedupeBy::Body, ..inbound(p, h, body) };
+            dedupe_key(&req, Some(&json), body.as_bytes())
+        };
+        assert_eq!(by_body("github", &[("x-github-delivery", "d1")]), hashed);
+        assert_eq!(by_body("shopify", &[("x-shopify-webhook-id", "w2"), ("idempotency-key", "ik")]), hashed);
+        assert_eq!(by_body("stripe", &[]), hashed);
     }
 
     #[test]
@@ -335,6 +356,7 @@ mod tests {
             event_type: "user.created".into(),
             data: serde_json::json!({"id": 1}),
             received_at: Utc::now(),
+            id_from_key: false,
         };
         let m = serde_json::to_string(&InboxMessage::Publish(p.clone())).unwrap();
         assert_eq!(v.handle(&m).await.unwrap(), Outcome::Recorded(p.event_id.clone()));
@@ -365,7 +387,7 @@ mod tests {
 
     #[tokio::test]
     async fn routes_one_job_per_matching_endpoint_by_urgency() {
-        let (v, store, queues) = verify_with_queues();
+        let (v, store, queues, _) = verify_with_queues();
         let org = OrgId::derived(&[b"o"]);
         let eps = [
             endpoint(&org, &["src.*"], Urgency::Regular, true),
@@ -394,5 +416,31 @@ mod tests {
         // A duplicate routes nothing.
         v.handle(&m).await.unwrap();
         assert!(queues.urgent.is_empty() && queues.regular.is_empty());
+    }
+
+    /// After its dedupe key expired, a repeat is still the event already recorded:
+    /// neither routed again nor recorded again.
+    #[tokio::test]
+    async fn a_repeat_after_the_dedupe_key_expired_is_still_a_duplicate() {
+        let (v, store, queues, clock) = verify_with_queues();
+        let org = OrgId::derived(&[b"o"]);
+        store.create_endpoint(&endpoint(&org, &["*"], Urgency::Regular, true), None).await.unwrap();
+        let inbound = msg(inbound("stripe", &[], r#"{"id":"evt_late","type":"invoice.paid"}"#));
+        let keyed = PublishRequest {
+            event_id: EventId::derived(&[b"org", b"key"]),
+            org_id: org.clone(),
+            event_type: "user.created".into(),
+            data: serde_json::json!({}),
+            received_at: clock.now(),
+            id_from_key: true,
+        };
+        let keyed = serde_json::to_string(&InboxMessage::Publish(keyed)).unwrap();
+        let Outcome::Recorded(first) = v.handle(&inbound).await.unwrap() else { panic!("first is new") };
+        let Outcome::Recorded(published) = v.handle(&keyed).await.unwrap() else { panic!("first is new") };
+        assert_eq!(queues.regular.take().len(), 2);
+        clock.set(clock.now() + DEDUPE_TTL + Duration::from_secs(1));
+        assert_eq!(v.handle(&inbound).await.unwrap(), Outcome::Duplicate(first));
+        assert_eq!(v.handle(&keyed).await.unwrap(), Outcome::Duplicate(published));
+        assert!(queues.regular.is_empty(), "a repeat is not delivered again");
     }
 }

@@ -18,7 +18,7 @@ mod counted;
 use super::sdk_err;
 use crate::api_key::{ApiKeyRecord, KeyHash};
 use crate::delivery::{Attempt, Endpoint};
-use crate::domain::{Event, Org, Plan, Provider, Secret, Source};
+use crate::domain::{DedupeBy, Event, Org, Plan, Provider, Secret, Source};
 use crate::error::StoreError;
 use crate::ids::{ApiKeyId, AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
@@ -154,6 +154,8 @@ struct SourceItem {
     /// The provider and its options as JSON: a tagged enum does not map well onto attributes.
     provider: String,
     secrets: Vec<Secret>,
+    #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
+    dedupe: DedupeBy,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -170,6 +172,7 @@ impl SourceItem {
             name: src.name.clone(),
             provider: serde_json::to_string(&src.provider).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             secrets: src.secrets.clone(),
+            dedupe: src.dedupe,
             created_at: src.created_at,
             updated_at: src.updated_at,
         })
@@ -184,6 +187,7 @@ impl SourceItem {
             name: self.name,
             provider,
             secrets: self.secrets,
+            dedupe: self.dedupe,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
