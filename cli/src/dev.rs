@@ -31,6 +31,8 @@ const BATCH: usize = 32;
 /// Messages handled at once per queue by default. Deliveries beyond the HTTP client's
 /// pool of idle connections (256) would open and close connections under load.
 const IN_FLIGHT: usize = 128;
+/// The time a request's headers, and then its body, have to arrive.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the timer table is checked.
 const TIMER_TICK: Duration = Duration::from_millis(200);
 
@@ -49,6 +51,8 @@ pub struct DevOptions {
     pub lookup: Arc<dyn Lookup>,
     /// Messages handled at once per queue (the inbox and each delivery queue).
     pub in_flight: usize,
+    /// The time a request's headers, and then its body, have to arrive.
+    pub read_timeout: Duration,
 }
 
 impl DevOptions {
@@ -57,7 +61,15 @@ impl DevOptions {
         config.allow_http = true;
         config.allow_loopback = true;
         let policies = Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() };
-        Self { addr, data, config, policies, lookup: Arc::new(SystemLookup), in_flight: IN_FLIGHT }
+        Self {
+            addr,
+            data,
+            config,
+            policies,
+            lookup: Arc::new(SystemLookup),
+            in_flight: IN_FLIGHT,
+            read_timeout: READ_TIMEOUT,
+        }
     }
 }
 
@@ -170,15 +182,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    let mut server_stop = stopped.clone();
-    tasks.push(tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = server_stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    }));
+    tasks.push(tokio::spawn(crate::serve::serve(listener, app, opts.read_timeout, stopped.clone())));
 
     let verifier = Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl);
     let verify = |v: Arc<Verify<_, _, _>>, body: String| async move { v.process(&body).await };

@@ -2,6 +2,7 @@
 //! embedded store, for `hookline dev` and for the end-to-end tests.
 
 pub mod dev;
+mod serve;
 pub mod sign;
 
 /// `hookline dev` runs the store on its own thread beside the runtime's workers, and

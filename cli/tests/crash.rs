@@ -137,7 +137,7 @@ async fn count_events(http: &reqwest::Client, base: &str, key: &str) -> usize {
 async fn slow_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let g = got.clone();
-    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+    let app = axum::Router::new().fallback(move |headers: http::HeaderMap| {
         let g = g.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(100)).await;

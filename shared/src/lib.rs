@@ -11,6 +11,7 @@ pub mod domain;
 pub mod endpoint_update;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod memory;
 pub mod outbound;
 pub mod ports;

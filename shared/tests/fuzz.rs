@@ -1,6 +1,6 @@
 //! Property fuzzing of what parses input from outside: the signature headers of every
 //! provider, cron, rates, time zones, cursors, continuation answers, `:name`
-//! substitution and event types. No input may panic; where a rule holds for every input
+//! substitution, event types and the JSON depth limit. No input may panic; where a rule holds for every input
 //! (the event type stays in the path), it is checked too.
 //!
 //! `cargo test` runs each target for proptest's default number of cases; `make fuzz`
@@ -8,6 +8,7 @@
 
 use chrono::{TimeZone, Utc};
 use hookline_shared::delivery::{parse_endpoint_url, Continuation, Endpoint};
+use hookline_shared::json;
 use hookline_shared::ports::cursor;
 use hookline_shared::schedule::{parse_rate, parse_timezone, Cron};
 use hookline_shared::signature::Verifier;
@@ -103,6 +104,18 @@ proptest! {
     fn cursors_decode_only_what_was_encoded(text in "\\PC{0,80}", ms in any::<i64>(), id in "[a-z0-9_]{0,30}") {
         let _ = cursor::decode(&text);
         prop_assert_eq!(cursor::decode(&cursor::encode(ms, &id)), Some((ms, id)));
+    }
+
+    /// What ingest accepts as JSON (within depth, and skippable), verify can parse.
+    #[test]
+    fn json_within_the_depth_limit_parses(text in prop_oneof![
+        "[\\[\\]{}\",:1a\\\\ ]{0,300}",
+        (1usize..200).prop_map(|n| format!("{}{}", "[{\"a\":".repeat(n), "1}]".repeat(n))),
+    ]) {
+        let skippable = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+        if json::within_depth(&text) && skippable {
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+        }
     }
 
     #[test]

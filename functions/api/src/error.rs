@@ -5,7 +5,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hookline_shared::web::error_json;
+use hookline_shared::web::{body_timed_out, error_json};
 use hookline_shared::{QueueError, StoreError};
 
 /// Everything an API call can fail with.
@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The body exceeds the limit.
     #[error("request body too large")]
     TooLarge,
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    SlowBody,
     /// No such route.
     #[error("no such route")]
     NoRoute,
@@ -76,6 +79,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::SlowBody => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::LimitExceeded(_) => (StatusCode::FORBIDDEN, "limit_exceeded"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -95,6 +99,7 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            ref slow if body_timed_out(slow) => ApiError::SlowBody,
             JsonRejection::JsonDataError(e) => ApiError::BadRequest(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(e.body_text()),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,

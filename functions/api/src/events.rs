@@ -19,7 +19,7 @@ use std::time::Duration;
 pub struct Publish {
     #[serde(rename = "type")]
     event_type: String,
-    #[serde(default = "empty_object")]
+    #[serde(default = "empty_object", deserialize_with = "hookline_shared::json::bounded")]
     data: serde_json::Value,
 }
 

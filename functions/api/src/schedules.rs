@@ -40,6 +40,7 @@ impl WhenInput {
 pub struct ScheduleBody {
     #[serde(rename = "type")]
     event_type: Option<String>,
+    #[serde(default, deserialize_with = "hookline_shared::json::bounded_option")]
     data: Option<serde_json::Value>,
     at: Option<String>,
     cron: Option<String>,
@@ -62,6 +63,7 @@ pub struct PutRecurring {
     /// Local wall-clock time after which it stops.
     end: Option<String>,
     timezone: Option<String>,
+    #[serde(default, deserialize_with = "hookline_shared::json::bounded_option")]
     data: Option<serde_json::Value>,
 }
 

@@ -11,10 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use hookline_shared::json::within_depth;
 use hookline_shared::ports::{Clock, Queue, SourceStore};
 use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
-use hookline_shared::web::error_json;
+use hookline_shared::web::{body_timed_out, error_json};
 use hookline_shared::{
     too_large_to_keep, Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError,
 };
@@ -62,6 +63,9 @@ pub enum IngestError {
     /// The body could not be read from the connection.
     #[error("could not read the body")]
     BadBody,
+    /// The body did not arrive in time.
+    #[error("the body did not arrive in time")]
+    SlowBody,
     /// The store or the queue failed; the caller should retry.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -91,6 +95,9 @@ impl IntoResponse for IngestError {
             }
             IngestError::Malformed => (StatusCode::BAD_REQUEST, "invalid_body", "body is not valid JSON".to_owned()),
             IngestError::BadBody => (StatusCode::BAD_REQUEST, "invalid_body", "could not read the body".to_owned()),
+            IngestError::SlowBody => {
+                (StatusCode::REQUEST_TIMEOUT, "request_timeout", "the body did not arrive in time".to_owned())
+            }
             IngestError::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable, retry".to_owned())
             }
@@ -134,7 +141,7 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         if too_large_to_keep(body) {
             return Err(IngestError::TooLarge(self.max_body));
         }
-        if expects_json(&source.provider) && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        if expects_json(&source.provider) && !is_json(body) {
             tracing::warn!(source = %id, "verified body is not JSON");
             return Err(IngestError::Malformed);
         }
@@ -152,6 +159,13 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         self.inbox.send(&encoded, Duration::ZERO).await?;
         Ok(())
     }
+}
+
+/// Whether `body` is JSON that verify will read as such. Skipping a value checks neither
+/// the UTF-8 of its strings nor how deep it nests, so both are checked first.
+fn is_json(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .is_ok_and(|text| within_depth(text) && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
 }
 
 /// Providers that always send JSON: anything else from them is malformed.
@@ -199,6 +213,7 @@ async fn handle<S: SourceStore, Q: Queue, C: Clock>(
     let bytes = match Limited::new(body, max).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return IngestError::TooLarge(max).into_response(),
+        Err(e) if body_timed_out(&*e) => return IngestError::SlowBody.into_response(),
         Err(_) => return IngestError::BadBody.into_response(),
     };
     match ingest.accept(&source, &headers, &bytes).await {
