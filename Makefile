@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 FUNCTIONS := hookline-ingest hookline-verify hookline-api hookline-deliver hookline-schedule
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint build sam-build bench fuzz dev clean-venv
+.PHONY: test lint build sam-build bench fuzz soak dev clean-venv
 
 $(STAMP): infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -43,6 +43,12 @@ bench:
 fuzz:
 	PROPTEST_CASES=2000000 cargo test --release -p hookline-shared --test fuzz
 	PROPTEST_CASES=100000 cargo test --release -p hookline-tests --test fuzz_api
+
+## The fault suite for 10 minutes: 100,000 events through a receiver that fails in every
+## way it can, with three kill -9s of hookline dev; prints events, delivered,
+## exhausted/failed, lost, duplicates. `make test` runs the same suite with 600 events.
+soak:
+	HOOKLINE_SOAK_EVENTS=100000 HOOKLINE_SOAK_SECS=600 cargo test --release -p hookline-cli --test faults -- --nocapture
 
 ## Run Hookline locally.
 dev:

@@ -3,51 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
+mod support;
+
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(data: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args(["dev", "--addr", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("HOOKLINE_OPERATOR_KEY", "op-crash-test")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start hookline dev")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if http.get(format!("{base}/v1/openapi.json")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("hookline dev did not start");
-}
-
-/// A pro org; its API key.
-async fn create_org(http: &reqwest::Client, base: &str) -> String {
-    let org: Value = http
-        .post(format!("{base}/v1/orgs"))
-        .bearer_auth("op-crash-test")
-        .json(&json!({"name": "crash", "plan": "pro"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    org["api_key"].as_str().unwrap().to_owned()
-}
+use support::{create_org, free_port, start, wait_ready};
 
 #[tokio::test]
 async fn accepted_requests_survive_kill_9() {
