@@ -42,19 +42,22 @@ fn depth(v: &serde_json::Value) -> usize {
     }
 }
 
-/// Event data in a request body (`#[serde(deserialize_with)]`): any JSON nested no
-/// deeper than [`MAX_JSON_DEPTH`], so the message that carries it can be read back.
-pub fn bounded<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+/// Event `data` in a request body (`#[serde(deserialize_with)]`): a JSON object nested
+/// no deeper than [`MAX_JSON_DEPTH`], so the message that carries it can be read back.
+pub fn event_data<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
     let v = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    if !v.is_object() {
+        return Err(serde::de::Error::custom("data: must be a JSON object"));
+    }
     if depth(&v) > MAX_JSON_DEPTH {
-        return Err(serde::de::Error::custom(format!("nested deeper than {MAX_JSON_DEPTH} levels")));
+        return Err(serde::de::Error::custom(format!("data: nested deeper than {MAX_JSON_DEPTH} levels")));
     }
     Ok(v)
 }
 
-/// [`bounded`] for an optional field (use with `#[serde(default)]`).
-pub fn bounded_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
-    bounded(d).map(Some)
+/// [`event_data`] for an optional field (use with `#[serde(default)]`).
+pub fn event_data_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    event_data(d).map(Some)
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl WhenInput {
 pub struct ScheduleBody {
     #[serde(rename = "type")]
     event_type: Option<String>,
-    #[serde(default, deserialize_with = "hookline_shared::json::bounded_option")]
+    #[serde(default, deserialize_with = "hookline_shared::json::event_data_option")]
     data: Option<serde_json::Value>,
     at: Option<String>,
     cron: Option<String>,
@@ -63,7 +63,7 @@ pub struct PutRecurring {
     /// Local wall-clock time after which it stops.
     end: Option<String>,
     timezone: Option<String>,
-    #[serde(default, deserialize_with = "hookline_shared::json::bounded_option")]
+    #[serde(default, deserialize_with = "hookline_shared::json::event_data_option")]
     data: Option<serde_json::Value>,
 }
 
@@ -177,12 +177,9 @@ fn timezone(name: Option<&str>) -> Result<Tz, ApiError> {
     schedule::parse_timezone(name.unwrap_or("UTC")).map_err(|e| bad("timezone", e))
 }
 
-fn data_object(data: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
-    match data {
-        None => Ok(serde_json::json!({})),
-        Some(d) if d.is_object() => Ok(d),
-        Some(_) => Err(bad("data", "must be a JSON object")),
-    }
+/// A job's data: what was given (an object, checked when parsed), else `{}`.
+fn data_object(data: Option<serde_json::Value>) -> serde_json::Value {
+    data.unwrap_or_else(|| serde_json::json!({}))
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
@@ -292,7 +289,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         org_id: org.id.clone(),
         version: 1,
         event_type,
-        data: data_object(body.data)?,
+        data: data_object(body.data),
         when,
         timezone: tz.name().to_owned(),
         start_at: body.start_at.as_deref().map(|t| instant("start_at", t)).transpose()?,
@@ -350,7 +347,7 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
         job.event_type = t;
     }
     if body.data.is_some() {
-        job.data = data_object(body.data)?;
+        job.data = data_object(body.data);
     }
     if let Some(tz) = body.timezone.as_deref() {
         job.timezone = timezone(Some(tz))?.name().to_owned();
@@ -432,6 +429,10 @@ pub(crate) async fn put_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
     let id = Job::recurring_id(&org.id, &r);
     let existing = api.store.get_job(&org.id, &id).await?;
     if body.frequency.as_deref() == Some("none") {
+        let PutRecurring { cron: None, rate: None, start: None, end: None, timezone: None, data: None, .. } = body
+        else {
+            return Err(bad("frequency", "`none` cancels the job and takes no other field"));
+        };
         let cancelled = match &existing {
             Some(job) => usize::from(api.cancel(&org, job).await?),
             None => 0,
@@ -457,7 +458,7 @@ pub(crate) async fn put_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
         org_id: org.id.clone(),
         version: existing.as_ref().map_or(1, |j| j.version + 1),
         event_type: r.name.clone(),
-        data: data_object(body.data)?,
+        data: data_object(body.data),
         when,
         timezone: tz.name().to_owned(),
         start_at: start,

@@ -638,7 +638,7 @@ pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(
 pub struct Call {
     #[serde(rename = "type")]
     event_type: String,
-    #[serde(default = "empty", deserialize_with = "hookline_shared::json::bounded")]
+    #[serde(default = "empty", deserialize_with = "hookline_shared::json::event_data")]
     data: serde_json::Value,
 }
 
