@@ -8,7 +8,7 @@ use hookline_deliver::{Deliver, Policies};
 use hookline_ingest::Ingest;
 use hookline_schedule::Schedule;
 use hookline_shared::delivery::Deliveries;
-use hookline_shared::local::{LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
+use hookline_shared::local::{write_private, LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
 use hookline_shared::outbound::{Lookup, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{Queue, QueueConsumer, SystemClock};
 use hookline_shared::source_cache::SourceCache;
@@ -120,18 +120,6 @@ fn operator_key(data: &Path, configured: Option<&Secret>) -> anyhow::Result<(Sec
     let key = format!("op_{}", hex::encode(bytes));
     write_private(&path, &key).with_context(|| format!("writing {}", path.display()))?;
     Ok((Secret::new(key), true))
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(contents.as_bytes())
 }
 
 /// Open a queue; what a previous run left in it (in flight included) is handed out again.

@@ -16,6 +16,7 @@ pub mod memory;
 pub mod outbound;
 pub mod ports;
 pub mod schedule;
+pub mod sealing;
 pub mod signature;
 pub mod source_cache;
 pub mod web;

@@ -7,7 +7,7 @@
 
 use anyhow::Context as _;
 use hookline_cli::dev::{self, DevOptions, DevServer};
-use hookline_shared::aws::{SchedulerTimer, TableNames, TimerTarget};
+use hookline_shared::aws::{DynamoStore, SchedulerTimer, TableNames, TimerTarget};
 use hookline_shared::Config;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -69,6 +69,17 @@ pub async fn moto() -> Option<aws_config::SdkConfig> {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A KMS key to seal secrets under, as the stack's `SecretsKey`.
+pub async fn secrets_key(sdk: &aws_config::SdkConfig) -> anyhow::Result<String> {
+    let key = aws_sdk_kms::Client::new(sdk).create_key().description("hookline secrets (test)").send().await?;
+    key.key_metadata.map(|m| m.key_id).ok_or_else(|| anyhow::anyhow!("no key id"))
+}
+
+/// A DynamoDB store on fresh tables, sealing secrets under a fresh KMS key.
+pub async fn aws_store(sdk: &aws_config::SdkConfig) -> anyhow::Result<DynamoStore> {
+    Ok(DynamoStore::from_sdk(sdk, create_tables(sdk).await?, &secrets_key(sdk).await?))
 }
 
 /// Create the three tables with the template's key schema, under fresh names.

@@ -231,7 +231,7 @@ fn local_queue() -> LocalQueue {
 async fn aws_store() -> Option<DynamoStore> {
     let sdk = hookline_tests::moto().await?;
     let tables = hookline_tests::create_tables(&sdk).await.unwrap();
-    Some(DynamoStore::from_sdk(&sdk, tables))
+    Some(DynamoStore::from_sdk(&sdk, tables, &hookline_tests::secrets_key(&sdk).await.unwrap()))
 }
 
 async fn aws_queue() -> Option<SqsQueue> {
@@ -557,7 +557,7 @@ conformance!(
 async fn endpoints_made_before_the_counter_are_counted_on_dynamodb() {
     let Some(sdk) = hookline_tests::moto().await else { return };
     let tables = hookline_tests::create_tables(&sdk).await.unwrap();
-    let store = DynamoStore::from_sdk(&sdk, tables.clone());
+    let store = DynamoStore::from_sdk(&sdk, tables.clone(), &hookline_tests::secrets_key(&sdk).await.unwrap());
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let a = OrgId::new();
     let drop_counter = || {

@@ -78,7 +78,7 @@ fn sqs_event(msgs: &[Received]) -> SqsEvent {
 #[tokio::test]
 async fn delivery_flow_on_aws_adapters() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let urgent = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: urgent.clone(), regular: regular.clone() };
@@ -230,7 +230,7 @@ async fn delivery_flow_on_aws_adapters() {
 #[tokio::test]
 async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let queue = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: queue.clone(), regular: queue };
     let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
@@ -278,7 +278,7 @@ async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
 #[tokio::test]
 async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
     let org = OrgId::new();
@@ -312,7 +312,7 @@ async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
 #[tokio::test]
 async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
     let rx = Receiver::start().await;

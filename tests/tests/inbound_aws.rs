@@ -26,7 +26,7 @@ async fn inbound_flow_through_lambda_entry_points() {
     let Some(sdk) = hookline_tests::moto().await else { return };
     let tables = hookline_tests::create_tables(&sdk).await.unwrap();
     let inbox_url = hookline_tests::create_queue(&sdk, 30).await.unwrap();
-    let store = DynamoStore::from_sdk(&sdk, tables);
+    let store = DynamoStore::from_sdk(&sdk, tables, &hookline_tests::secrets_key(&sdk).await.unwrap());
     let inbox = SqsQueue::from_sdk(&sdk, &inbox_url);
     let config = Config { operator_key: Some(Secret::new("op-key")), ..Config::default() };
 
@@ -124,7 +124,7 @@ async fn inbound_flow_through_lambda_entry_points() {
 #[tokio::test]
 async fn sample_sqs_event_parses_and_publish_records_once() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let queue = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: queue.clone(), regular: queue };
     let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));

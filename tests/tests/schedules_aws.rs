@@ -9,7 +9,7 @@
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
 use hookline_api::{Api, Outbound};
 use hookline_schedule::{Fired, Schedule};
-use hookline_shared::aws::{DynamoStore, SqsQueue};
+use hookline_shared::aws::SqsQueue;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::{ManualClock, Queue, QueueConsumer, SystemClock};
@@ -22,7 +22,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn each_job_is_one_scheduler_schedule_and_the_handler_honours_cancels() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let store = DynamoStore::from_sdk(&sdk, hookline_tests::create_tables(&sdk).await.unwrap());
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let inbox = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries {
         urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),

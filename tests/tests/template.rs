@@ -94,3 +94,25 @@ fn deliver_and_schedule_write_only_the_items_they_own() {
         assert!(dynamo.contains(&format!("pk: format!(\"{prefix}{{}}\"")), "{prefix}");
     }
 }
+
+#[test]
+fn functions_that_read_secrets_can_open_them_and_only_writers_can_seal() {
+    // The action line of each statement on the secrets key.
+    let kms = |function: &str| -> Vec<String> {
+        let lines = resource(function);
+        lines
+            .windows(2)
+            .filter(|w| w[1].trim() == "Resource: !GetAtt SecretsKey.Arn")
+            .map(|w| w[0].trim().trim_start_matches("Action:").trim().to_owned())
+            .collect()
+    };
+    assert_eq!(kms("IngestFunction"), ["kms:Decrypt"]);
+    assert_eq!(kms("VerifyFunction"), ["kms:Decrypt"]);
+    assert_eq!(kms("ApiFunction"), ["[kms:GenerateDataKey, kms:Decrypt]"]);
+    assert_eq!(kms("DeliverFunction"), ["[kms:GenerateDataKey, kms:Decrypt]"]);
+    assert!(kms("ScheduleFunction").is_empty());
+    // Every function is told the key, under the name the DynamoDB store reads.
+    assert!(TEMPLATE.contains("        HOOKLINE_SECRETS_KEY_ID: !Ref SecretsKey\n"));
+    assert!(include_str!("../../shared/src/aws/dynamo/mod.rs").contains("\"HOOKLINE_SECRETS_KEY_ID\""));
+    assert_eq!(value(&resource("SecretsKey"), "DeletionPolicy"), Some("Retain"));
+}

@@ -1,7 +1,7 @@
 //! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
 
 use hookline_api::{router, Api, Outbound};
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue, TableNames};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::{Queue, SystemClock};
@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let out = aws_sdk_ssm::Client::new(&sdk).get_parameter().name(name).with_decryption(true).send().await?;
         config.operator_key = out.parameter.and_then(|p| p.value).map(Secret::new);
     }
-    let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);
+    let store = DynamoStore::from_env(&sdk)?;
     let inbox = SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?);
     let queue = |var: &str| -> Result<Arc<dyn Queue>, lambda_http::Error> {
         Ok(Arc::new(SqsQueue::from_sdk(&sdk, required_env(var)?)))

@@ -2,9 +2,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_deliver::{lambda::handle_sqs_event, Deliver, Policies};
-use hookline_shared::aws::{
-    required_env, sdk_config, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue, TableNames,
-};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, EventBridgeOps, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::SystemClock;
@@ -18,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let deliver = Deliver::new(
-        DynamoStore::from_sdk(&sdk, TableNames::from_env()?),
+        DynamoStore::from_env(&sdk)?,
         Deliveries {
             urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),
             regular: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_REGULAR_URL")?),

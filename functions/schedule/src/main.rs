@@ -1,7 +1,7 @@
 //! Lambda entry point of `schedule`: EventBridge Scheduler invokes it with a timer's input.
 
 use hookline_schedule::Schedule;
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue, TableNames};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::SystemClock;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     hookline_shared::aws::init_tracing();
     let sdk = sdk_config().await;
     let schedule = Schedule::new(
-        DynamoStore::from_sdk(&sdk, TableNames::from_env()?),
+        DynamoStore::from_env(&sdk)?,
         SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?),
         Deliveries {
             urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),

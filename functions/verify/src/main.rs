@@ -1,7 +1,7 @@
 //! Lambda entry point of `verify`: wire the AWS adapters from config, run the runtime.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue, TableNames};
+use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::SystemClock;
 use hookline_shared::Config;
@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     hookline_shared::aws::init_tracing();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoStore::from_sdk(&sdk, TableNames::from_env()?);
+    let store = DynamoStore::from_env(&sdk)?;
     let deliveries = Deliveries {
         urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),
         regular: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_REGULAR_URL")?),

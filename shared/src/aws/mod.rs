@@ -7,11 +7,13 @@
 //! struct per entity, mapped with `serde_dynamo`.
 
 mod dynamo;
+mod kms;
 mod sqs;
 mod timer;
 
 pub use crate::schedule::at_expression;
 pub use dynamo::{DynamoStore, TableNames};
+pub use kms::KmsKeys;
 pub use sqs::SqsQueue;
 pub use timer::{EventBridgeOps, SchedulerTimer, TimerTarget};
 

@@ -5,10 +5,12 @@
 //! crash; only an OS crash or power loss can drop the last few. That is the right
 //! trade for a development server.
 
+mod key_file;
 mod queue;
 mod store;
 mod timer;
 
+pub use key_file::write_private;
 pub use queue::LocalQueue;
 pub use store::LocalStore;
 pub use timer::{DueTimer, LocalOps, LocalTimer};
@@ -202,6 +204,8 @@ pub struct LocalDb {
     ops: std::sync::mpsc::Sender<Op>,
     endpoints: Arc<store::EndpointCache>,
     queues: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<queue::QueueState>>>>,
+    /// Seals the secrets of sources and endpoints.
+    sealer: crate::sealing::Sealer,
 }
 
 impl std::fmt::Debug for LocalDb {
@@ -215,17 +219,21 @@ impl LocalDb {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(unavailable)?;
         let checkpoints = Connection::open(path).map_err(unavailable)?;
-        Self::init(conn, Some(checkpoints))
+        Self::init(conn, Some(checkpoints), key_file::sealer_for(Some(path))?)
     }
 
     /// A private in-memory database (unit tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(unavailable)?, None)
+        Self::init(Connection::open_in_memory().map_err(unavailable)?, None, key_file::sealer_for(None)?)
     }
 
     /// Set up `conn` and start the database thread; `checkpoints`, a second connection to
     /// the same file, copies the WAL back into the database on its own thread.
-    fn init(conn: Connection, checkpoints: Option<Connection>) -> Result<Self, StoreError> {
+    fn init(
+        conn: Connection,
+        checkpoints: Option<Connection>,
+        sealer: crate::sealing::Sealer,
+    ) -> Result<Self, StoreError> {
         // 16 MB of page cache holds the hot pages (queue ends, index leaves) with room to
         // spare; a larger one costs more than it saves, because after a B-tree rebalance
         // SQLite scans the cache's whole hash table at commit.
@@ -260,7 +268,7 @@ impl LocalDb {
             .name(DB_THREAD.into())
             .spawn(move || run_groups(conn, rx, wal_grew))
             .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
-        Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default() })
+        Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default(), sealer })
     }
 
     /// The in-memory side of queue `name`, shared by every handle on it.

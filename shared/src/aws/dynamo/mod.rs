@@ -26,6 +26,7 @@ use crate::ports::{
     OrgStore, Page, ScheduleStore, SourceStore,
 };
 use crate::schedule::Job;
+use crate::sealing::Sealer;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -62,17 +63,27 @@ impl TableNames {
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    /// Seals endpoint and source secrets.
+    sealer: Sealer,
 }
 
 impl DynamoStore {
-    /// A store using `client` on `tables`.
-    pub fn new(client: Client, tables: TableNames) -> Self {
-        Self { client, tables }
+    /// A store using `client` on `tables`, sealing secrets with `sealer`.
+    pub fn new(client: Client, tables: TableNames, sealer: Sealer) -> Self {
+        Self { client, tables, sealer }
     }
 
-    /// A store with a client built from the SDK configuration.
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, tables: TableNames) -> Self {
-        Self::new(Client::new(sdk), tables)
+    /// A store with clients built from the SDK configuration, sealing secrets with data
+    /// keys under the KMS key `secrets_key`.
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, tables: TableNames, secrets_key: &str) -> Self {
+        Self::new(Client::new(sdk), tables, Sealer::new(super::KmsKeys::new(sdk, secrets_key)))
+    }
+
+    /// [`DynamoStore::from_sdk`] with the tables of [`TableNames::from_env`] and the KMS key
+    /// of `HOOKLINE_SECRETS_KEY_ID`.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let key = super::required_env("HOOKLINE_SECRETS_KEY_ID")?;
+        Ok(Self::from_sdk(sdk, TableNames::from_env()?, &key))
     }
 }
 
@@ -153,7 +164,11 @@ struct SourceItem {
     name: String,
     /// The provider and its options as JSON: a tagged enum does not map well onto attributes.
     provider: String,
+    /// Plain secrets, only in items written before secrets were sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_secrets: Option<String>,
     #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
     dedupe: DedupeBy,
     created_at: DateTime<Utc>,
@@ -161,7 +176,7 @@ struct SourceItem {
 }
 
 impl SourceItem {
-    fn from_source(src: &Source) -> Result<Self, StoreError> {
+    fn from_source(src: &Source, sealed_secrets: String) -> Result<Self, StoreError> {
         Ok(Self {
             pk: format!("SRC#{}", src.id),
             sk: "SRC".into(),
@@ -171,22 +186,28 @@ impl SourceItem {
             org_id: src.org_id.clone(),
             name: src.name.clone(),
             provider: serde_json::to_string(&src.provider).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            secrets: src.secrets.clone(),
+            secrets: Vec::new(),
+            sealed_secrets: Some(sealed_secrets),
             dedupe: src.dedupe,
             created_at: src.created_at,
             updated_at: src.updated_at,
         })
     }
 
-    fn into_source(self) -> Result<Source, StoreError> {
+    async fn into_source(self, sealer: &Sealer) -> Result<Source, StoreError> {
         let provider: Provider =
             serde_json::from_str(&self.provider).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let secrets = match &self.sealed_secrets {
+            Some(sealed) => serde_json::from_slice(&sealer.open(sealed, self.id.as_str()).await?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => self.secrets,
+        };
         Ok(Source {
             id: self.id,
             org_id: self.org_id,
             name: self.name,
             provider,
-            secrets: self.secrets,
+            secrets,
             dedupe: self.dedupe,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -559,19 +580,25 @@ enum Filter {
 #[async_trait]
 impl SourceStore for DynamoStore {
     async fn put_source(&self, source: &Source) -> Result<(), StoreError> {
-        self.put(&self.tables.subscriptions, to_item(&SourceItem::from_source(source)?)?).await
+        let sealed = serde_json::to_vec(&source.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.sealer.seal(&sealed, source.id.as_str()).await?;
+        self.put(&self.tables.subscriptions, to_item(&SourceItem::from_source(source, sealed)?)?).await
     }
 
     async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
-        self.get(&self.tables.subscriptions, key(format!("SRC#{id}"), "SRC"))
-            .await?
-            .map(|i| from_item::<SourceItem>(i)?.into_source())
-            .transpose()
+        match self.get(&self.tables.subscriptions, key(format!("SRC#{id}"), "SRC")).await? {
+            Some(item) => Ok(Some(from_item::<SourceItem>(item)?.into_source(&self.sealer).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
         let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#SRC")).await?;
-        items.into_iter().map(|i| from_item::<SourceItem>(i)?.into_source()).collect()
+        let mut sources = Vec::with_capacity(items.len());
+        for item in items {
+            sources.push(from_item::<SourceItem>(item)?.into_source(&self.sealer).await?);
+        }
+        Ok(sources)
     }
 
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
@@ -655,20 +682,17 @@ struct EndpointItem {
 }
 
 impl EndpointItem {
-    fn from_endpoint(ep: &Endpoint) -> Result<Self, StoreError> {
-        Ok(Self {
+    /// The item of `ep`, whose `body` is its record with the secrets sealed.
+    fn from_endpoint(ep: &Endpoint, body: String) -> Self {
+        Self {
             pk: format!("EP#{}", ep.id),
             sk: "EP".into(),
             gsi1pk: format!("ORG#{}#EP", ep.org_id),
             gsi1sk: sort_key(ep.created_at.timestamp_millis(), ep.id.as_str()),
             org_id: ep.org_id.clone(),
             version: ep.version,
-            body: serde_json::to_string(ep).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        })
-    }
-
-    fn into_endpoint(self) -> Result<Endpoint, StoreError> {
-        serde_json::from_str(&self.body).map_err(|e| StoreError::Corrupt(e.to_string()))
+            body,
+        }
     }
 }
 
@@ -710,12 +734,12 @@ impl AttemptItem {
 #[async_trait]
 impl EndpointStore for DynamoStore {
     async fn create_endpoint(&self, ep: &Endpoint, limit: Option<usize>) -> Result<bool, StoreError> {
-        let item = to_item(&EndpointItem::from_endpoint(ep)?)?;
+        let item = to_item(&EndpointItem::from_endpoint(ep, self.sealer.seal_record(ep).await?))?;
         self.put_counted(&self.tables.subscriptions, item, &endpoints_of(&ep.org_id), limit).await
     }
 
     async fn put_endpoint_if(&self, ep: &Endpoint, version: u64) -> Result<bool, StoreError> {
-        let item = to_item(&EndpointItem::from_endpoint(ep)?)?;
+        let item = to_item(&EndpointItem::from_endpoint(ep, self.sealer.seal_record(ep).await?))?;
         // `org_id = :org` also requires the item to exist: a deleted endpoint stays deleted.
         // Items written before versions existed have none, which counts as 0.
         let condition = if version == 0 {
@@ -731,13 +755,17 @@ impl EndpointStore for DynamoStore {
         let Some(item) = self.get(&self.tables.subscriptions, key(format!("EP#{id}"), "EP")).await? else {
             return Ok(None);
         };
-        let ep = from_item::<EndpointItem>(item)?.into_endpoint()?;
+        let ep: Endpoint = self.sealer.open_record(&from_item::<EndpointItem>(item)?.body).await?;
         Ok((ep.org_id == *org).then_some(ep))
     }
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
         let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#EP")).await?;
-        items.into_iter().map(|i| from_item::<EndpointItem>(i)?.into_endpoint()).collect()
+        let mut endpoints = Vec::with_capacity(items.len());
+        for item in items {
+            endpoints.push(self.sealer.open_record(&from_item::<EndpointItem>(item)?.body).await?);
+        }
+        Ok(endpoints)
     }
 
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {

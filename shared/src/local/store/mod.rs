@@ -88,6 +88,25 @@ impl LocalStore {
         rows.iter().map(|b| from_json(b)).collect()
     }
 
+    /// Like [`LocalStore::bodies`], for records whose secrets are sealed.
+    async fn sealed_bodies<T: serde::de::DeserializeOwned, P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: P,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows: Vec<String> = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(sql)?.query_map(args, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.db.sealer.open_record(&row).await?);
+        }
+        Ok(out)
+    }
+
     /// An org's endpoints, oldest first, from the cache when it has them.
     async fn endpoints(&self, org: &OrgId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
         let seen = match self.db.endpoints.get(org) {
@@ -95,8 +114,11 @@ impl LocalStore {
             Err(generation) => generation,
         };
         let list: Arc<Vec<Endpoint>> = Arc::new(
-            self.bodies("SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id", [org.to_string()])
-                .await?,
+            self.sealed_bodies(
+                "SELECT body FROM endpoints WHERE org_id = ?1 ORDER BY created_ms, id",
+                [org.to_string()],
+            )
+            .await?,
         );
         self.db.endpoints.put(org.clone(), seen, list.clone());
         Ok(list)
@@ -157,18 +179,24 @@ impl SourceStore for LocalStore {
         self.execute(
             "INSERT INTO sources (id, org_id, created_ms, body) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            (source.id.to_string(), source.org_id.to_string(), source.created_at.timestamp_millis(), to_json(source)?),
+            (
+                source.id.to_string(),
+                source.org_id.to_string(),
+                source.created_at.timestamp_millis(),
+                self.db.sealer.seal_record(source).await?,
+            ),
         )
         .await?;
         Ok(())
     }
 
     async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {
-        self.body("SELECT body FROM sources WHERE id = ?1", [id.to_string()]).await
+        Ok(self.sealed_bodies("SELECT body FROM sources WHERE id = ?1", [id.to_string()]).await?.pop())
     }
 
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError> {
-        self.bodies("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id", [org.to_string()]).await
+        self.sealed_bodies("SELECT body FROM sources WHERE org_id = ?1 ORDER BY created_ms, id", [org.to_string()])
+            .await
     }
 
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError> {
@@ -256,7 +284,13 @@ impl EndpointStore for LocalStore {
             .execute(
                 "INSERT INTO endpoints (id, org_id, created_ms, body)
                  SELECT ?1, ?2, ?3, ?4 WHERE (SELECT COUNT(*) FROM endpoints WHERE org_id = ?2) < ?5",
-                (ep.id.to_string(), ep.org_id.to_string(), ep.created_at.timestamp_millis(), to_json(ep)?, limit),
+                (
+                    ep.id.to_string(),
+                    ep.org_id.to_string(),
+                    ep.created_at.timestamp_millis(),
+                    self.db.sealer.seal_record(ep).await?,
+                    limit,
+                ),
             )
             .await;
         self.db.endpoints.invalidate(&ep.org_id);
@@ -268,7 +302,7 @@ impl EndpointStore for LocalStore {
             .execute(
                 "UPDATE endpoints SET body = ?3
                  WHERE id = ?1 AND org_id = ?2 AND IFNULL(json_extract(body, '$.version'), 0) = ?4",
-                (ep.id.to_string(), ep.org_id.to_string(), to_json(ep)?, version as i64),
+                (ep.id.to_string(), ep.org_id.to_string(), self.db.sealer.seal_record(ep).await?, version as i64),
             )
             .await;
         self.db.endpoints.invalidate(&ep.org_id);
