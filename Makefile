@@ -41,10 +41,11 @@ bench:
 ## Long property fuzzing: every parser of outside input (about 10 minutes), then the
 ## API's JSON bodies on a running hookline dev, then schemathesis on every operation.
 ## `make test` runs the same targets briefly.
-fuzz:
+fuzz: $(STAMP)
 	PROPTEST_CASES=2000000 cargo test --release -p hookline-shared --test fuzz
 	PROPTEST_CASES=100000 cargo test --release -p hookline-tests --test fuzz_api
-	HOOKLINE_SCHEMATHESIS_EXAMPLES=1000 cargo test --release -p hookline-tests --test openapi_dev -- --nocapture
+	HOOKLINE_PYTHON=$(CURDIR)/$(VENV)/bin/python HOOKLINE_REQUIRE_EXTERNAL=1 HOOKLINE_SCHEMATHESIS_EXAMPLES=1000 \
+		cargo test --release -p hookline-tests --test openapi_dev -- --nocapture
 
 ## The fault suite for 10 minutes: 100,000 events through a receiver that fails in every
 ## way it can, with three kill -9s of hookline dev; prints events, delivered,
