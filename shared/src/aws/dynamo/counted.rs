@@ -29,6 +29,11 @@ impl Counted<'_> {
     }
 }
 
+/// A request the SDK would not build (a missing required field: a bug, not an outage).
+fn build(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
 fn number(n: i64) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
@@ -49,7 +54,6 @@ impl DynamoStore {
         limit: Option<usize>,
     ) -> Result<bool, StoreError> {
         let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
         for _ in 0..4 {
             let count = Update::builder()
                 .table_name(table)
@@ -96,7 +100,6 @@ impl DynamoStore {
         item_key: Item,
         counted: &Counted<'_>,
     ) -> Result<bool, StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
         let delete = Delete::builder()
             .table_name(table)
             .set_key(Some(item_key.clone()))

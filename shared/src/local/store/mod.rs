@@ -33,19 +33,27 @@ impl LocalStore {
         Self { db }
     }
 
+    /// The one column of every row a query finds: JSON records.
+    async fn rows<P: rusqlite::Params + Send + 'static>(
+        &self,
+        sql: &'static str,
+        args: P,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(sql)?.query_map(args, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()
+            })
+            .await?)
+    }
+
     /// Run a query whose one column is a JSON record, and decode every row.
     async fn bodies<T: serde::de::DeserializeOwned, P: rusqlite::Params + Send + 'static>(
         &self,
         sql: &'static str,
         args: P,
     ) -> Result<Vec<T>, StoreError> {
-        let rows = self
-            .db
-            .call(move |conn| {
-                conn.prepare_cached(sql)?.query_map(args, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        rows.iter().map(|b| from_json(b)).collect()
+        self.rows(sql, args).await?.iter().map(|b| from_json(b)).collect()
     }
 
     /// Like [`LocalStore::bodies`], for records whose secrets are sealed.
@@ -54,14 +62,8 @@ impl LocalStore {
         sql: &'static str,
         args: P,
     ) -> Result<Vec<T>, StoreError> {
-        let rows: Vec<String> = self
-            .db
-            .call(move |conn| {
-                conn.prepare_cached(sql)?.query_map(args, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
+        let mut out = Vec::new();
+        for row in self.rows(sql, args).await? {
             out.push(self.db.sealer.open_record(&row).await?);
         }
         Ok(out)
