@@ -35,6 +35,9 @@ struct Args {
     /// Messages `hookline dev` handles at once per queue (its default when absent).
     #[arg(long)]
     in_flight: Option<usize>,
+    /// Requests one endpoint may have open at once (`hookline dev`'s default when absent).
+    #[arg(long)]
+    max_open_per_endpoint: Option<usize>,
     /// Print progress and queue depths every second.
     #[arg(long)]
     verbose: bool,
@@ -59,6 +62,9 @@ struct ProbeData {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (_data, server) = hookline_bench::start_dev_with(|opts| {
+        if let Some(n) = args.max_open_per_endpoint {
+            opts.policies.max_open_per_endpoint = n;
+        }
         if let Some(n) = args.in_flight {
             opts.in_flight = n;
         }

@@ -31,6 +31,13 @@ const BATCH: usize = 32;
 /// Messages handled at once per queue by default. Deliveries beyond the HTTP client's
 /// pool of idle connections (256) would open and close connections under load.
 const IN_FLIGHT: usize = 128;
+/// Requests one endpoint may have open at once: a slow endpoint leaves a batch's worth
+/// of a queue's slots to the others, and a fast one at full load rarely reaches it
+/// (its requests are most of what is in flight).
+const MAX_OPEN_PER_ENDPOINT: usize = IN_FLIGHT - BATCH;
+/// How long a message is leased: one whose handling failed is handed out again after
+/// this. Longer than the longest delivery, so a slow one is never handed out twice.
+const VISIBILITY: Duration = Duration::from_secs(60);
 /// The time a request's headers, and then its body, have to arrive.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the timer table is checked.
@@ -53,6 +60,8 @@ pub struct DevOptions {
     pub in_flight: usize,
     /// The time a request's headers, and then its body, have to arrive.
     pub read_timeout: Duration,
+    /// How long a message is leased; a failed one comes back after this (tests shorten it).
+    pub visibility: Duration,
 }
 
 impl DevOptions {
@@ -60,7 +69,11 @@ impl DevOptions {
     pub fn new(addr: SocketAddr, data: PathBuf, mut config: Config) -> Self {
         config.allow_http = true;
         config.allow_loopback = true;
-        let policies = Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() };
+        let policies = Policies {
+            max_chain_iterations: config.max_chain_iterations,
+            max_open_per_endpoint: MAX_OPEN_PER_ENDPOINT,
+            ..Policies::default()
+        };
         Self {
             addr,
             data,
@@ -69,6 +82,7 @@ impl DevOptions {
             lookup: Arc::new(SystemLookup),
             in_flight: IN_FLIGHT,
             read_timeout: READ_TIMEOUT,
+            visibility: VISIBILITY,
         }
     }
 }
@@ -176,7 +190,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let verify = |v: Arc<Verify<_, _, _>>, body: String| async move { v.process(&body).await };
     tasks.push(tokio::spawn(stream(
         inbox.clone(),
-        Duration::from_secs(30),
+        opts.visibility,
         stopped.clone(),
         opts.in_flight,
         Arc::new(verifier),
@@ -196,7 +210,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let deliver = |d: Arc<Deliver<_, _, _, _, _, _>>, body: String| async move { d.handle(&body).await.map(|_| ()) };
     for queue in [&deliveries.urgent, &deliveries.regular] {
         let consumer =
-            stream(queue.clone(), Duration::from_secs(60), stopped.clone(), opts.in_flight, deliverer.clone(), deliver);
+            stream(queue.clone(), opts.visibility, stopped.clone(), opts.in_flight, deliverer.clone(), deliver);
         tasks.push(tokio::spawn(consumer));
     }
 

@@ -267,6 +267,10 @@ pub struct DeliveryJob {
     /// The event's [`crate::domain::Event::hops`].
     #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
     pub hops: u32,
+    /// How often this attempt was put back because its endpoint had as many requests
+    /// open as it may (each time it waits longer); not an attempt, so not logged.
+    #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
+    pub deferred: u32,
     /// What to send.
     pub payload: Payload,
 }
@@ -274,7 +278,7 @@ pub struct DeliveryJob {
 impl DeliveryJob {
     /// The first attempt of `payload` to an endpoint.
     pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
-        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, hops: 0, payload }
+        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, hops: 0, deferred: 0, payload }
     }
 
     /// How this job's request is sent.
@@ -283,20 +287,24 @@ impl DeliveryJob {
     }
 
     /// The id of this job's attempt: the same job always logs under the same id, so a
-    /// repeat of it (a queue's redelivery, a retry after a crash) is recognised.
+    /// repeat of it (a queue's redelivery, a retry after a crash) is recognised. It sorts
+    /// by the event's time, so attempts are written near the end of the id index.
     pub fn attempt_id(&self) -> AttemptId {
-        AttemptId::derived(&[
-            b"attempt",
-            self.payload.id.as_str().as_bytes(),
-            self.endpoint_id.as_str().as_bytes(),
-            self.replay.as_deref().unwrap_or_default().as_bytes(),
-            &self.attempt.to_be_bytes(),
-        ])
+        AttemptId::derived_at(
+            self.payload.created_at,
+            &[
+                b"attempt",
+                self.payload.id.as_str().as_bytes(),
+                self.endpoint_id.as_str().as_bytes(),
+                self.replay.as_deref().unwrap_or_default().as_bytes(),
+                &self.attempt.to_be_bytes(),
+            ],
+        )
     }
 
     /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
     pub fn for_replay(self) -> Self {
-        Self { attempt: 1, first_attempt_at: None, ..self }
+        Self { attempt: 1, first_attempt_at: None, deferred: 0, ..self }
     }
 
     /// The queue body of a first attempt, from a payload serialized once for every

@@ -41,6 +41,14 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, derive_ulid(parts)))
             }
 
+            /// Like [`Self::derived`], but ordered by `at` as a new id made then would be:
+            /// ids derived for things made in time order are written to an index's end
+            /// rather than all over it.
+            pub fn derived_at(at: chrono::DateTime<chrono::Utc>, parts: &[&[u8]]) -> Self {
+                let random = derive_ulid(parts).random();
+                Self(format!("{}{}", $prefix, Ulid::from_parts(at.timestamp_millis().max(0) as u64, random)))
+            }
+
             /// The id as a string slice, prefix included.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -172,6 +180,15 @@ mod tests {
         assert_eq!(a, EventId::derived(&[b"org_1", b"key"]));
         assert_ne!(a, EventId::derived(&[b"org_1k", b"ey"]));
         assert_ne!(a, EventId::derived(&[b"org_2", b"key"]));
+    }
+
+    #[test]
+    fn ids_derived_at_a_time_are_stable_and_ordered_by_it() {
+        let (early, late) = (chrono::Utc::now(), chrono::Utc::now() + chrono::Duration::milliseconds(1));
+        let a = AttemptId::derived_at(early, &[b"event", b"1"]);
+        assert_eq!(a, AttemptId::derived_at(early, &[b"event", b"1"]));
+        assert_ne!(a, AttemptId::derived_at(early, &[b"event", b"2"]));
+        assert!(a < AttemptId::derived_at(late, &[b"event", b"0"]), "a later time sorts later");
     }
 
     #[test]

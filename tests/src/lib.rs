@@ -185,6 +185,34 @@ pub async fn create_queue(sdk: &aws_config::SdkConfig, visibility_secs: u32) -> 
     out.queue_url.context("no queue url")
 }
 
+/// A queue on moto whose messages move to a dead-letter queue after `max_receives`
+/// receives, as the template's queues do; (queue URL, dead-letter queue URL).
+pub async fn create_queue_with_dead_letters(
+    sdk: &aws_config::SdkConfig,
+    visibility_secs: u32,
+    max_receives: u32,
+) -> anyhow::Result<(String, String)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dead = create_queue(sdk, 30).await?;
+    let attrs =
+        sqs.get_queue_attributes().queue_url(&dead).attribute_names(QueueAttributeName::QueueArn).send().await?;
+    let arn = attrs.attributes.and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned()).context("no queue arn")?;
+    let queue = create_queue(sdk, visibility_secs).await?;
+    let redrive = json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+    sqs.set_queue_attributes().queue_url(&queue).attributes(QueueAttributeName::RedrivePolicy, redrive).send().await?;
+    Ok((queue, dead))
+}
+
+/// The event an SQS event source mapping hands a function for these messages.
+pub fn sqs_event(msgs: &[hookline_shared::ports::Received]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<Value> = msgs
+        .iter()
+        .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "eventSource": "aws:sqs"}))
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}
+
 /// A `hookline dev` started in this process on 127.0.0.1:0 with a fresh data directory.
 #[derive(Debug)]
 pub struct TestApp {

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
 use hookline_schedule::{Fired, Schedule};
 use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SqsQueue};
@@ -17,7 +16,7 @@ use hookline_shared::ports::{
     AttemptQuery, AttemptStore, EndpointStore, ManualClock, QueueConsumer, Received, SystemClock,
 };
 use hookline_shared::{EndpointId, EventId, InboxMessage, OrgId, PublishRequest};
-use hookline_tests::Receiver;
+use hookline_tests::{sqs_event, Receiver};
 use hookline_verify::Verify;
 use serde_json::json;
 use std::sync::Arc;
@@ -65,14 +64,6 @@ async fn drain(q: &SqsQueue, n: usize) -> Vec<Received> {
         }
     }
     got
-}
-
-fn sqs_event(msgs: &[Received]) -> SqsEvent {
-    let records: Vec<_> = msgs
-        .iter()
-        .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body, "eventSource": "aws:sqs"}))
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
 #[tokio::test]

@@ -431,6 +431,45 @@ async fn an_endpoint_that_hangs_does_not_hold_up_deliveries_to_others() {
     let _ = release.send(true);
 }
 
+#[tokio::test]
+async fn a_held_endpoint_takes_at_most_its_share_of_the_slots_and_loses_nothing() {
+    // 32 slots per queue, 8 open requests per endpoint: 40 held deliveries to one
+    // endpoint would fill every slot without a per-endpoint bound.
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DevOptions::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf(), Config::default());
+    opts.in_flight = 32;
+    opts.policies.max_open_per_endpoint = 8;
+    let app = spawn_app_with_options(opts, data).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.hold("/slow");
+    app.create_webhook(&key, json!({"url": format!("{}/slow", rx.url), "events": ["slow.*"]})).await;
+    app.create_webhook(&key, json!({"url": format!("{}/fast", rx.url), "events": ["fast.*"]})).await;
+
+    let mut slow = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        slow.insert(app.publish(&key, "slow.x", json!({"i": i})).await);
+    }
+    assert!(rx.wait_for("/slow", 8, 10).await.len() >= 8, "the held endpoint gets its requests");
+    let fast = app.publish(&key, "fast.x", json!({})).await;
+    let got = rx.wait_for("/fast", 1, 10).await;
+    assert_eq!(got.len(), 1, "another endpoint is served while 40 deliveries wait on the held one");
+    assert_eq!(got[0].json()["id"], fast.as_str());
+    assert_eq!(rx.got("/slow").len(), 8, "no more than 8 requests were ever open to the held endpoint");
+
+    rx.release("/slow");
+    let got = rx.wait_for("/slow", 40, 60).await;
+    let ids: std::collections::BTreeSet<String> =
+        got.iter().map(|g| g.json()["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, slow, "every held delivery arrives once released");
+    assert_eq!(got.len(), 40, "and exactly once: putting a job back is not an attempt");
+    for id in &slow {
+        assert_eq!(wait_for_final_attempt(&app, &key, id).await["status"], "delivered");
+        let (_, ev) = app.get(&key, &format!("/v1/events/{id}")).await;
+        assert_eq!(ev["attempts"].as_array().unwrap().len(), 1, "one attempt logged: {ev}");
+    }
+}
+
 /// Wait up to 10 s until event `id` has an attempt that is neither in flight nor retrying.
 async fn wait_for_final_attempt(app: &TestApp, key: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -17,8 +17,11 @@ use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, Ops
 use hookline_shared::{AttemptId, Event, EventId, QueueError, StoreError};
 use std::time::Duration;
 
+mod gate;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+
+use gate::{deferral_delay, EndpointGate};
 
 /// The longest delay a queue message can carry (SQS: 15 minutes).
 pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
@@ -51,6 +54,11 @@ pub struct Policies {
     pub disable: DisablePolicy,
     /// The longest continuation chain: iterations past it are not scheduled.
     pub max_chain_iterations: u64,
+    /// Requests one endpoint may have open at once in one process; its jobs past that
+    /// are put back on their queue for a moment, so a slow endpoint cannot hold every
+    /// slot of the handler. Unbounded by default: a Lambda handles one small batch at
+    /// a time, and the template bounds `deliver`'s concurrency.
+    pub max_open_per_endpoint: usize,
 }
 
 impl Default for Policies {
@@ -60,6 +68,7 @@ impl Default for Policies {
             urgent: RetryPolicy::for_urgency(Urgency::Urgent),
             disable: DisablePolicy::default(),
             max_chain_iterations: 10_000,
+            max_open_per_endpoint: usize::MAX,
         }
     }
 }
@@ -83,6 +92,7 @@ pub struct Deliver<S, Q, T, H, O, C> {
     ops: O,
     clock: C,
     policies: Policies,
+    gate: EndpointGate,
 }
 
 impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
@@ -96,7 +106,8 @@ where
 {
     /// A handler on these ports with these policies.
     pub fn new(store: S, queues: Deliveries<Q>, timer: T, http: H, ops: O, clock: C, policies: Policies) -> Self {
-        Self { store, queues, timer, http, ops, clock, policies }
+        let gate = EndpointGate::new(policies.max_open_per_endpoint);
+        Self { store, queues, timer, http, ops, clock, policies, gate }
     }
 
     /// Process one job from a deliveries queue.
@@ -105,7 +116,8 @@ where
         self.deliver(job).await
     }
 
-    /// Attempt one delivery; `None` when the endpoint no longer exists.
+    /// Attempt one delivery; `None` when the endpoint no longer exists, or has as many
+    /// requests open as it may (the job is put back on its queue to wait).
     ///
     /// The attempt is logged under an id derived from the job before anything follows
     /// from it (the retry, the next iteration, the endpoint's failure record), so a
@@ -118,7 +130,12 @@ where
             tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
             return Ok(None);
         };
+        let Some(pass) = self.gate.enter(&endpoint.id) else {
+            self.defer(job, endpoint.urgency).await?;
+            return Ok(None);
+        };
         let (mut attempt, next) = self.attempt(&job, &endpoint).await;
+        drop(pass);
         attempt.follow_up_pending = !matches!(next, FollowUp::Nothing);
         if !self.store.insert_attempt(&attempt).await? {
             match self.store.get_attempt(&attempt.org_id, &attempt.id).await? {
@@ -221,7 +238,8 @@ where
         if policy.may_retry(job.attempt, first, next_at) {
             attempt.status = AttemptStatus::Retrying;
             attempt.next_attempt_at = Some(next_at);
-            let next = DeliveryJob { attempt: job.attempt + 1, first_attempt_at: Some(first), ..job.clone() };
+            let next =
+                DeliveryJob { attempt: job.attempt + 1, first_attempt_at: Some(first), deferred: 0, ..job.clone() };
             (attempt, FollowUp::Retry { next: Box::new(next), delay, next_at })
         } else {
             attempt.status = AttemptStatus::Exhausted;
@@ -319,6 +337,15 @@ where
         let due_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
         self.schedule_retry(next_job, urgency, delay, due_at, key).await?;
         Ok(Ok(()))
+    }
+
+    /// Put a job back to wait for its endpoint to have fewer requests open; it waits
+    /// longer each time, so a held endpoint's backlog costs the queue little.
+    async fn defer(&self, mut job: DeliveryJob, urgency: Urgency) -> Result<(), DeliverError> {
+        job.deferred += 1;
+        let body = serde_json::to_string(&job).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+        self.queues.queue(urgency).send(&body, deferral_delay(job.deferred)).await?;
+        Ok(())
     }
 
     /// Put a job back on its queue after `delay`, or on a timer when the delay is longer

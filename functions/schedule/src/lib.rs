@@ -166,6 +166,7 @@ mod tests {
             first_attempt_at: Some(due_at - chrono::Duration::hours(2)),
             replay: None,
             hops: 0,
+            deferred: 0,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
         serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()
