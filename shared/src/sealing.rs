@@ -152,7 +152,25 @@ impl Sealer {
         }
         serde_json::from_value(value).map_err(|e| corrupt(&e.to_string()))
     }
+
+    /// Several records, in order, opened a few at a time: records sealed by different
+    /// processes carry different data keys, and a cold process fetches each key once, so
+    /// a listing waits for about one fetch rather than one per key in turn.
+    pub async fn open_records<T: serde::de::DeserializeOwned>(
+        &self,
+        stored: impl IntoIterator<Item = String>,
+    ) -> Result<Vec<T>, StoreError> {
+        use futures::{StreamExt as _, TryStreamExt as _};
+        futures::stream::iter(stored)
+            .map(|row| async move { self.open_record(&row).await })
+            .buffered(OPEN_AT_ONCE)
+            .try_collect()
+            .await
+    }
 }
+
+/// Records [`Sealer::open_records`] opens at once.
+const OPEN_AT_ONCE: usize = 16;
 
 fn corrupt(why: &str) -> StoreError {
     StoreError::Corrupt(why.to_owned())
@@ -169,6 +187,47 @@ mod tests {
 
     fn sealer() -> Sealer {
         Sealer::new(FixedKey::new(&DataKey::random_bytes().unwrap()).unwrap())
+    }
+
+    /// Keys `a` to `h`, each fetched slowly; counts fetches at once.
+    #[derive(Debug, Default)]
+    struct SlowKeys {
+        open: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl KeySource for SlowKeys {
+        async fn current(&self) -> Result<(String, DataKey), StoreError> {
+            Ok(("a".into(), DataKey::from_bytes(&[b'a'; 32])?))
+        }
+
+        async fn key_for(&self, reference: &str) -> Result<DataKey, StoreError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.open.fetch_add(1, SeqCst) + 1;
+            self.most.fetch_max(now, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.open.fetch_sub(1, SeqCst);
+            DataKey::from_bytes(&[reference.as_bytes()[0]; 32])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listing_fetches_its_keys_at_once_and_keeps_its_order() {
+        let mut stored = Vec::new();
+        for (i, k) in "abcdefgh".chars().enumerate() {
+            let sealer = Sealer::new(FixedKey::new(&[k as u8; 32]).unwrap());
+            let record = json!({"id": format!("ep_{i}"), "secrets": [format!("s{i}")]});
+            // Each as if sealed by another process, under its own key.
+            stored.push(sealer.seal_record(&record).await.unwrap().replace(".local.", &format!(".{k}.")));
+        }
+        let keys = Arc::new(SlowKeys::default());
+        let reader = Sealer(keys.clone());
+        let opened: Vec<serde_json::Value> = reader.open_records(stored).await.unwrap();
+        let ids: Vec<&str> = opened.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["ep_0", "ep_1", "ep_2", "ep_3", "ep_4", "ep_5", "ep_6", "ep_7"]);
+        assert_eq!(opened[5]["secrets"], json!(["s5"]));
+        assert_eq!(keys.most.load(std::sync::atomic::Ordering::SeqCst), 8, "all eight keys fetched at once");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Data keys from KMS for [`Sealer`](crate::sealing::Sealer): one generated per process
-//! under the stack's key, and each key found in a sealed value decrypted once and kept.
+//! under the stack's key, and each key found in a sealed value decrypted once and kept
+//! (readers asking for the same key at once share one decrypt).
 
 use crate::error::StoreError;
 use crate::sealing::{DataKey, KeySource};
@@ -10,7 +11,7 @@ use aws_sdk_kms::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
 /// Data keys under one KMS key.
@@ -19,13 +20,13 @@ pub struct KmsKeys {
     client: Client,
     key_id: String,
     current: OnceCell<(String, DataKey)>,
-    known: RwLock<HashMap<String, DataKey>>,
+    known: Mutex<HashMap<String, Arc<OnceCell<DataKey>>>>,
 }
 
 impl KmsKeys {
     /// Keys under `key_id` (an id, ARN or alias).
     pub fn new(sdk: &aws_config::SdkConfig, key_id: impl Into<String>) -> Self {
-        Self { client: Client::new(sdk), key_id: key_id.into(), current: OnceCell::new(), known: RwLock::default() }
+        Self { client: Client::new(sdk), key_id: key_id.into(), current: OnceCell::new(), known: Mutex::default() }
     }
 }
 
@@ -57,14 +58,17 @@ impl KeySource for KmsKeys {
     }
 
     async fn key_for(&self, reference: &str) -> Result<DataKey, StoreError> {
-        if let Some(key) = self.known.read().unwrap_or_else(|e| e.into_inner()).get(reference) {
-            return Ok(key.clone());
-        }
-        let blob = B64.decode(reference).map_err(|_| StoreError::Corrupt("sealed with a malformed key".into()))?;
-        let out = self.client.decrypt().ciphertext_blob(Blob::new(blob)).send().await.map_err(kms_err)?;
-        let plain = out.plaintext.ok_or_else(|| StoreError::Unavailable("kms: no plaintext".into()))?;
-        let key = DataKey::from_bytes(plain.as_ref())?;
-        self.known.write().unwrap_or_else(|e| e.into_inner()).insert(reference.to_owned(), key.clone());
-        Ok(key)
+        let cell =
+            self.known.lock().unwrap_or_else(|e| e.into_inner()).entry(reference.to_owned()).or_default().clone();
+        let key = cell
+            .get_or_try_init(|| async {
+                let blob =
+                    B64.decode(reference).map_err(|_| StoreError::Corrupt("sealed with a malformed key".into()))?;
+                let out = self.client.decrypt().ciphertext_blob(Blob::new(blob)).send().await.map_err(kms_err)?;
+                let plain = out.plaintext.ok_or_else(|| StoreError::Unavailable("kms: no plaintext".into()))?;
+                DataKey::from_bytes(plain.as_ref())
+            })
+            .await?;
+        Ok(key.clone())
     }
 }

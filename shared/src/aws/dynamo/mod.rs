@@ -761,11 +761,8 @@ impl EndpointStore for DynamoStore {
 
     async fn list_endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>, StoreError> {
         let items = self.query_all(&self.tables.subscriptions, format!("ORG#{org}#EP")).await?;
-        let mut endpoints = Vec::with_capacity(items.len());
-        for item in items {
-            endpoints.push(self.sealer.open_record(&from_item::<EndpointItem>(item)?.body).await?);
-        }
-        Ok(endpoints)
+        let bodies = items.into_iter().map(|item| Ok(from_item::<EndpointItem>(item)?.body));
+        self.sealer.open_records(bodies.collect::<Result<Vec<_>, StoreError>>()?).await
     }
 
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool, StoreError> {

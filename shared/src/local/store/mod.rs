@@ -62,11 +62,7 @@ impl LocalStore {
         sql: &'static str,
         args: P,
     ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::new();
-        for row in self.rows(sql, args).await? {
-            out.push(self.db.sealer.open_record(&row).await?);
-        }
-        Ok(out)
+        self.db.sealer.open_records(self.rows(sql, args).await?).await
     }
 
     /// Run one statement; the number of rows it changed.
