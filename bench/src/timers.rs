@@ -9,8 +9,8 @@
 
 use chrono::Utc;
 use clap::Parser;
-use hookline_shared::delivery::TimerPayload;
 use hookline_shared::local::{LocalDb, LocalStore, LocalTimer};
+use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{ScheduleStore, Timer};
 use hookline_shared::schedule::{Job, When};
 use hookline_shared::{OrgId, ScheduleId};

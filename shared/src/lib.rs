@@ -6,7 +6,6 @@ pub mod batch;
 pub mod cache;
 pub mod config;
 pub mod delivery;
-pub mod dispatch;
 pub mod domain;
 pub mod endpoint_update;
 pub mod error;

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use hookline_shared::delivery::TimerPayload;
+use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, JobQuery, Page, Queue};
 use hookline_shared::schedule::{self, Job, Recurring, When};
 use hookline_shared::{validate_event_type, Org, ScheduleId};

@@ -8,10 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    capped_body, parse_endpoint_url, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus,
-    FailureState, Payload, RetryPolicy, Urgency, RESPONSE_BODY_CAP,
+    capped_body, parse_endpoint_url, send_event, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret,
+    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, SendOptions, Urgency, RESPONSE_BODY_CAP,
 };
-use hookline_shared::dispatch::{send_event, SendOptions};
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
@@ -676,11 +675,7 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
         let how = api_send(Urgency::RealTime, remaining.min(policy.timeout), CALL_RESPONSE_CAP);
         let res = send_event(&*api.outbound.http, &ep, &payload, how, api.clock.now()).await;
         api.log_single(&ep, &payload, n, &res).await?;
-        let retryable = match &res {
-            Ok(r) => r.status >= 500 || r.status == 429 || r.status == 408,
-            Err(SendError::Refused(_)) => false,
-            Err(_) => true,
-        };
+        let retryable = RetryRule::RealTime.judge(&res) == Outcome::Retry;
         let delay = policy.delay_after(n, res.as_ref().ok().and_then(|r| r.retry_after));
         let out_of_budget = started.elapsed() + delay >= policy.give_up_after || n >= policy.max_attempts;
         if !retryable || out_of_budget {

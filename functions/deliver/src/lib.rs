@@ -7,13 +7,14 @@
 
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    capped_body, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
-    EndpointStatus, FailureState, Payload, RetryPolicy, TimerPayload, Urgency, RESPONSE_READ_CAP,
+    capped_body, send_event, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
+    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, RESPONSE_READ_CAP,
 };
-use hookline_shared::dispatch::send_event;
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
-use hookline_shared::outbound::{HttpSender, SendError};
-use hookline_shared::ports::{AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer};
+use hookline_shared::outbound::HttpSender;
+use hookline_shared::ports::{
+    AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer, TimerPayload,
+};
 use hookline_shared::{AttemptId, Event, EventId, QueueError, StoreError};
 use std::time::Duration;
 
@@ -157,81 +158,62 @@ where
     /// Send the job (unless its endpoint is disabled) and say what follows from the answer.
     async fn attempt(&self, job: &DeliveryJob, endpoint: &Endpoint) -> (Attempt, FollowUp) {
         let now = self.clock.now();
-        let mut attempt = Attempt {
-            id: job.attempt_id(),
-            org_id: job.org_id.clone(),
-            endpoint_id: job.endpoint_id.clone(),
-            event_id: job.payload.id.clone(),
-            event_type: job.payload.event_type.clone(),
-            status: AttemptStatus::Failed,
-            response_code: None,
-            response_body: None,
-            duration_ms: 0,
-            error: None,
-            attempt: job.attempt,
-            next_attempt_at: None,
-            created_at: now,
-            job: None,
-            follow_up_pending: false,
-        };
+        let mut attempt = Attempt::of_job(job, now);
         if let EndpointStatus::Disabled { disabled_reason, .. } = &endpoint.status {
             attempt.error = Some(format!("endpoint disabled: {disabled_reason}"));
             attempt.job = Some(job.clone().for_replay());
             return (attempt, FollowUp::Nothing);
         }
         let policy = self.policies.for_urgency(endpoint.urgency);
-        let result = send_event(
-            &self.http,
-            endpoint,
-            &job.payload,
-            job.send(endpoint.urgency, policy.timeout, RESPONSE_READ_CAP),
-            now,
-        )
-        .await;
-        let mut retry_after = None;
-        let retryable = match result {
+        let how = job.send(endpoint.urgency, policy.timeout, RESPONSE_READ_CAP);
+        let result = send_event(&self.http, endpoint, &job.payload, how, now).await;
+        let outcome = RetryRule::Queued.judge(&result);
+        let (mut retry_after, mut continuation) = (None, None);
+        match result {
             Ok(res) => {
                 attempt.response_code = Some(res.status);
-                let continuation =
-                    (200..300).contains(&res.status).then(|| Continuation::from_answer(&res.body)).flatten();
-                attempt.response_body = Some(capped_body(res.body));
                 attempt.duration_ms = res.duration.as_millis() as u64;
                 retry_after = res.retry_after;
-                match res.status {
-                    200..=299 => {
-                        attempt.status = AttemptStatus::Delivered;
-                        let next = match continuation {
-                            Some(c) => FollowUp::Continue(c),
-                            None if endpoint.failure != FailureState::default() => FollowUp::Recovered,
-                            None => FollowUp::Nothing,
-                        };
-                        return (attempt, next);
-                    }
-                    410 => {
-                        attempt.error = Some("endpoint answered 410 Gone".into());
-                        attempt.job = Some(job.clone().for_replay());
-                        return (attempt, FollowUp::Gone);
-                    }
-                    code => {
-                        attempt.error = Some(format!("endpoint answered {code}"));
-                        true
-                    }
+                match outcome {
+                    Outcome::Delivered => continuation = Continuation::from_answer(&res.body),
+                    Outcome::Gone => attempt.error = Some("endpoint answered 410 Gone".into()),
+                    _ => attempt.error = Some(format!("endpoint answered {}", res.status)),
                 }
+                attempt.response_body = Some(capped_body(res.body));
             }
-            Err(SendError::Refused(why)) => {
-                attempt.error = Some(format!("refused: {why}"));
-                false
-            }
-            Err(e) => {
-                attempt.error = Some(e.to_string());
-                true
-            }
-        };
-        if !retryable {
-            // Failed for good (a refused address): keep the job for replay.
-            attempt.job = Some(job.clone().for_replay());
-            return (attempt, FollowUp::Nothing);
+            Err(e) => attempt.error = Some(e.to_string()),
         }
+        match outcome {
+            Outcome::Delivered => {
+                attempt.status = AttemptStatus::Delivered;
+                let next = match continuation {
+                    Some(c) => FollowUp::Continue(c),
+                    None if endpoint.failure != FailureState::default() => FollowUp::Recovered,
+                    None => FollowUp::Nothing,
+                };
+                (attempt, next)
+            }
+            Outcome::Gone => {
+                attempt.job = Some(job.clone().for_replay());
+                (attempt, FollowUp::Gone)
+            }
+            Outcome::Final => {
+                // Failed for good (a refused address): keep the job for replay.
+                attempt.job = Some(job.clone().for_replay());
+                (attempt, FollowUp::Nothing)
+            }
+            Outcome::Retry => Self::retry_or_exhaust(job, attempt, policy, retry_after, now),
+        }
+    }
+
+    /// The next attempt by `policy`, or exhaustion when the policy gives up.
+    fn retry_or_exhaust(
+        job: &DeliveryJob,
+        mut attempt: Attempt,
+        policy: &RetryPolicy,
+        retry_after: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> (Attempt, FollowUp) {
         let first = job.first_attempt_at.unwrap_or(now);
         let delay = policy.delay_after(job.attempt, retry_after);
         let next_at = now + chrono::Duration::from_std(delay).unwrap_or_default();

@@ -5,7 +5,8 @@
 //! update always wins), publish its event into the pipeline, record the run.
 
 use chrono::{DateTime, Utc};
-use hookline_shared::delivery::{Deliveries, TimerPayload};
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, Queue, ScheduleStore, Timer};
 use hookline_shared::schedule::Job;
 use hookline_shared::{EventId, InboxMessage, OrgId, PublishRequest, QueueError, ScheduleId, StoreError};

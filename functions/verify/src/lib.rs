@@ -10,8 +10,8 @@
 //! deliveries are at-least-once, and receivers dedupe by `webhook-id`.
 
 use chrono::SubsecRound as _;
+use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
-use hookline_shared::dispatch::HOPS_HEADER;
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
     event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,

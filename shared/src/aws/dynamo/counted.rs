@@ -7,7 +7,8 @@
 //! stores that. A delete that races this first count can leave the counter one high,
 //! which errs towards the limit, never past it.
 
-use super::{key, s, sdk_err, DynamoStore, Item};
+use super::{key, s, DynamoStore, Item};
+use crate::aws::sdk_err;
 use crate::error::StoreError;
 use crate::ids::OrgId;
 use aws_sdk_dynamodb::error::SdkError;

@@ -1,0 +1,88 @@
+//! Events, listed per org newest first.
+
+use super::query::{Filter, Index, SortRange};
+use super::{from_item, key, sort_key, to_item, DynamoStore};
+use crate::domain::Event;
+use crate::error::StoreError;
+use crate::ids::{EventId, OrgId, SourceId};
+use crate::ports::{EventQuery, EventStore, Page};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    id: EventId,
+    org_id: OrgId,
+    #[serde(rename = "type")]
+    event_type: String,
+    /// The payload as JSON text, so it comes back exactly as it went in.
+    data: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<SourceId>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    hops: u32,
+}
+
+impl EventItem {
+    fn from_event(e: &Event) -> Result<Self, StoreError> {
+        Ok(Self {
+            pk: format!("EVT#{}", e.id),
+            sk: "EVT".into(),
+            gsi1pk: format!("ORG#{}#EVT", e.org_id),
+            gsi1sk: sort_key(e.created_at.timestamp_millis(), e.id.as_str()),
+            id: e.id.clone(),
+            org_id: e.org_id.clone(),
+            event_type: e.event_type.clone(),
+            data: e.data.to_string(),
+            source: e.source.clone(),
+            created_at: e.created_at,
+            hops: e.hops,
+        })
+    }
+
+    fn into_event(self) -> Result<Event, StoreError> {
+        Ok(Event {
+            id: self.id,
+            org_id: self.org_id,
+            event_type: self.event_type,
+            data: serde_json::from_str(&self.data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            source: self.source,
+            created_at: self.created_at,
+            hops: self.hops,
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn insert_event(&self, event: &Event) -> Result<bool, StoreError> {
+        let item = to_item(&EventItem::from_event(event)?)?;
+        self.put_if(&self.tables.logs, item, "attribute_not_exists(pk)", Vec::new()).await
+    }
+
+    async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError> {
+        let Some(item) = self.get(&self.tables.logs, key(format!("EVT#{id}"), "EVT")).await? else {
+            return Ok(None);
+        };
+        let e = from_item::<EventItem>(item)?.into_event()?;
+        Ok((e.org_id == *org).then_some(e))
+    }
+
+    async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
+        let range = SortRange::from_query(q.cursor.as_ref(), None)?;
+        let limit = q.limit.clamp(1, 100);
+        let filter = q.event_type.clone().map(Filter::Type);
+        let items = self
+            .query_newest_first(&self.tables.logs, Index::Gsi1, format!("ORG#{org}#EVT"), range, filter, limit + 1)
+            .await?;
+        let events: Vec<Event> =
+            items.into_iter().map(|i| from_item::<EventItem>(i)?.into_event()).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(events, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
+    }
+}

@@ -1,0 +1,156 @@
+//! What a delivery carries: the event as sent (payload), the job on a deliveries queue,
+//! and the two queues a job goes on.
+
+use super::Urgency;
+use crate::ids::{AttemptId, EndpointId, EventId, OrgId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The event as delivered to endpoints (and carried inside a job, so deliver reads no event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    /// `evt_…`; also the `webhook-id` header, so receivers can dedupe.
+    pub id: EventId,
+    /// Event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// The data.
+    pub data: serde_json::Value,
+    /// For a continuation: the chain it belongs to (the first event's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// For a continuation: 1 for the first continuation, 2 for the next, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u64>,
+}
+
+impl Payload {
+    /// A payload for a new event (not part of a chain).
+    pub fn new(id: EventId, event_type: String, created_at: DateTime<Utc>, data: serde_json::Value) -> Self {
+        Self { id, event_type, created_at, data, chain_id: None, iteration: None }
+    }
+}
+
+/// One delivery to do: what `verify` (and replay, retries, timers) put on a deliveries queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// The org.
+    pub org_id: OrgId,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the first attempt was made (for the give-up rule); `None` before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    /// Set by a replay: a new series of attempts for an event its endpoint had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+    /// The event's [`crate::domain::Event::hops`].
+    #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
+    pub hops: u32,
+    /// How often this attempt was put back because its endpoint had as many requests
+    /// open as it may (each time it waits longer); not an attempt, so not logged.
+    #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
+    pub deferred: u32,
+    /// What to send.
+    pub payload: Payload,
+}
+
+impl DeliveryJob {
+    /// The first attempt of `payload` to an endpoint.
+    pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
+        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, hops: 0, deferred: 0, payload }
+    }
+
+    /// How this job's request is sent.
+    pub fn send(&self, urgency: Urgency, timeout: Duration, max_response_bytes: usize) -> super::SendOptions {
+        super::SendOptions { urgency, timeout, max_response_bytes, hops: self.hops }
+    }
+
+    /// The id of this job's attempt: the same job always logs under the same id, so a
+    /// repeat of it (a queue's redelivery, a retry after a crash) is recognised. It sorts
+    /// by the event's time, so attempts are written near the end of the id index.
+    pub fn attempt_id(&self) -> AttemptId {
+        AttemptId::derived_at(
+            self.payload.created_at,
+            &[
+                b"attempt",
+                self.payload.id.as_str().as_bytes(),
+                self.endpoint_id.as_str().as_bytes(),
+                self.replay.as_deref().unwrap_or_default().as_bytes(),
+                &self.attempt.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
+    pub fn for_replay(self) -> Self {
+        Self { attempt: 1, first_attempt_at: None, deferred: 0, ..self }
+    }
+
+    /// The queue body of a first attempt, from a payload serialized once for every
+    /// endpoint an event fans out to (serializing it per endpoint was most of routing's
+    /// cost). The same JSON as serializing the job itself with `attempt: 1`.
+    pub fn first_attempt_body(
+        org_id: &OrgId,
+        endpoint_id: &EndpointId,
+        hops: u32,
+        payload: &serde_json::value::RawValue,
+    ) -> serde_json::Result<String> {
+        #[derive(Serialize)]
+        struct FirstAttempt<'a> {
+            org_id: &'a OrgId,
+            endpoint_id: &'a EndpointId,
+            attempt: u32,
+            #[serde(skip_serializing_if = "crate::domain::is_zero")]
+            hops: u32,
+            payload: &'a serde_json::value::RawValue,
+        }
+        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, payload })
+    }
+}
+
+/// The two delivery queues, picked by an endpoint's urgency.
+#[derive(Debug, Clone)]
+pub struct Deliveries<Q> {
+    /// `deliveries-urgent`.
+    pub urgent: Q,
+    /// `deliveries-regular`.
+    pub regular: Q,
+}
+
+impl<Q> Deliveries<Q> {
+    /// The queue for `urgency` (real-time never queues; it rides with urgent if asked).
+    pub fn queue(&self, urgency: Urgency) -> &Q {
+        match urgency {
+            Urgency::Regular => &self.regular,
+            Urgency::Urgent | Urgency::RealTime => &self.urgent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_attempt_body_is_the_job_serialized() {
+        let payload = Payload::new(
+            EventId::new(),
+            "invoice.paid".into(),
+            Utc::now(),
+            serde_json::json!({"amount": 12, "note": "a \"quoted\" line\n"}),
+        );
+        for hops in [0, 2] {
+            let job = DeliveryJob { hops, ..DeliveryJob::first(OrgId::new(), EndpointId::new(), payload.clone()) };
+            let raw = serde_json::value::to_raw_value(&payload).unwrap();
+            let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, hops, &raw).unwrap();
+            assert_eq!(body, serde_json::to_string(&job).unwrap());
+            assert_eq!(serde_json::from_str::<DeliveryJob>(&body).unwrap(), job);
+        }
+    }
+}

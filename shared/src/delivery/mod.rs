@@ -1,0 +1,19 @@
+//! Outbound delivery: endpoints, the jobs and payloads that travel to them, attempts,
+//! retry policies, continuations, and the one signed request that sends an event.
+
+mod attempt;
+mod continuation;
+mod endpoint;
+mod job;
+mod policy;
+mod send;
+
+pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};
+pub use continuation::Continuation;
+pub use endpoint::{
+    filter_matches, parse_endpoint_url, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
+    NAME_PLACEHOLDER,
+};
+pub use job::{Deliveries, DeliveryJob, Payload};
+pub use policy::{DisablePolicy, RetryPolicy};
+pub use send::{send_event, signature_headers, Outcome, RetryRule, SendOptions, HOPS_HEADER};
