@@ -3,7 +3,7 @@
 //! loses nothing accepted.
 
 use anyhow::Context as _;
-use hookline_api::{Api, Outbound};
+use hookline_api::{Api, Handoffs};
 use hookline_deliver::{Deliver, Policies};
 use hookline_ingest::Ingest;
 use hookline_schedule::Schedule;
@@ -169,7 +169,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
 
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
     let ingest = Arc::new(Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes));
-    let outbound = Outbound {
+    let handoffs = Handoffs {
         http: Arc::new(http.clone()),
         deliveries: Deliveries {
             urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
@@ -178,7 +178,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         timer: Arc::new(timer.clone()),
     };
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
-    let api = Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config)
+    let api = Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config)
         .on_source_change(Arc::new(move |id| sources.invalidate(id)));
     let app = hookline_api::router(api).merge(hookline_ingest::router(ingest));
 

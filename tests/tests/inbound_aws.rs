@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use hookline_api::{Api, Outbound};
+use hookline_api::{Api, Handoffs};
 use hookline_ingest::Ingest;
 use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::delivery::Deliveries;
@@ -34,7 +34,7 @@ async fn inbound_flow_through_lambda_entry_points() {
         urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
         regular: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
     };
-    let outbound = Outbound {
+    let handoffs = Handoffs {
         http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
         deliveries: Deliveries {
             urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
@@ -42,7 +42,7 @@ async fn inbound_flow_through_lambda_entry_points() {
         },
         timer: Arc::new(hookline_tests::scheduler_timer(&sdk).await.unwrap().2),
     };
-    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config));
+    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config));
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
     let ingest =
         hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use aws_sdk_scheduler::types::FlexibleTimeWindowMode;
-use hookline_api::{Api, Outbound};
+use hookline_api::{Api, Handoffs};
 use hookline_schedule::{Fired, Schedule};
 use hookline_shared::aws::SqsQueue;
 use hookline_shared::delivery::Deliveries;
@@ -30,7 +30,7 @@ async fn each_job_is_one_scheduler_schedule_and_the_handler_honours_cancels() {
     };
     let (scheduler, group, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
     let config = Config { operator_key: Some(Secret::new("op-key")), ..Config::default() };
-    let outbound = Outbound {
+    let handoffs = Handoffs {
         http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
         deliveries: Deliveries {
             urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
@@ -38,7 +38,7 @@ async fn each_job_is_one_scheduler_schedule_and_the_handler_honours_cancels() {
         },
         timer: Arc::new(timer.clone()),
     };
-    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), outbound, SystemClock, &config));
+    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config));
     let (status, org) = call(
         &api,
         apigw_event("POST", "/v1/orgs", &[("authorization", "Bearer op-key")], r#"{"name":"Acme","plan":"pro"}"#),

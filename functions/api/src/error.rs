@@ -62,6 +62,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<hookline_shared::schedule::JobTimerError> for ApiError {
+    fn from(e: hookline_shared::schedule::JobTimerError) -> Self {
+        match e {
+            hookline_shared::schedule::JobTimerError::Store(e) => e.into(),
+            hookline_shared::schedule::JobTimerError::Timer(e) => e.into(),
+        }
+    }
+}
+
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         match e {
@@ -164,4 +173,13 @@ impl<'de, T: serde::de::DeserializeOwned + KnownFields> serde::Deserialize<'de> 
             None => Ok(Strict(body)),
         }
     }
+}
+
+/// The page size a listing asks for: 50 when not given, at most 100.
+pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: must be between 1 and 100".into()));
+    }
+    Ok(limit)
 }

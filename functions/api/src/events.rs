@@ -1,7 +1,7 @@
 //! `/v1/events`: publish, list, get.
 
 use crate::auth::OrgAuth;
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::webhooks::AttemptView;
 use crate::{Api, ApiState};
 use axum::extract::State;
@@ -124,10 +124,7 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<EventList>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit: must be between 1 and 100".into()));
-    }
+    let limit = page_limit(q.limit)?;
     let page =
         api.store.list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type }).await?;
     Ok(ApiJson(EventList {

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod orgs;
+mod recurring;
 mod schedules;
 mod sources;
 mod webhooks;
@@ -34,9 +35,10 @@ pub trait ApiState:
 }
 impl<T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + 'static> ApiState for T {}
 
-/// What the API needs to deliver: `/test` and `/call` send now, `/replay` enqueues.
+/// Where the API hands work off: `/test` and `/call` send now, `/replay` enqueues
+/// deliveries, and schedules set timers.
 #[derive(Clone)]
-pub struct Outbound {
+pub struct Handoffs {
     /// The sender (with the SSRF checks).
     pub http: Arc<dyn HttpSender>,
     /// The deliveries queues.
@@ -45,9 +47,9 @@ pub struct Outbound {
     pub timer: Arc<dyn Timer>,
 }
 
-impl std::fmt::Debug for Outbound {
+impl std::fmt::Debug for Handoffs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Outbound")
+        f.write_str("Handoffs")
     }
 }
 
@@ -105,7 +107,7 @@ pub struct Api<S, Q, C> {
     public_url: String,
     max_body: usize,
     on_source_change: Option<SourceChanged>,
-    outbound: Outbound,
+    handoffs: Handoffs,
     webhook_limits: WebhookLimits,
     network: NetworkPolicy,
     min_schedule_rate: std::time::Duration,
@@ -121,8 +123,8 @@ impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
 }
 
 impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
-    /// An API on `store` publishing to `inbox`, delivering through `outbound`, configured from `config`.
-    pub fn new(store: S, inbox: Q, outbound: Outbound, clock: C, config: &Config) -> Self {
+    /// An API on `store` publishing to `inbox`, handing work to `handoffs`, configured from `config`.
+    pub fn new(store: S, inbox: Q, handoffs: Handoffs, clock: C, config: &Config) -> Self {
         Self {
             store,
             inbox,
@@ -131,7 +133,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             public_url: config.public_url.clone().unwrap_or_default(),
             max_body: config.max_body_bytes,
             on_source_change: None,
-            outbound,
+            handoffs,
             webhook_limits: config.webhook_limits,
             network: config.network_policy(),
             min_schedule_rate: config.min_schedule_rate,
@@ -191,12 +193,10 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
             "/v1/schedules/{id}",
             get(schedules::get::<S, Q, C>).patch(schedules::update::<S, Q, C>).delete(schedules::delete::<S, Q, C>),
         )
-        .route("/v1/recurring/{name}", get(schedules::list_recurring::<S, Q, C>))
+        .route("/v1/recurring/{name}", get(recurring::list::<S, Q, C>))
         .route(
             "/v1/recurring/{name}/{thing}",
-            get(schedules::get_recurring::<S, Q, C>)
-                .put(schedules::put_recurring::<S, Q, C>)
-                .delete(schedules::delete_recurring::<S, Q, C>),
+            get(recurring::get::<S, Q, C>).put(recurring::put::<S, Q, C>).delete(recurring::delete::<S, Q, C>),
         )
         .with_state(api);
     routes

@@ -1,6 +1,6 @@
 //! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
 
-use hookline_api::{router, Api, Outbound};
+use hookline_api::{router, Api, Handoffs};
 use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
@@ -23,7 +23,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let queue = |var: &str| -> Result<Arc<dyn Queue>, lambda_http::Error> {
         Ok(Arc::new(SqsQueue::from_sdk(&sdk, required_env(var)?)))
     };
-    let outbound = Outbound {
+    let handoffs = Handoffs {
         http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup))?),
         deliveries: Deliveries {
             urgent: queue("HOOKLINE_DELIVERIES_URGENT_URL")?,
@@ -31,5 +31,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         },
         timer: Arc::new(SchedulerTimer::from_env(&sdk)?),
     };
-    lambda_http::run(router(Api::new(store, inbox, outbound, SystemClock, &config))).await
+    lambda_http::run(router(Api::new(store, inbox, handoffs, SystemClock, &config))).await
 }

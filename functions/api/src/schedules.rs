@@ -1,17 +1,16 @@
-//! `/v1/schedules` (one-off, cron and rate jobs, cancel by key) and `/v1/recurring`
-//! (one recurring job per name and thing). A job is saved, then its timer is armed; a
-//! cancel deletes the job first, so a timer that fires meanwhile finds nothing to run.
+//! `/v1/schedules`: one-off, cron and rate jobs, and cancel by key. Jobs are saved and
+//! cancelled with their timers through `schedule::JobTimers`; the views and the rules
+//! for times here serve `/v1/recurring` too.
 
 use crate::auth::OrgAuth;
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, JobQuery, Page, Queue};
-use hookline_shared::schedule::{self, Job, Recurring, When};
+use hookline_shared::schedule::{self, Job, JobTimers, When};
 use hookline_shared::{validate_event_type, Org, ScheduleId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -21,10 +20,10 @@ const UPCOMING: usize = 5;
 
 /// `at`, `cron`, `rate` as given: exactly one is required.
 #[derive(Debug, Default)]
-struct WhenInput {
-    at: Option<String>,
-    cron: Option<String>,
-    rate: Option<String>,
+pub(crate) struct WhenInput {
+    pub(crate) at: Option<String>,
+    pub(crate) cron: Option<String>,
+    pub(crate) rate: Option<String>,
 }
 
 impl WhenInput {
@@ -49,22 +48,6 @@ pub struct ScheduleBody {
     start_at: Option<String>,
     end_at: Option<String>,
     key: Option<String>,
-}
-
-/// Body of `PUT /v1/recurring/{name}/{thing}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PutRecurring {
-    frequency: Option<String>,
-    cron: Option<String>,
-    rate: Option<String>,
-    /// Local wall-clock time of the first run (`2026-11-24T09:00`).
-    start: Option<String>,
-    /// Local wall-clock time after which it stops.
-    end: Option<String>,
-    timezone: Option<String>,
-    #[serde(default, deserialize_with = "hookline_shared::json::event_data_option")]
-    data: Option<serde_json::Value>,
 }
 
 /// Query of `GET` and `DELETE /v1/schedules`.
@@ -109,7 +92,7 @@ pub struct JobView {
 }
 
 impl JobView {
-    fn new(job: Job) -> Self {
+    pub(crate) fn new(job: Job) -> Self {
         let upcoming = match job.next_run_at {
             Some(next) => job.upcoming(next, UPCOMING),
             None => Vec::new(),
@@ -160,25 +143,25 @@ impl From<Page<Job>> for JobList {
 /// Answer to a cancel by key or a `frequency: none`.
 #[derive(Debug, Serialize)]
 pub struct Cancelled {
-    cancelled: usize,
+    pub(crate) cancelled: usize,
 }
 
-fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
+pub(crate) fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(format!("{field}: {why}"))
 }
 
-fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| bad(field, format!("'{text}' is not an RFC 3339 time like 2026-11-24T09:00:00Z")))
 }
 
-fn timezone(name: Option<&str>) -> Result<Tz, ApiError> {
+pub(crate) fn timezone(name: Option<&str>) -> Result<Tz, ApiError> {
     schedule::parse_timezone(name.unwrap_or("UTC")).map_err(|e| bad("timezone", e))
 }
 
 /// A job's data: what was given (an object, checked when parsed), else `{}`.
-fn data_object(data: Option<serde_json::Value>) -> serde_json::Value {
+pub(crate) fn data_object(data: Option<serde_json::Value>) -> serde_json::Value {
     data.unwrap_or_else(|| serde_json::json!({}))
 }
 
@@ -190,7 +173,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
-    fn when(&self, w: &WhenInput, now: DateTime<Utc>) -> Result<When, ApiError> {
+    pub(crate) fn when(&self, w: &WhenInput, now: DateTime<Utc>) -> Result<When, ApiError> {
         match (&w.at, &w.cron, &w.rate) {
             (Some(at), None, None) => {
                 let at = instant("at", at)?;
@@ -212,7 +195,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
 
     /// Check the window and compute the first run; `fields` are the request's names for
     /// the start and end times (`start_at`/`end_at`, or `start`/`end` for recurring jobs).
-    fn plan(&self, mut job: Job, now: DateTime<Utc>, fields: (&str, &str)) -> Result<Job, ApiError> {
+    pub(crate) fn plan(&self, mut job: Job, now: DateTime<Utc>, fields: (&str, &str)) -> Result<Job, ApiError> {
         let (start, end) = fields;
         if let (Some(s), Some(e)) = (job.start_at, job.end_at) {
             if e <= s {
@@ -232,33 +215,22 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         Ok(job)
     }
 
+    /// The store's jobs with their timers.
+    fn jobs(&self) -> JobTimers<'_, S, dyn hookline_shared::ports::Timer> {
+        JobTimers::new(&self.store, &*self.handoffs.timer)
+    }
+
     /// Save a job and point its timer at the next run.
-    async fn save(&self, job: &Job, previous: Option<u64>) -> Result<(), ApiError> {
-        match previous {
-            Some(v) => {
-                if !self.store.put_job_if(job, v).await? {
-                    return Err(ApiError::Conflict("the schedule changed meanwhile; read it and retry".into()));
-                }
-            }
-            None => self.store.put_job(job).await?,
-        }
-        if let Err(e) = self.outbound.timer.arm(job, &TimerPayload::for_job(job)).await {
-            // A new job without a timer would never run: take it back, so the caller's
-            // retry starts clean. (An update keeps its previous timer, which skips the
-            // new version; retrying the update re-arms it.)
-            if previous.is_none() {
-                let _ = self.store.delete_job(&job.org_id, &job.id).await;
-            }
-            return Err(e.into());
+    pub(crate) async fn save(&self, job: &Job, previous: Option<u64>) -> Result<(), ApiError> {
+        if !self.jobs().save(job, previous).await? {
+            return Err(ApiError::Conflict("the schedule changed meanwhile; read it and retry".into()));
         }
         Ok(())
     }
 
     /// Delete a job, then its timer; true when it was pending.
-    async fn cancel(&self, org: &Org, job: &Job) -> Result<bool, ApiError> {
-        let deleted = self.store.delete_job(&org.id, &job.id).await?;
-        self.outbound.timer.disarm(&job.id).await?;
-        Ok(deleted && job.pending())
+    pub(crate) async fn cancel(&self, job: &Job) -> Result<bool, ApiError> {
+        Ok(self.jobs().cancel(job).await?)
     }
 }
 
@@ -285,23 +257,10 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     let tz = timezone(body.timezone.as_deref())?;
     let when = api.when(&WhenInput { at: body.at, cron: body.cron, rate: body.rate }, now)?;
     let job = Job {
-        id: ScheduleId::new(),
-        org_id: org.id.clone(),
-        version: 1,
-        event_type,
-        data: data_object(body.data),
-        when,
-        timezone: tz.name().to_owned(),
         start_at: body.start_at.as_deref().map(|t| instant("start_at", t)).transpose()?,
         end_at: body.end_at.as_deref().map(|t| instant("end_at", t)).transpose()?,
         key: body.key,
-        recurring: None,
-        next_run_at: None,
-        last_run_at: None,
-        last_due_at: None,
-        runs: 0,
-        created_at: now,
-        updated_at: now,
+        ..Job::new(org.id.clone(), event_type, data_object(body.data), when, tz, now)
     };
     let job = api.plan(job, now, ("start_at", "end_at"))?;
     api.save(&job, None).await?;
@@ -313,10 +272,7 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<JobList>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(bad("limit", "must be between 1 and 100"));
-    }
+    let limit = page_limit(q.limit)?;
     let page = api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: q.key, recurring: None }).await?;
     Ok(ApiJson(JobList::from(page)))
 }
@@ -379,7 +335,7 @@ pub(crate) async fn delete<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let job = load(&api, &org, &id).await?;
-    api.cancel(&org, &job).await?;
+    api.cancel(&job).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -397,7 +353,7 @@ pub(crate) async fn cancel_by_key<S: ApiState, Q: Queue + 'static, C: Clock>(
         let query = JobQuery { limit: 100, cursor, key: Some(key.clone()), recurring: None };
         let page = api.store.list_jobs(&org.id, &query).await?;
         for job in page.items.iter().filter(|j| j.pending()) {
-            if api.cancel(&org, job).await? {
+            if api.cancel(job).await? {
                 cancelled += 1;
             }
         }
@@ -407,117 +363,4 @@ pub(crate) async fn cancel_by_key<S: ApiState, Q: Queue + 'static, C: Clock>(
         }
     }
     Ok(ApiJson(Cancelled { cancelled }))
-}
-
-fn recurring_key(name: String, thing: String) -> Result<Recurring, ApiError> {
-    validate_event_type(&name).map_err(|_| bad("name", "must be 1-256 printable ASCII characters without spaces"))?;
-    if thing.is_empty() || thing.len() > 256 {
-        return Err(bad("thing", "must be 1-256 characters"));
-    }
-    Ok(Recurring { name, thing })
-}
-
-pub(crate) async fn put_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
-    State(api): State<Arc<Api<S, Q, C>>>,
-    ApiPath((name, thing)): ApiPath<(String, String)>,
-    ApiJson(body): ApiJson<PutRecurring>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse as _;
-    let now = api.clock.now();
-    let r = recurring_key(name, thing)?;
-    let id = Job::recurring_id(&org.id, &r);
-    let existing = api.store.get_job(&org.id, &id).await?;
-    if body.frequency.as_deref() == Some("none") {
-        let PutRecurring { cron: None, rate: None, start: None, end: None, timezone: None, data: None, .. } = body
-        else {
-            return Err(bad("frequency", "`none` cancels the job and takes no other field"));
-        };
-        let cancelled = match &existing {
-            Some(job) => usize::from(api.cancel(&org, job).await?),
-            None => 0,
-        };
-        return Ok(ApiJson(Cancelled { cancelled }).into_response());
-    }
-    let tz = timezone(body.timezone.as_deref())?;
-    let start = body.start.as_deref().map(|s| schedule::local_time(s, tz).map_err(|e| bad("start", e))).transpose()?;
-    let end = body.end.as_deref().map(|s| schedule::local_time(s, tz).map_err(|e| bad("end", e))).transpose()?;
-    let when = match (&body.frequency, &body.cron, &body.rate) {
-        (Some(f), None, None) => {
-            let start =
-                start.ok_or_else(|| bad("start", "is required with a frequency (the first run's local time)"))?;
-            When::Cron { cron: schedule::frequency_cron(f, start, tz).map_err(|e| bad("frequency", e))? }
-        }
-        (None, cron, rate) if cron.is_some() != rate.is_some() => {
-            api.when(&WhenInput { at: None, cron: cron.clone(), rate: rate.clone() }, now)?
-        }
-        _ => return Err(ApiError::BadRequest("exactly one of frequency, cron and rate is required".into())),
-    };
-    let job = Job {
-        id,
-        org_id: org.id.clone(),
-        version: existing.as_ref().map_or(1, |j| j.version + 1),
-        event_type: r.name.clone(),
-        data: data_object(body.data),
-        when,
-        timezone: tz.name().to_owned(),
-        start_at: start,
-        end_at: end,
-        key: None,
-        recurring: Some(r),
-        next_run_at: None,
-        last_run_at: existing.as_ref().and_then(|j| j.last_run_at),
-        last_due_at: None,
-        runs: existing.as_ref().map_or(0, |j| j.runs),
-        created_at: existing.as_ref().map_or(now, |j| j.created_at),
-        updated_at: now,
-    };
-    let job = api.plan(job, now, ("start", "end"))?;
-    api.save(&job, existing.as_ref().map(|j| j.version)).await?;
-    let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, ApiJson(JobView::new(job))).into_response())
-}
-
-pub(crate) async fn get_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
-    State(api): State<Arc<Api<S, Q, C>>>,
-    ApiPath((name, thing)): ApiPath<(String, String)>,
-) -> Result<ApiJson<JobView>, ApiError> {
-    let r = recurring_key(name, thing)?;
-    let job = api.store.get_job(&org.id, &Job::recurring_id(&org.id, &r)).await?;
-    Ok(ApiJson(JobView::new(job.ok_or(ApiError::NotFound("recurring job"))?)))
-}
-
-pub(crate) async fn delete_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
-    State(api): State<Arc<Api<S, Q, C>>>,
-    ApiPath((name, thing)): ApiPath<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let r = recurring_key(name, thing)?;
-    let job = api.store.get_job(&org.id, &Job::recurring_id(&org.id, &r)).await?;
-    api.cancel(&org, &job.ok_or(ApiError::NotFound("recurring job"))?).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Query of `GET /v1/recurring/{name}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecurringQuery {
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-pub(crate) async fn list_recurring<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
-    State(api): State<Arc<Api<S, Q, C>>>,
-    ApiPath(name): ApiPath<String>,
-    ApiQuery(q): ApiQuery<RecurringQuery>,
-) -> Result<ApiJson<JobList>, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(bad("limit", "must be between 1 and 100"));
-    }
-    let page =
-        api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: None, recurring: Some(name) }).await?;
-    Ok(ApiJson(JobList::from(page)))
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, Queue, ScheduleStore, Timer};
-use hookline_shared::schedule::Job;
+use hookline_shared::schedule::{Job, JobTimerError, JobTimers};
 use hookline_shared::{EventId, InboxMessage, OrgId, PublishRequest, QueueError, ScheduleId, StoreError};
 use std::time::Duration;
 
@@ -24,6 +24,15 @@ pub enum ScheduleError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<JobTimerError> for ScheduleError {
+    fn from(e: JobTimerError) -> Self {
+        match e {
+            JobTimerError::Store(e) => e.into(),
+            JobTimerError::Timer(e) => e.into(),
+        }
+    }
 }
 
 /// What a fired timer did.
@@ -119,7 +128,7 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
         let body = serde_json::to_string(&message).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
         self.inbox.send(&body, Duration::ZERO).await?;
         if let Some(next) = next {
-            self.timer.rearm(&ran, next, &TimerPayload::for_job(&ran)).await?;
+            JobTimers::new(&self.store, &self.timer).rearm(&ran, next).await?;
         }
         tracing::info!(schedule = %id, event = %event_id, next = ?next, "scheduled job ran");
         Ok(Fired::Ran(event_id))

@@ -1,7 +1,8 @@
 //! Attempts: the log of every delivery tried, and how much of an answer is kept.
 
-use super::DeliveryJob;
+use super::{DeliveryJob, Endpoint, Payload};
 use crate::ids::{AttemptId, EndpointId, EventId, OrgId};
+use crate::outbound::{OutboundResponse, SendError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -88,24 +89,61 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// The attempt of `job` made at `now`, failed until its answer says otherwise.
-    pub fn of_job(job: &DeliveryJob, now: DateTime<Utc>) -> Self {
+    /// An attempt made `now` that has no answer yet, so counts as failed.
+    fn unanswered(
+        id: AttemptId,
+        endpoint: (&OrgId, &EndpointId),
+        payload: &Payload,
+        attempt: u32,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
-            id: job.attempt_id(),
-            org_id: job.org_id.clone(),
-            endpoint_id: job.endpoint_id.clone(),
-            event_id: job.payload.id.clone(),
-            event_type: job.payload.event_type.clone(),
+            id,
+            org_id: endpoint.0.clone(),
+            endpoint_id: endpoint.1.clone(),
+            event_id: payload.id.clone(),
+            event_type: payload.event_type.clone(),
             status: AttemptStatus::Failed,
             response_code: None,
             response_body: None,
             duration_ms: 0,
             error: None,
-            attempt: job.attempt,
+            attempt,
             next_attempt_at: None,
             created_at: now,
             job: None,
             follow_up_pending: false,
         }
+    }
+
+    /// The attempt of `job` made at `now`, failed until its answer says otherwise.
+    pub fn of_job(job: &DeliveryJob, now: DateTime<Utc>) -> Self {
+        Self::unanswered(job.attempt_id(), (&job.org_id, &job.endpoint_id), &job.payload, job.attempt, now)
+    }
+
+    /// The log of try `n` of a request sent at once (a test, a real-time call), under a
+    /// new id: such a request is never repeated by a queue.
+    pub fn of_direct(
+        ep: &Endpoint,
+        payload: &Payload,
+        n: u32,
+        res: &Result<OutboundResponse, SendError>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut attempt = Self::unanswered(AttemptId::new(), (&ep.org_id, &ep.id), payload, n, now);
+        match res {
+            Ok(r) => {
+                attempt.response_code = Some(r.status);
+                attempt.response_body = Some(capped_body(r.body.clone()));
+                attempt.duration_ms = r.duration.as_millis() as u64;
+                if (200..300).contains(&r.status) {
+                    attempt.status = AttemptStatus::Delivered;
+                } else {
+                    attempt.error = Some(format!("endpoint answered {}", r.status));
+                }
+            }
+            Err(e) => attempt.error = Some(e.to_string()),
+        }
+        attempt
     }
 }

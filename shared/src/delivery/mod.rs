@@ -6,6 +6,7 @@ mod continuation;
 mod endpoint;
 mod job;
 mod policy;
+pub mod realtime;
 mod send;
 
 pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};

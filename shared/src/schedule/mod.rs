@@ -3,8 +3,10 @@
 //! event into the normal pipeline.
 
 pub mod cron;
+mod timers;
 
 pub use cron::Cron;
+pub use timers::{JobTimerError, JobTimers};
 
 use crate::ids::{OrgId, ScheduleId};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
@@ -145,6 +147,37 @@ pub struct Job {
 }
 
 impl Job {
+    /// A new job of `org`, made `now`: first version, no runs yet, no key, window or
+    /// recurring name (set those on the result), its next run still to be planned.
+    pub fn new(
+        org_id: OrgId,
+        event_type: String,
+        data: serde_json::Value,
+        when: When,
+        timezone: Tz,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: ScheduleId::new(),
+            org_id,
+            version: 1,
+            event_type,
+            data,
+            when,
+            timezone: timezone.name().to_owned(),
+            start_at: None,
+            end_at: None,
+            key: None,
+            recurring: None,
+            next_run_at: None,
+            last_run_at: None,
+            last_due_at: None,
+            runs: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The id of the recurring job for (org, name, thing): the same triple is always the same job.
     pub fn recurring_id(org: &OrgId, r: &Recurring) -> ScheduleId {
         ScheduleId::derived(&[b"recurring", org.as_str().as_bytes(), r.name.as_bytes(), r.thing.as_bytes()])

@@ -1,0 +1,169 @@
+//! What can be done to a webhook besides editing it: a test delivery, its logs, a
+//! secret rotation, a replay of what it missed, and enabling it again.
+
+use super::{change, load, parse_id, AttemptView, WebhookView, API_REQUEST_TIMEOUT, ROTATION_GRACE};
+use crate::auth::OrgAuth;
+use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::{Api, ApiState};
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use hookline_shared::delivery::realtime::direct;
+use hookline_shared::delivery::{
+    send_event, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus, FailureState, Payload, RESPONSE_BODY_CAP,
+};
+use hookline_shared::ports::{AttemptQuery, Clock, Queue};
+use hookline_shared::EventId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<AttemptView>, ApiError> {
+    let ep = load(&api, &org, &id).await?;
+    let now = api.clock.now();
+    let payload = Payload::new(
+        EventId::new(),
+        "webhook.test".into(),
+        now,
+        serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
+    );
+    let res =
+        send_event(&*api.handoffs.http, &ep, &payload, direct(ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP), now)
+            .await;
+    Ok(ApiJson(api.log_direct(&ep, &payload, 1, &res).await?.into()))
+}
+
+/// Query of `GET /v1/webhooks/{id}/logs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+    status: Option<AttemptStatus>,
+}
+
+/// A page of attempts.
+#[derive(Debug, Serialize)]
+pub struct AttemptList {
+    data: Vec<AttemptView>,
+    next_cursor: Option<String>,
+}
+
+pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> Result<ApiJson<AttemptList>, ApiError> {
+    let ep = load(&api, &org, &id).await?;
+    let limit = page_limit(q.limit)?;
+    let page = api
+        .store
+        .list_attempts(
+            &org.id,
+            &ep.id,
+            &AttemptQuery { limit, cursor: q.cursor, statuses: q.status.into_iter().collect(), since: None },
+        )
+        .await?;
+    Ok(ApiJson(AttemptList {
+        data: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<WebhookView>, ApiError> {
+    let now = api.clock.now();
+    let new_secret = EndpointSecret::generate();
+    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+        // The current secret keeps signing for the grace period; older ones that expired go.
+        ep.secrets.retain(|s| s.expires_at.is_none_or(|e| e > now));
+        for s in ep.secrets.iter_mut().filter(|s| s.expires_at.is_none()) {
+            s.expires_at = Some(now + ROTATION_GRACE);
+        }
+        ep.secrets.push(new_secret.clone());
+        ep.updated_at = now;
+        true
+    })
+    .await?;
+    Ok(ApiJson(WebhookView::of(ep, true)))
+}
+
+/// Body of `POST /v1/webhooks/{id}/replay`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    since: DateTime<Utc>,
+}
+
+/// Answer to a replay.
+#[derive(Debug, Serialize)]
+pub struct Replayed {
+    replayed: usize,
+}
+
+pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Replay>,
+) -> Result<ApiJson<Replayed>, ApiError> {
+    let ep = load(&api, &org, &id).await?;
+    let mut jobs: BTreeMap<EventId, DeliveryJob> = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page = api
+            .store
+            .list_attempts(
+                &org.id,
+                &ep.id,
+                &AttemptQuery {
+                    limit: 100,
+                    cursor,
+                    statuses: vec![AttemptStatus::Failed, AttemptStatus::Exhausted],
+                    since: Some(body.since),
+                },
+            )
+            .await?;
+        for a in page.items {
+            if let Some(job) = a.job {
+                jobs.entry(a.event_id).or_insert(job);
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    // A new series of attempts, logged apart from the ones it replays.
+    let replay = ulid::Ulid::new().to_string();
+    let bodies: Vec<String> = jobs
+        .into_values()
+        .map(|j| serde_json::to_string(&DeliveryJob { replay: Some(replay.clone()), ..j.for_replay() }))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    api.handoffs.deliveries.queue(ep.urgency).send_batch(&bodies).await?;
+    Ok(ApiJson(Replayed { replayed: bodies.len() }))
+}
+
+pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<WebhookView>, ApiError> {
+    let now = api.clock.now();
+    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+        ep.status = EndpointStatus::Active;
+        ep.failure = FailureState::default();
+        ep.updated_at = now;
+        true
+    })
+    .await?;
+    Ok(ApiJson(WebhookView::of(ep, false)))
+}

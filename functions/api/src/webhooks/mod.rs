@@ -1,0 +1,252 @@
+//! `/v1/webhooks`: endpoints that receive events. The bodies and views of the routes,
+//! and the checks they share; the routes are in `endpoints` (create, read, change,
+//! delete), `actions` (test, logs, rotation, replay, enable) and `call` (real time).
+
+mod actions;
+mod call;
+mod endpoints;
+
+pub(crate) use actions::{enable, logs, replay, rotate_secret, test};
+pub(crate) use call::call;
+pub(crate) use endpoints::{create, delete, get, list, update};
+
+use crate::error::ApiError;
+use crate::{Api, ApiState};
+use chrono::{DateTime, Utc};
+use hookline_shared::delivery::realtime;
+use hookline_shared::delivery::{
+    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, Urgency,
+};
+use hookline_shared::endpoint_update::update_endpoint;
+use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
+use hookline_shared::ports::{Clock, Queue};
+use hookline_shared::{AttemptId, EndpointId, EventId, Org, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a rotated-out secret keeps signing.
+const ROTATION_GRACE: chrono::Duration = chrono::Duration::hours(24);
+/// Headers an endpoint may not set: they carry the signature and Hookline's own data.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-request-id",
+    "transfer-encoding",
+    "connection",
+];
+/// The longest a request the API makes to an endpoint (`/test`, the handshake) waits;
+/// `/call` keeps to the real-time policy's budget, the same 10 s. The api function's
+/// timeout in `template.yaml` leaves room above it to log the attempt.
+pub const API_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer a real-time call returns.
+const CALL_RESPONSE_CAP: usize = 256 * 1024;
+
+/// Body of `POST /v1/webhooks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    url: String,
+    #[serde(default)]
+    events: Vec<String>,
+    secret: Option<Secret>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    urgency: Option<Urgency>,
+    #[serde(default)]
+    handshake: bool,
+}
+
+/// Body of `PATCH /v1/webhooks/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    description: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    urgency: Option<Urgency>,
+    handshake: Option<bool>,
+}
+
+/// An endpoint as the API shows it; `secret` only on create and rotation.
+#[derive(Debug, Serialize)]
+pub struct WebhookView {
+    id: EndpointId,
+    url: String,
+    events: Vec<String>,
+    description: String,
+    headers: BTreeMap<String, String>,
+    urgency: Urgency,
+    handshake: bool,
+    #[serde(flatten)]
+    status: EndpointStatus,
+    failure: FailureState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    fn of(ep: Endpoint, show_secret: bool) -> Self {
+        let secret = show_secret.then(|| ep.secrets.iter().rev().find(|s| s.expires_at.is_none())).flatten();
+        Self {
+            secret: secret.map(|s| s.secret.expose().to_owned()),
+            id: ep.id,
+            url: ep.url,
+            events: ep.events,
+            description: ep.description,
+            headers: ep.headers,
+            urgency: ep.urgency,
+            handshake: ep.handshake,
+            status: ep.status,
+            failure: ep.failure,
+            created_at: ep.created_at,
+            updated_at: ep.updated_at,
+        }
+    }
+}
+
+/// A list of webhooks.
+#[derive(Debug, Serialize)]
+pub struct WebhookList {
+    data: Vec<WebhookView>,
+}
+
+/// An attempt as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct AttemptView {
+    id: AttemptId,
+    event_id: EventId,
+    event_type: String,
+    endpoint_id: EndpointId,
+    status: AttemptStatus,
+    response_code: Option<u16>,
+    response_body: Option<String>,
+    duration_ms: u64,
+    error: Option<String>,
+    attempt: u32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            id: a.id,
+            event_id: a.event_id,
+            event_type: a.event_type,
+            endpoint_id: a.endpoint_id,
+            status: a.status,
+            response_code: a.response_code,
+            response_body: a.response_body,
+            duration_ms: a.duration_ms,
+            error: a.error,
+            attempt: a.attempt,
+            next_attempt_at: a.next_attempt_at,
+            created_at: a.created_at,
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<EndpointId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound("webhook"))
+}
+
+async fn load<S: ApiState, Q, C>(api: &Api<S, Q, C>, org: &Org, id: &str) -> Result<Endpoint, ApiError> {
+    api.store.get_endpoint(&org.id, &parse_id(id)?).await?.ok_or(ApiError::NotFound("webhook"))
+}
+
+/// The `Host` a request came to.
+#[derive(Debug)]
+pub struct CalledAs(Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CalledAs {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned);
+        Ok(CalledAs(host))
+    }
+}
+
+fn validate_filters(events: &[String]) -> Result<(), ApiError> {
+    realtime::validate_filters(events).map_err(|m| ApiError::BadRequest(format!("events: {m}")))
+}
+
+fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (k, v) in headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| ApiError::BadRequest(format!("headers: `{k}` is not a valid header name")))?;
+        if RESERVED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("x-hookline-") {
+            return Err(ApiError::BadRequest(format!("headers: `{k}` is set by Hookline")));
+        }
+        http::HeaderValue::from_str(v)
+            .map_err(|_| ApiError::BadRequest(format!("headers: the value of `{k}` is not valid")))?;
+    }
+    Ok(())
+}
+
+impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
+    /// A URL must parse, use an allowed scheme and not name a forbidden address literally
+    /// (names are checked again at connect time, on every delivery).
+    fn validate_url(&self, url: &str, host: &CalledAs) -> Result<(), ApiError> {
+        let parsed = parse_endpoint_url(url).map_err(|e| ApiError::BadRequest(format!("url: {e}")))?;
+        if url.len() > 2048 {
+            return Err(ApiError::BadRequest("url: at most 2048 characters".into()));
+        }
+        // Hookline's own addresses: the configured public URL, and the host this request
+        // came to (in AWS, the API's own domain; ingest is served there too).
+        let mut own: Vec<reqwest::Url> = reqwest::Url::parse(&self.public_url).into_iter().collect();
+        if let Some(h) = &host.0 {
+            own.extend(
+                ["https", "http"].iter().filter_map(|scheme| reqwest::Url::parse(&format!("{scheme}://{h}")).ok()),
+            );
+        }
+        if own.iter().any(|own| points_at(&parsed, own)) {
+            return Err(ApiError::Unprocessable(
+                "url: points at this Hookline itself; its deliveries would come back as new events".into(),
+            ));
+        }
+        self.network.check_url(&parsed).map_err(|e| ApiError::Unprocessable(format!("url: {e}")))
+    }
+
+    /// The endpoint's handshake: the filter it gives, if any.
+    async fn handshake(&self, ep: &Endpoint) -> Result<Option<Vec<String>>, ApiError> {
+        realtime::handshake(&*self.handoffs.http, ep, API_REQUEST_TIMEOUT, self.clock.now())
+            .await
+            .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))
+    }
+
+    /// Log try `n` of a request sent at once.
+    async fn log_direct(
+        &self,
+        ep: &Endpoint,
+        payload: &Payload,
+        n: u32,
+        res: &Result<OutboundResponse, SendError>,
+    ) -> Result<Attempt, ApiError> {
+        let attempt = Attempt::of_direct(ep, payload, n, res, self.clock.now());
+        self.store.insert_attempt(&attempt).await?;
+        Ok(attempt)
+    }
+}
+
+/// Change a stored endpoint of `org` without undoing a concurrent change; 404 when it is gone.
+async fn change<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &Org,
+    id: &EndpointId,
+    change: impl FnMut(&mut Endpoint) -> bool,
+) -> Result<Endpoint, ApiError> {
+    update_endpoint(&api.store, &org.id, id, change).await?.endpoint().ok_or(ApiError::NotFound("webhook"))
+}
