@@ -1,5 +1,6 @@
 //! `hookline-shared`: the domain, the ports, the signature schemes and the two adapter
-//! sets (`local`: embedded SQLite; `aws`: DynamoDB and SQS) that every function shares.
+//! sets (`local`: embedded SQLite; `aws`: DynamoDB, SQS, EventBridge Scheduler and bus,
+//! KMS) that every function shares.
 
 pub mod api_key;
 pub mod batch;

@@ -62,8 +62,17 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         Self { store, deliveries, clock, dedupe_ttl }
     }
 
-    /// Process one inbox message body.
+    /// Process one inbox message body, and log what became of its event.
     pub async fn handle(&self, body: &str) -> Result<Outcome, VerifyError> {
+        let outcome = self.outcome(body).await?;
+        match &outcome {
+            Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
+            Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
+        }
+        Ok(outcome)
+    }
+
+    async fn outcome(&self, body: &str) -> Result<Outcome, VerifyError> {
         let msg: InboxMessage = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let (key, event, id_from_key) = match msg {
             InboxMessage::Inbound(req) => {
@@ -88,15 +97,6 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     async fn echoed_event(&self, req: &InboundRequest) -> Result<Option<Event>, VerifyError> {
         let Some(id) = req.header("webhook-id").and_then(|id| id.parse::<EventId>().ok()) else { return Ok(None) };
         Ok(self.store.get_event(&req.org_id, &id).await?)
-    }
-
-    /// Process one message and log what became of its event.
-    pub async fn process(&self, body: &str) -> Result<(), VerifyError> {
-        match self.handle(body).await? {
-            Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
-            Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
-        }
-        Ok(())
     }
 
     /// One job per endpoint of the org whose filter matches, batched per queue.
@@ -370,7 +370,9 @@ mod tests {
         let (v, _) = verify();
         let good = msg(inbound("none", &[], "{}"));
         let records = [("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")];
-        let failed = hookline_shared::batch::process(records, |body| v.process(body)).await;
+        let v = &v;
+        let failed =
+            hookline_shared::batch::process(records, |body| async move { v.handle(body).await.map(|_| ()) }).await;
         assert_eq!(failed, ["b", "c"]);
     }
 

@@ -1,5 +1,6 @@
-//! The `aws` adapters: DynamoDB for the store, SQS for the queues, all through the AWS
-//! SDK for Rust. Endpoints and credentials come from the SDK's standard settings
+//! The `aws` adapters: DynamoDB for the store, SQS for the queues, EventBridge Scheduler
+//! for timers and an EventBridge bus for operational events, KMS for data keys, all
+//! through the AWS SDK for Rust. Endpoints and credentials come from the SDK's standard settings
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, …), so tests against a local stand-in take the
 //! same code path as production.
 //!

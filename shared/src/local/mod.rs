@@ -7,6 +7,7 @@
 
 mod key_file;
 mod queue;
+pub mod runtime;
 mod store;
 mod timer;
 
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The tables, as a new database gets them (migration 1).
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS orgs (
     id TEXT PRIMARY KEY,
@@ -59,8 +61,6 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     lease INTEGER NOT NULL DEFAULT 0
 );
--- Leases and due times are kept in memory (see queue.rs); this index only cost writes.
-DROP INDEX IF EXISTS queue_messages_visible;
 CREATE TABLE IF NOT EXISTS endpoints (
     id TEXT PRIMARY KEY,
     org_id TEXT NOT NULL,
@@ -111,20 +111,49 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 "#;
 
-/// Bring a database made by an earlier version up to [`SCHEMA`].
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
-        conn.query_row("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n > 0)
-    };
-    // API keys gained a record (id, prefix, created, last used); older rows have none
-    // until they are next used.
-    if !has("api_keys", "body")? {
-        conn.execute_batch("ALTER TABLE api_keys ADD COLUMN body TEXT")?;
+/// One change to the schema.
+type Migration = fn(&Connection) -> rusqlite::Result<()>;
+
+/// The schema's changes, in order. A database keeps how many it has had in
+/// `PRAGMA user_version`, and opening it runs the rest, each once, in one transaction.
+/// Each is also safe on a database made before versions were kept (version 0, with
+/// some of the changes already made), which is why they check before they change.
+const MIGRATIONS: &[Migration] = &[
+    // 1. Every table (`IF NOT EXISTS`, so an unversioned database keeps its rows).
+    |conn| conn.execute_batch(SCHEMA),
+    // 2. API keys gained a record (id, prefix, created, last used); older rows have none
+    //    until they are next used.
+    |conn| {
+        let has_body =
+            conn.query_row("SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = 'body'", [], |r| {
+                r.get::<_, i64>(0)
+            })? > 0;
+        if !has_body {
+            conn.execute_batch("ALTER TABLE api_keys ADD COLUMN body TEXT")?;
+        }
+        Ok(())
+    },
+    // 3. Queue leases and due times moved to memory (see queue.rs); this index only
+    //    cost writes.
+    |conn| conn.execute_batch("DROP INDEX IF EXISTS queue_messages_visible"),
+];
+
+/// Bring a database up to the last of [`MIGRATIONS`]; refuse one made by a later version.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+    let done = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(unavailable)?;
+    let done = usize::try_from(done).unwrap_or(usize::MAX);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Unavailable(format!(
+            "the database is at schema version {done}, newer than this build's {}; use a newer hookline",
+            MIGRATIONS.len()
+        )));
     }
-    Ok(())
+    for m in &MIGRATIONS[done..] {
+        m(&tx).map_err(unavailable)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).map_err(unavailable)?;
+    tx.commit().map_err(unavailable)
 }
 
 /// The name of the thread that owns the database connection (profilers and the load
@@ -230,7 +259,7 @@ impl LocalDb {
     /// Set up `conn` and start the database thread; `checkpoints`, a second connection to
     /// the same file, copies the WAL back into the database on its own thread.
     fn init(
-        conn: Connection,
+        mut conn: Connection,
         checkpoints: Option<Connection>,
         sealer: crate::sealing::Sealer,
     ) -> Result<Self, StoreError> {
@@ -245,8 +274,7 @@ impl LocalDb {
              PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=8000;",
         )
         .map_err(unavailable)?;
-        conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        migrate(&conn).map_err(unavailable)?;
+        migrate(&mut conn)?;
         // Plans must not depend on bound values: otherwise SQLite re-prepares a cached
         // statement whenever a range bound (a queue's `visible_ms <= ?`) changes.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(unavailable)?;

@@ -1,4 +1,4 @@
-//! The database thread: group commits and the checkpoint thread.
+//! The database thread: group commits, the checkpoint thread, and schema migrations.
 
 use super::*;
 
@@ -71,4 +71,38 @@ async fn answers_come_after_the_commit() {
     let other = Connection::open(&path).unwrap();
     let n: i64 = other.query_row("SELECT COUNT(*) FROM ops_events", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 50);
+}
+
+#[test]
+fn a_database_from_before_schema_versions_is_brought_up_to_date_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // As an early version left it: API keys without their record, the old queue index.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE api_keys (hash TEXT PRIMARY KEY, org_id TEXT NOT NULL);
+             INSERT INTO api_keys VALUES ('h1', 'org_1');
+             CREATE TABLE queue_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+                 body TEXT NOT NULL, visible_ms INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,
+                 lease INTEGER NOT NULL DEFAULT 0);
+             CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_ms);",
+        )
+        .unwrap();
+    }
+    drop(LocalDb::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let org: String = conn.query_row("SELECT org_id FROM api_keys WHERE body IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(org, "org_1", "the old key is kept, with room for its record");
+    let old_index: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'queue_messages_visible'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(old_index, 0);
+
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = LocalDb::open(&path).unwrap_err().to_string();
+    assert!(err.contains("schema version 99"), "{err}");
 }
