@@ -17,11 +17,13 @@ pub enum StoreError {
     InvalidCursor,
 }
 
-/// A queue operation failed.
+/// A message could not be handed over: to a queue, to a timer (a message for later), or
+/// to the operational events' bus.
 #[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    /// The queue could not be reached or refused the message. The text is for logs only.
-    #[error("queue unavailable: {0}")]
+pub enum MessagingError {
+    /// The queue, timer or bus could not be reached or refused the message. The text is
+    /// for logs only.
+    #[error("messaging unavailable: {0}")]
     Unavailable(String),
     /// The message is larger than the queue accepts.
     #[error("message too large ({0} bytes)")]

@@ -30,6 +30,6 @@ pub mod local;
 pub use api_key::{ApiKey, ApiKeyRecord, KeyHash};
 pub use config::Config;
 pub use domain::*;
-pub use error::{QueueError, StoreError};
+pub use error::{MessagingError, StoreError};
 pub use ids::*;
 pub use inbox::*;

@@ -1,7 +1,7 @@
 //! An in-memory queue for unit tests and benchmarks of handlers: it records what was
 //! sent, in order. Not durable, so never used by `hookline dev`.
 
-use crate::error::QueueError;
+use crate::error::MessagingError;
 use crate::ports::Queue;
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -37,7 +37,7 @@ impl MemoryQueue {
 
 #[async_trait]
 impl Queue for MemoryQueue {
-    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
         self.sent.lock().unwrap_or_else(|e| e.into_inner()).push((body.to_owned(), delay));
         Ok(())
     }

@@ -5,7 +5,7 @@ use crate::api_key::ApiKeyRecord;
 use crate::api_key::KeyHash;
 use crate::delivery::{Attempt, AttemptStatus, DeliveryJob, Endpoint, Urgency};
 use crate::domain::{Event, Org, Source};
-use crate::error::{QueueError, StoreError};
+use crate::error::{MessagingError, StoreError};
 use crate::ids::{ApiKeyId, AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::schedule::Job;
 use async_trait::async_trait;
@@ -212,10 +212,10 @@ impl<T> Store for T where
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Send one message, visible after `delay` (at most 15 minutes).
-    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError>;
 
     /// Send several messages with no delay; backends batch them (SQS: 10 a call).
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         for b in bodies {
             self.send(b, Duration::ZERO).await?;
         }
@@ -225,11 +225,11 @@ pub trait Queue: Send + Sync {
 
 #[async_trait]
 impl<T: Queue + ?Sized> Queue for std::sync::Arc<T> {
-    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
         (**self).send(body, delay).await
     }
 
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         (**self).send_batch(bodies).await
     }
 }
@@ -283,31 +283,31 @@ impl TimerPayload {
 #[async_trait]
 pub trait Timer: Send + Sync {
     /// Arrange for `payload` to fire at `at`; `key` names the timer (idempotent per key).
-    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError>;
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), MessagingError>;
     /// Create or replace the timer of a scheduled job (named by its id).
-    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError>;
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), MessagingError>;
     /// Remove a scheduled job's timer; a timer that is already gone is not an error.
-    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError>;
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), MessagingError>;
     /// After a run: point the job's timer at its next run. Scheduler recurs by itself,
     /// so only the local timer table needs this.
-    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError>;
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), MessagingError>;
 }
 
 #[async_trait]
 impl<T: Timer + ?Sized> Timer for std::sync::Arc<T> {
-    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), MessagingError> {
         (**self).fire_at(key, at, payload).await
     }
 
-    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), MessagingError> {
         (**self).arm(job, payload).await
     }
 
-    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), MessagingError> {
         (**self).disarm(id).await
     }
 
-    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), MessagingError> {
         (**self).rearm(job, next, payload).await
     }
 }
@@ -335,7 +335,7 @@ pub struct OpsEvent {
 #[async_trait]
 pub trait OpsSink: Send + Sync {
     /// Emit one event.
-    async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError>;
+    async fn emit(&self, event: &OpsEvent) -> Result<(), MessagingError>;
 }
 
 /// A message leased from a queue.
@@ -356,12 +356,12 @@ pub struct Received {
 #[async_trait]
 pub trait QueueConsumer: Send + Sync {
     /// Lease up to `max` visible messages for `visibility`.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError>;
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, MessagingError>;
     /// Delete a processed message.
-    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+    async fn ack(&self, receipt: &str) -> Result<(), MessagingError>;
 
     /// Delete several processed messages (backends may do it in one call).
-    async fn ack_many(&self, receipts: &[&str]) -> Result<(), QueueError> {
+    async fn ack_many(&self, receipts: &[&str]) -> Result<(), MessagingError> {
         for r in receipts {
             self.ack(r).await?;
         }

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hookline_shared::web::{body_timed_out, error_json};
-use hookline_shared::{QueueError, StoreError};
+use hookline_shared::{MessagingError, StoreError};
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -71,10 +71,10 @@ impl From<hookline_shared::schedule::JobTimerError> for ApiError {
     }
 }
 
-impl From<QueueError> for ApiError {
-    fn from(e: QueueError) -> Self {
+impl From<MessagingError> for ApiError {
+    fn from(e: MessagingError) -> Self {
         match e {
-            QueueError::TooLarge(_) => ApiError::TooLarge,
+            MessagingError::TooLarge(_) => ApiError::TooLarge,
             other => ApiError::Unavailable(other.to_string()),
         }
     }

@@ -15,7 +15,7 @@ use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer, TimerPayload,
 };
-use hookline_shared::{AttemptId, Event, EventId, QueueError, StoreError};
+use hookline_shared::{AttemptId, Event, EventId, MessagingError, StoreError};
 use std::time::Duration;
 
 mod gate;
@@ -41,7 +41,7 @@ pub enum DeliverError {
     Store(#[from] StoreError),
     /// A queue, the timer or the ops sink failed.
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(#[from] MessagingError),
 }
 
 /// Retry policies per urgency and the auto-disable rule.

@@ -17,7 +17,7 @@ use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::web::{body_timed_out, error_json};
 use hookline_shared::{
-    too_large_to_keep, Body, InboundRequest, InboxMessage, Provider, QueueError, SourceId, StoreError,
+    too_large_to_keep, Body, InboundRequest, InboxMessage, MessagingError, Provider, SourceId, StoreError,
 };
 use http_body_util::{BodyExt as _, Limited};
 use std::sync::Arc;
@@ -77,8 +77,8 @@ impl From<StoreError> for IngestError {
     }
 }
 
-impl From<QueueError> for IngestError {
-    fn from(e: QueueError) -> Self {
+impl From<MessagingError> for IngestError {
+    fn from(e: MessagingError) -> Self {
         IngestError::Unavailable(e.to_string())
     }
 }

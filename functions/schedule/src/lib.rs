@@ -9,7 +9,7 @@ use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, Queue, ScheduleStore, Timer};
 use hookline_shared::schedule::{Job, JobTimerError, JobTimers};
-use hookline_shared::{EventId, InboxMessage, OrgId, PublishRequest, QueueError, ScheduleId, StoreError};
+use hookline_shared::{EventId, InboxMessage, MessagingError, OrgId, PublishRequest, ScheduleId, StoreError};
 use std::time::Duration;
 
 /// Why a timer's payload could not be handled (the timer should fire again).
@@ -20,7 +20,7 @@ pub enum ScheduleError {
     Malformed(String),
     /// A queue or the timer failed.
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(#[from] MessagingError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -14,8 +14,8 @@ use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
-    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,
-    QueueError, StoreError, EVENT_TYPE_MAX, MAX_HOPS,
+    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, MessagingError,
+    PublishRequest, StoreError, EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub enum VerifyError {
     Store(#[from] StoreError),
     /// A deliveries queue failed: retry.
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(#[from] MessagingError),
 }
 
 /// The verify handler, generic over the store pieces it needs.

@@ -9,14 +9,16 @@
 
 mod dynamo;
 mod kms;
+mod ops;
 mod sqs;
 mod timer;
 
 pub use crate::schedule::at_expression;
 pub use dynamo::{DynamoStore, TableNames};
 pub use kms::KmsKeys;
+pub use ops::EventBridgeOps;
 pub use sqs::SqsQueue;
-pub use timer::{EventBridgeOps, SchedulerTimer, TimerTarget};
+pub use timer::{SchedulerTimer, TimerTarget};
 
 /// JSON logs for CloudWatch, filtered by `RUST_LOG`; the Lambda runtime stamps the time.
 pub fn init_tracing() {

@@ -1,6 +1,6 @@
 //! The queue ports on SQS.
 
-use crate::error::QueueError;
+use crate::error::MessagingError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
@@ -26,15 +26,15 @@ impl SqsQueue {
     }
 }
 
-fn err<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> QueueError {
-    QueueError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+fn err<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> MessagingError {
+    MessagingError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
 }
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
         if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
-            return Err(QueueError::TooLarge(body.len()));
+            return Err(MessagingError::TooLarge(body.len()));
         }
         self.client
             .send_message()
@@ -47,7 +47,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         // A batch holds 10 messages and 1 MiB in all: a fan-out of large events is split
         // by size too.
         for chunk in crate::batch::chunks(bodies, 10, crate::config::MAX_QUEUE_MESSAGE_BYTES) {
@@ -59,7 +59,7 @@ impl Queue for SqsQueue {
                         .id(i.to_string())
                         .message_body(b)
                         .build()
-                        .map_err(|e| QueueError::Unavailable(e.to_string()))
+                        .map_err(|e| MessagingError::Unavailable(e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
@@ -71,7 +71,10 @@ impl Queue for SqsQueue {
                 .await
                 .map_err(err)?;
             if !out.failed.is_empty() {
-                return Err(QueueError::Unavailable(format!("{} messages of a batch were refused", out.failed.len())));
+                return Err(MessagingError::Unavailable(format!(
+                    "{} messages of a batch were refused",
+                    out.failed.len()
+                )));
             }
         }
         Ok(())
@@ -80,7 +83,7 @@ impl Queue for SqsQueue {
 
 #[async_trait]
 impl QueueConsumer for SqsQueue {
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, MessagingError> {
         let out = self
             .client
             .receive_message()
@@ -109,7 +112,7 @@ impl QueueConsumer for SqsQueue {
             .collect())
     }
 
-    async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
+    async fn ack(&self, receipt: &str) -> Result<(), MessagingError> {
         self.client.delete_message().queue_url(&self.url).receipt_handle(receipt).send().await.map_err(err)?;
         Ok(())
     }

@@ -1,8 +1,8 @@
-//! The timer port on EventBridge Scheduler, and operational events on EventBridge.
+//! The timer port on EventBridge Scheduler.
 
-use crate::error::QueueError;
+use crate::error::MessagingError;
 use crate::ids::ScheduleId;
-use crate::ports::{OpsEvent, OpsSink, Timer};
+use crate::ports::Timer;
 use crate::schedule::at_expression;
 use crate::schedule::Job;
 use async_trait::async_trait;
@@ -11,8 +11,8 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{DateTime, Utc};
 
-fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> QueueError {
-    QueueError::Unavailable(aws_sdk_scheduler::error::DisplayErrorContext(e).to_string())
+fn err<E: std::error::Error + 'static>(e: aws_sdk_scheduler::error::SdkError<E>) -> MessagingError {
+    MessagingError::Unavailable(aws_sdk_scheduler::error::DisplayErrorContext(e).to_string())
 }
 
 /// One-time `at()` schedules in the stack's group, each invoking the `schedule` function
@@ -61,12 +61,12 @@ impl SchedulerTimer {
     }
 }
 
-fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, QueueError> {
-    r.map_err(|e| QueueError::Unavailable(e.to_string()))
+fn built<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, MessagingError> {
+    r.map_err(|e| MessagingError::Unavailable(e.to_string()))
 }
 
 impl SchedulerTimer {
-    fn target(&self, payload: &str) -> Result<Target, QueueError> {
+    fn target(&self, payload: &str) -> Result<Target, MessagingError> {
         let retry = RetryPolicy::builder()
             .maximum_event_age_in_seconds(TARGET_MAX_EVENT_AGE_SECS)
             .maximum_retry_attempts(TARGET_MAX_RETRIES)
@@ -82,7 +82,7 @@ impl SchedulerTimer {
         )
     }
 
-    fn window() -> Result<FlexibleTimeWindow, QueueError> {
+    fn window() -> Result<FlexibleTimeWindow, MessagingError> {
         built(FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build())
     }
 
@@ -93,7 +93,7 @@ impl SchedulerTimer {
 
 #[async_trait]
 impl Timer for SchedulerTimer {
-    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), MessagingError> {
         let target = self.target(payload)?;
         let window = Self::window()?;
         let res = self
@@ -118,7 +118,7 @@ impl Timer for SchedulerTimer {
 
     /// One Scheduler schedule per job, named by its id: `at()`, `cron()` or `rate()` in
     /// the job's time zone, flexible window off, deleted by Scheduler once it is done.
-    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), MessagingError> {
         if job.next_run_at.is_none() {
             return self.disarm(&job.id).await;
         }
@@ -146,7 +146,7 @@ impl Timer for SchedulerTimer {
         }
     }
 
-    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), MessagingError> {
         let res = self.client.delete_schedule().name(id.as_str()).group_name(&self.group).send().await;
         match res {
             Ok(_) => Ok(()),
@@ -156,51 +156,7 @@ impl Timer for SchedulerTimer {
     }
 
     /// Scheduler evaluates the expression itself: nothing to move.
-    async fn rearm(&self, _job: &Job, _next: DateTime<Utc>, _payload: &str) -> Result<(), QueueError> {
-        Ok(())
-    }
-}
-
-/// Operational events onto the operator's EventBridge bus (`source: hookline`).
-#[derive(Debug, Clone)]
-pub struct EventBridgeOps {
-    client: aws_sdk_eventbridge::Client,
-    bus: String,
-}
-
-impl EventBridgeOps {
-    /// Events onto `bus`.
-    pub fn new(client: aws_sdk_eventbridge::Client, bus: String) -> Self {
-        Self { client, bus }
-    }
-
-    /// From `HOOKLINE_EVENT_BUS`.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
-        Ok(Self::new(aws_sdk_eventbridge::Client::new(sdk), super::required_env("HOOKLINE_EVENT_BUS")?))
-    }
-}
-
-#[async_trait]
-impl OpsSink for EventBridgeOps {
-    async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError> {
-        let detail = serde_json::to_string(event).map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus)
-            .source("hookline")
-            .detail_type(&event.kind)
-            .detail(detail)
-            .build();
-        let out = self
-            .client
-            .put_events()
-            .entries(entry)
-            .send()
-            .await
-            .map_err(|e| QueueError::Unavailable(aws_sdk_eventbridge::error::DisplayErrorContext(e).to_string()))?;
-        if out.failed_entry_count > 0 {
-            return Err(QueueError::Unavailable(format!("EventBridge refused the event: {:?}", out.entries)));
-        }
-        tracing::warn!(kind = %event.kind, endpoint = %event.endpoint_id, reason = %event.reason, "operational event");
+    async fn rearm(&self, _job: &Job, _next: DateTime<Utc>, _payload: &str) -> Result<(), MessagingError> {
         Ok(())
     }
 }

@@ -6,15 +6,17 @@
 //! trade for a development server.
 
 mod key_file;
+mod ops;
 mod queue;
 pub mod runtime;
 mod store;
 mod timer;
 
 pub use key_file::write_private;
+pub use ops::LocalOps;
 pub use queue::LocalQueue;
 pub use store::LocalStore;
-pub use timer::{DueTimer, LocalOps, LocalTimer};
+pub use timer::{DueTimer, LocalTimer};
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -214,9 +216,9 @@ impl From<DbError> for StoreError {
     }
 }
 
-impl From<DbError> for crate::error::QueueError {
+impl From<DbError> for crate::error::MessagingError {
     fn from(e: DbError) -> Self {
-        crate::error::QueueError::Unavailable(e.0)
+        crate::error::MessagingError::Unavailable(e.0)
     }
 }
 

@@ -8,7 +8,7 @@
 //! update of its receive count, and a delete; no index is rewritten to lease it.
 
 use super::{now_ms, LocalDb};
-use crate::error::QueueError;
+use crate::error::MessagingError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
@@ -59,7 +59,7 @@ impl LocalQueue {
     }
 
     /// Read the rows a previous run left (once): all of them wait, leased or not.
-    async fn load(&self) -> Result<(), QueueError> {
+    async fn load(&self) -> Result<(), MessagingError> {
         self.state
             .loaded
             .get_or_try_init(|| async {
@@ -73,7 +73,7 @@ impl LocalQueue {
                     })
                     .await?;
                 self.messages().waiting.extend(rows);
-                Ok::<(), QueueError>(())
+                Ok::<(), MessagingError>(())
             })
             .await?;
         Ok(())
@@ -86,7 +86,7 @@ impl LocalQueue {
     }
 
     /// Make every leased message visible again; how many there were.
-    pub async fn release_leases(&self) -> Result<u64, QueueError> {
+    pub async fn release_leases(&self) -> Result<u64, MessagingError> {
         self.load().await?;
         let now = now_ms();
         let mut m = self.messages();
@@ -96,14 +96,14 @@ impl LocalQueue {
     }
 
     /// Messages waiting (visible or delayed, leased included).
-    pub async fn depth(&self) -> Result<u64, QueueError> {
+    pub async fn depth(&self) -> Result<u64, MessagingError> {
         self.load().await?;
         let m = self.messages();
         Ok((m.waiting.len() + m.leased.len()) as u64)
     }
 
     /// Messages moved to the dead-letter table.
-    pub async fn dead_letters(&self) -> Result<Vec<String>, QueueError> {
+    pub async fn dead_letters(&self) -> Result<Vec<String>, MessagingError> {
         let name = self.name.clone();
         Ok(self
             .db
@@ -116,7 +116,7 @@ impl LocalQueue {
     }
 
     /// Insert `bodies`, visible from `visible_ms`.
-    async fn insert(&self, bodies: Vec<String>, visible_ms: i64) -> Result<(), QueueError> {
+    async fn insert(&self, bodies: Vec<String>, visible_ms: i64) -> Result<(), MessagingError> {
         self.load().await?;
         let name = self.name.clone();
         let ids = self
@@ -152,20 +152,20 @@ impl LocalQueue {
 
 #[async_trait]
 impl Queue for LocalQueue {
-    async fn send(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+    async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
         self.insert(vec![body.to_owned()], now_ms() + delay.as_millis() as i64).await
     }
 
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         self.insert(bodies.to_vec(), now_ms()).await
     }
 }
 
-fn parse_receipt(receipt: &str) -> Result<(i64, i64), QueueError> {
+fn parse_receipt(receipt: &str) -> Result<(i64, i64), MessagingError> {
     receipt
         .split_once(':')
         .and_then(|(i, l)| Some((i.parse::<i64>().ok()?, l.parse::<i64>().ok()?)))
-        .ok_or_else(|| QueueError::Unavailable("malformed receipt".into()))
+        .ok_or_else(|| MessagingError::Unavailable("malformed receipt".into()))
 }
 
 /// What a receive found of one leased message.
@@ -178,70 +178,80 @@ enum Leased {
     Gone,
 }
 
+impl LocalQueue {
+    /// Lease up to `max` visible messages in memory (expired leases first become
+    /// visible again, as in SQS); their ids.
+    fn lease_visible(&self, max: usize, (lease, until): (i64, i64), now: i64) -> Vec<i64> {
+        let mut m = self.messages();
+        let expired: Vec<i64> = m.leased.iter().filter(|(_, (_, u))| *u <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            m.leased.remove(&id);
+            m.waiting.insert((now, id));
+        }
+        let mut ids = Vec::new();
+        while ids.len() < max {
+            match m.waiting.first() {
+                Some(&(visible, id)) if visible <= now => {
+                    m.waiting.pop_first();
+                    m.leased.insert(id, (lease, until));
+                    ids.push(id);
+                }
+                _ => break,
+            }
+        }
+        ids
+    }
+}
+
+/// Count one more receive of each leased message, and move those received more than
+/// `max_receives` times to the dead-letter table. The count is durable, so a message
+/// that keeps failing (or keeps crashing the process) still reaches it.
+fn count_receives(
+    conn: &rusqlite::Connection,
+    ids: Vec<i64>,
+    max_receives: u32,
+    now: i64,
+) -> rusqlite::Result<Vec<(i64, Leased)>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<(String, u32)> = conn
+            .prepare_cached(
+                "UPDATE queue_messages SET receive_count = receive_count + 1 WHERE id = ?1
+                 RETURNING body, receive_count",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        found.push(match row {
+            None => (id, Leased::Gone),
+            Some((_, count)) if count > max_receives => {
+                conn.prepare_cached(
+                    "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
+                     SELECT id, queue, body, receive_count - 1, ?2 FROM queue_messages WHERE id = ?1",
+                )?
+                .execute(params![id, now])?;
+                conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")?.execute([id])?;
+                (id, Leased::Dead)
+            }
+            Some((body, count)) => (id, Leased::Live(body, count)),
+        });
+    }
+    Ok(found)
+}
+
 #[async_trait]
 impl QueueConsumer for LocalQueue {
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, MessagingError> {
         self.load().await?;
         let now = now_ms();
         let lease = self.state.next_lease.fetch_add(1, Ordering::Relaxed);
         let until = now + visibility.as_millis() as i64;
-        let ids: Vec<i64> = {
-            let mut m = self.messages();
-            // A lease that ran out makes its message visible again, as SQS does.
-            let expired: Vec<i64> = m.leased.iter().filter(|(_, (_, u))| *u <= now).map(|(id, _)| *id).collect();
-            for id in expired {
-                m.leased.remove(&id);
-                m.waiting.insert((now, id));
-            }
-            let mut ids = Vec::new();
-            while ids.len() < max {
-                match m.waiting.first() {
-                    Some(&(visible, id)) if visible <= now => {
-                        m.waiting.pop_first();
-                        m.leased.insert(id, (lease, until));
-                        ids.push(id);
-                    }
-                    _ => break,
-                }
-            }
-            ids
-        };
+        let ids = self.lease_visible(max, (lease, until), now);
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let max_receives = self.max_receives;
         let leased_ids = ids.clone();
-        let found = self
-            .db
-            .call_atomic(move |conn| {
-                let mut found = Vec::with_capacity(leased_ids.len());
-                for id in leased_ids {
-                    // The count is durable, so a message that keeps failing (or keeps
-                    // crashing the process) still reaches the dead-letter table.
-                    let row: Option<(String, u32)> = conn
-                        .prepare_cached(
-                            "UPDATE queue_messages SET receive_count = receive_count + 1 WHERE id = ?1
-                             RETURNING body, receive_count",
-                        )?
-                        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
-                    found.push(match row {
-                        None => (id, Leased::Gone),
-                        Some((_, count)) if count > max_receives => {
-                            conn.prepare_cached(
-                                "INSERT INTO dead_letters (id, queue, body, receive_count, dead_ms)
-                                 SELECT id, queue, body, receive_count - 1, ?2 FROM queue_messages WHERE id = ?1",
-                            )?
-                            .execute(params![id, now])?;
-                            conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")?.execute([id])?;
-                            (id, Leased::Dead)
-                        }
-                        Some((body, count)) => (id, Leased::Live(body, count)),
-                    });
-                }
-                Ok(found)
-            })
-            .await;
+        let found = self.db.call_atomic(move |conn| count_receives(conn, leased_ids, max_receives, now)).await;
         let found = match found {
             Ok(f) => f,
             Err(e) => {
@@ -267,7 +277,7 @@ impl QueueConsumer for LocalQueue {
         Ok(received)
     }
 
-    async fn ack_many(&self, receipts: &[&str]) -> Result<(), QueueError> {
+    async fn ack_many(&self, receipts: &[&str]) -> Result<(), MessagingError> {
         let parsed = receipts.iter().map(|r| parse_receipt(r)).collect::<Result<Vec<_>, _>>()?;
         // A stale receipt (the message was leased again since) deletes nothing, as in SQS.
         let ids: Vec<i64> = {
@@ -308,7 +318,7 @@ impl QueueConsumer for LocalQueue {
         Ok(())
     }
 
-    async fn ack(&self, receipt: &str) -> Result<(), QueueError> {
+    async fn ack(&self, receipt: &str) -> Result<(), MessagingError> {
         self.ack_many(&[receipt]).await
     }
 }

@@ -1,10 +1,9 @@
-//! The local timer table (the stand-in for EventBridge Scheduler) and the local sink
-//! for operational events.
+//! The local timer table: the stand-in for EventBridge Scheduler.
 
 use super::{now_ms, LocalDb};
-use crate::error::QueueError;
+use crate::error::MessagingError;
 use crate::ids::ScheduleId;
-use crate::ports::{OpsEvent, OpsSink, Timer};
+use crate::ports::Timer;
 use crate::schedule::Job;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,7 +22,7 @@ impl LocalTimer {
     }
 
     /// Up to `max` timers due by now, earliest first.
-    pub async fn due(&self, max: usize) -> Result<Vec<DueTimer>, QueueError> {
+    pub async fn due(&self, max: usize) -> Result<Vec<DueTimer>, MessagingError> {
         Ok(self
             .db
             .call(move |conn| {
@@ -45,7 +44,7 @@ impl LocalTimer {
 
     /// Remove a fired timer, unless it was moved to a later time meanwhile (a recurring
     /// job's next run, or an update): that timer still has to fire.
-    pub async fn remove_fired(&self, timer: &DueTimer) -> Result<(), QueueError> {
+    pub async fn remove_fired(&self, timer: &DueTimer) -> Result<(), MessagingError> {
         let (key, due_ms) = (timer.key.clone(), timer.due.timestamp_millis());
         self.db
             .call(move |conn| {
@@ -56,7 +55,7 @@ impl LocalTimer {
     }
 
     /// How many timers are pending.
-    pub async fn pending(&self) -> Result<u64, QueueError> {
+    pub async fn pending(&self) -> Result<u64, MessagingError> {
         Ok(self.db.call(|conn| conn.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0))).await?)
     }
 }
@@ -74,7 +73,7 @@ pub struct DueTimer {
 
 #[async_trait]
 impl Timer for LocalTimer {
-    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+    async fn fire_at(&self, key: &str, at: DateTime<Utc>, payload: &str) -> Result<(), MessagingError> {
         let (key, at_ms, payload) = (key.to_owned(), at.timestamp_millis(), payload.to_owned());
         self.db
             .call(move |conn| {
@@ -85,61 +84,20 @@ impl Timer for LocalTimer {
         Ok(())
     }
 
-    async fn arm(&self, job: &Job, payload: &str) -> Result<(), QueueError> {
+    async fn arm(&self, job: &Job, payload: &str) -> Result<(), MessagingError> {
         match job.next_run_at {
             Some(at) => self.fire_at(job.id.as_str(), at, payload).await,
             None => self.disarm(&job.id).await,
         }
     }
 
-    async fn disarm(&self, id: &ScheduleId) -> Result<(), QueueError> {
+    async fn disarm(&self, id: &ScheduleId) -> Result<(), MessagingError> {
         let id = id.to_string();
         self.db.call(move |conn| conn.execute("DELETE FROM timers WHERE key = ?1", [id])).await?;
         Ok(())
     }
 
-    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), QueueError> {
+    async fn rearm(&self, job: &Job, next: DateTime<Utc>, payload: &str) -> Result<(), MessagingError> {
         self.fire_at(job.id.as_str(), next, payload).await
-    }
-}
-
-/// Operational events, logged and kept in the local database.
-#[derive(Debug, Clone)]
-pub struct LocalOps {
-    db: LocalDb,
-}
-
-impl LocalOps {
-    /// Events in `db`.
-    pub fn new(db: LocalDb) -> Self {
-        Self { db }
-    }
-
-    /// Every event emitted, oldest first.
-    pub async fn all(&self) -> Result<Vec<OpsEvent>, QueueError> {
-        let rows = self
-            .db
-            .call(|conn| {
-                conn.prepare_cached("SELECT body FROM ops_events ORDER BY id")?
-                    .query_map([], |r| r.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        rows.iter().map(|b| serde_json::from_str(b).map_err(|e| QueueError::Unavailable(e.to_string()))).collect()
-    }
-}
-
-#[async_trait]
-impl OpsSink for LocalOps {
-    async fn emit(&self, event: &OpsEvent) -> Result<(), QueueError> {
-        tracing::warn!(kind = %event.kind, org = %event.org_id, endpoint = %event.endpoint_id, reason = %event.reason, "operational event");
-        let body = serde_json::to_string(event).map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        let at_ms = event.at.timestamp_millis();
-        self.db
-            .call(move |conn| {
-                conn.execute("INSERT INTO ops_events (at_ms, body) VALUES (?1, ?2)", params![at_ms, body])
-            })
-            .await?;
-        Ok(())
     }
 }

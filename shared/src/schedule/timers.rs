@@ -3,7 +3,7 @@
 //! job, then its timer, so a timer that fires in between finds nothing to run.
 
 use super::Job;
-use crate::error::{QueueError, StoreError};
+use crate::error::{MessagingError, StoreError};
 use crate::ports::{ScheduleStore, Timer, TimerPayload};
 use chrono::{DateTime, Utc};
 
@@ -15,7 +15,7 @@ pub enum JobTimerError {
     Store(#[from] StoreError),
     /// The timer could not be set or removed.
     #[error(transparent)]
-    Timer(#[from] QueueError),
+    Timer(#[from] MessagingError),
 }
 
 /// Jobs on a store, with their timers.
