@@ -183,24 +183,19 @@ mod tests {
     }
 
     fn rate_job(now: DateTime<Utc>) -> Job {
+        let recurring = Recurring { name: "newsletter".into(), thing: "user_42".into() };
         Job {
-            id: ScheduleId::new(),
-            org_id: OrgId::new(),
-            version: 1,
-            event_type: "newsletter".into(),
-            data: serde_json::json!({"edition": 7}),
-            when: When::Rate { every_secs: 60 },
-            timezone: "UTC".into(),
             start_at: Some(now),
-            end_at: None,
-            key: None,
-            recurring: Some(Recurring { name: "newsletter".into(), thing: "user_42".into() }),
+            recurring: Some(recurring),
             next_run_at: Some(now),
-            last_run_at: None,
-            last_due_at: None,
-            runs: 0,
-            created_at: now,
-            updated_at: now,
+            ..Job::new(
+                OrgId::new(),
+                "newsletter".into(),
+                serde_json::json!({"edition": 7}),
+                When::Rate { every_secs: 60 },
+                hookline_shared::schedule::parse_timezone("UTC").unwrap(),
+                now,
+            )
         }
     }
 

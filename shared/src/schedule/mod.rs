@@ -278,24 +278,10 @@ mod tests {
     }
 
     fn job(when: When, tz: &str, start: Option<&str>) -> Job {
+        let tz: Tz = tz.parse().unwrap();
         Job {
-            id: ScheduleId::new(),
-            org_id: OrgId::new(),
-            version: 1,
-            event_type: "a.b".into(),
-            data: serde_json::json!({}),
-            when,
-            timezone: tz.into(),
             start_at: start.map(utc),
-            end_at: None,
-            key: None,
-            recurring: None,
-            next_run_at: None,
-            last_run_at: None,
-            last_due_at: None,
-            runs: 0,
-            created_at: utc("2026-11-23T10:00:00Z"),
-            updated_at: utc("2026-11-23T10:00:00Z"),
+            ..Job::new(OrgId::new(), "a.b".into(), serde_json::json!({}), when, tz, utc("2026-11-23T10:00:00Z"))
         }
     }
 
