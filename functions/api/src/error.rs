@@ -174,12 +174,3 @@ impl<'de, T: serde::de::DeserializeOwned + KnownFields> serde::Deserialize<'de> 
         }
     }
 }
-
-/// The page size a listing asks for: 50 when not given, at most 100.
-pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::BadRequest("limit: must be between 1 and 100".into()));
-    }
-    Ok(limit)
-}

@@ -1,7 +1,8 @@
 //! `/v1/events`: publish, list, get.
 
 use crate::auth::OrgAuth;
-use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::page::{page_limit, PageView};
 use crate::webhooks::AttemptView;
 use crate::{Api, ApiState};
 use axum::extract::State;
@@ -41,13 +42,6 @@ pub struct ListQuery {
     cursor: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
-}
-
-/// A page of events.
-#[derive(Debug, Serialize)]
-pub struct EventList {
-    data: Vec<EventView>,
-    next_cursor: Option<String>,
 }
 
 /// An event as the API shows it (without the org id, which is the caller's).
@@ -123,14 +117,11 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<ApiJson<EventList>, ApiError> {
+) -> Result<ApiJson<PageView<EventView>>, ApiError> {
     let limit = page_limit(q.limit)?;
     let page =
         api.store.list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type }).await?;
-    Ok(ApiJson(EventList {
-        data: page.items.into_iter().map(EventView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(PageView::of(page, EventView::from)))
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(

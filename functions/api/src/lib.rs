@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod events;
 mod orgs;
+mod page;
 mod recurring;
 mod schedules;
 mod sources;

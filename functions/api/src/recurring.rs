@@ -2,8 +2,9 @@
 //! at the user's local time), created or replaced with `PUT`.
 
 use crate::auth::OrgAuth;
-use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::schedules::{bad, data_object, timezone, Cancelled, JobList, JobView, WhenInput};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::page::{page_limit, PageView};
+use crate::schedules::{bad, data_object, timezone, Cancelled, JobView, WhenInput};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -124,9 +125,9 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<RecurringQuery>,
-) -> Result<ApiJson<JobList>, ApiError> {
+) -> Result<ApiJson<PageView<JobView>>, ApiError> {
     let limit = page_limit(q.limit)?;
     let page =
         api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: None, recurring: Some(name) }).await?;
-    Ok(ApiJson(JobList::from(page)))
+    Ok(ApiJson(PageView::of(page, JobView::new)))
 }

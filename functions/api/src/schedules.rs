@@ -3,13 +3,14 @@
 //! for times here serve `/v1/recurring` too.
 
 use crate::auth::OrgAuth;
-use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::page::{page_limit, PageView};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use hookline_shared::ports::{Clock, JobQuery, Page, Queue};
+use hookline_shared::ports::{Clock, JobQuery, Queue};
 use hookline_shared::schedule::{self, Job, JobTimers, When};
 use hookline_shared::{validate_event_type, Org, ScheduleId};
 use serde::{Deserialize, Serialize};
@@ -124,19 +125,6 @@ impl JobView {
             created_at: job.created_at,
             updated_at: job.updated_at,
         }
-    }
-}
-
-/// A page of jobs.
-#[derive(Debug, Serialize)]
-pub struct JobList {
-    data: Vec<JobView>,
-    next_cursor: Option<String>,
-}
-
-impl From<Page<Job>> for JobList {
-    fn from(page: Page<Job>) -> Self {
-        Self { data: page.items.into_iter().map(JobView::new).collect(), next_cursor: page.next_cursor }
     }
 }
 
@@ -271,10 +259,10 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<ApiJson<JobList>, ApiError> {
+) -> Result<ApiJson<PageView<JobView>>, ApiError> {
     let limit = page_limit(q.limit)?;
     let page = api.store.list_jobs(&org.id, &JobQuery { limit, cursor: q.cursor, key: q.key, recurring: None }).await?;
-    Ok(ApiJson(JobList::from(page)))
+    Ok(ApiJson(PageView::of(page, JobView::new)))
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(

@@ -3,7 +3,8 @@
 
 use super::{change, load, parse_id, AttemptView, WebhookView, API_REQUEST_TIMEOUT, ROTATION_GRACE};
 use crate::auth::OrgAuth;
-use crate::error::{page_limit, ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::page::{page_limit, PageView};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -45,19 +46,12 @@ pub struct LogsQuery {
     status: Option<AttemptStatus>,
 }
 
-/// A page of attempts.
-#[derive(Debug, Serialize)]
-pub struct AttemptList {
-    data: Vec<AttemptView>,
-    next_cursor: Option<String>,
-}
-
 pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
-) -> Result<ApiJson<AttemptList>, ApiError> {
+) -> Result<ApiJson<PageView<AttemptView>>, ApiError> {
     let ep = load(&api, &org, &id).await?;
     let limit = page_limit(q.limit)?;
     let page = api
@@ -68,10 +62,7 @@ pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
             &AttemptQuery { limit, cursor: q.cursor, statuses: q.status.into_iter().collect(), since: None },
         )
         .await?;
-    Ok(ApiJson(AttemptList {
-        data: page.items.into_iter().map(AttemptView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(ApiJson(PageView::of(page, AttemptView::from)))
 }
 
 pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
