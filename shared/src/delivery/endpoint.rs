@@ -1,7 +1,7 @@
 //! Endpoints: where events are delivered, how urgently, signed with which secrets,
 //! filtered by which event types, and how they have been failing.
 
-use crate::domain::Secret;
+use crate::domain::{validate_filter, Secret};
 use crate::ids::{EndpointId, OrgId};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -203,6 +203,14 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// An endpoint's filter: 1 to 100 event types or patterns (`invoice.*`, `*`).
+pub fn validate_filters(events: &[String]) -> Result<(), String> {
+    if events.is_empty() || events.len() > 100 {
+        return Err("give 1-100 event types or patterns (`invoice.*`, `*`)".into());
+    }
+    events.iter().try_for_each(|e| validate_filter(e))
 }
 
 /// `invoice.paid` matches `invoice.paid`, `invoice.*` and `*`.

@@ -12,8 +12,8 @@ mod send;
 pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};
 pub use continuation::Continuation;
 pub use endpoint::{
-    filter_matches, parse_endpoint_url, Endpoint, EndpointSecret, EndpointStatus, FailureState, Urgency,
-    NAME_PLACEHOLDER,
+    filter_matches, parse_endpoint_url, validate_filters, Endpoint, EndpointSecret, EndpointStatus, FailureState,
+    Urgency, NAME_PLACEHOLDER,
 };
 pub use job::{Deliveries, DeliveryJob, Payload};
 pub use policy::{DisablePolicy, RetryPolicy};

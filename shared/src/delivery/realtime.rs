@@ -2,27 +2,12 @@
 //! endpoint answers for its URL (and may name the events it wants), and the real-time
 //! call, tried again by [`RetryRule::RealTime`] within its policy's budget.
 
-use super::{send_event, Endpoint, Outcome, Payload, RetryPolicy, RetryRule, SendOptions, Urgency};
-use crate::domain::validate_filter;
+use super::{send_event, validate_filters, Endpoint, Outcome, Payload, RetryPolicy, RetryRule, SendOptions, Urgency};
 use crate::ids::EventId;
 use crate::outbound::{HttpSender, OutboundResponse, SendError};
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use std::time::Duration;
-
-/// How a request of the API's own is sent: the event starts there, so it has been
-/// through no delivery yet.
-pub fn direct(urgency: Urgency, timeout: Duration, max_response_bytes: usize) -> SendOptions {
-    SendOptions { urgency, timeout, max_response_bytes, hops: 0 }
-}
-
-/// An endpoint's filter: 1 to 100 event types or patterns (`invoice.*`, `*`).
-pub fn validate_filters(events: &[String]) -> Result<(), String> {
-    if events.is_empty() || events.len() > 100 {
-        return Err("give 1-100 event types or patterns (`invoice.*`, `*`)".into());
-    }
-    events.iter().try_for_each(|e| validate_filter(e))
-}
 
 /// POST `hello` with a random magic: the endpoint must echo it, and may answer the
 /// events it wants. The filter it gives, if any; or why the handshake failed.
@@ -34,7 +19,7 @@ pub async fn handshake<H: HttpSender + ?Sized>(
 ) -> Result<Option<Vec<String>>, String> {
     let magic = hex::encode(rand::rng().random::<[u8; 16]>());
     let payload = Payload::new(EventId::new(), "hello".into(), now, serde_json::json!({ "magic": magic }));
-    let res = send_event(http, ep, &payload, direct(Urgency::RealTime, timeout, 64 * 1024), now)
+    let res = send_event(http, ep, &payload, SendOptions::direct(Urgency::RealTime, timeout, 64 * 1024), now)
         .await
         .map_err(|e| e.to_string())?;
     if !(200..300).contains(&res.status) {
@@ -81,7 +66,7 @@ where
     loop {
         tries += 1;
         let remaining = policy.give_up_after.saturating_sub(started.elapsed());
-        let how = direct(Urgency::RealTime, remaining.min(policy.timeout), max_response_bytes);
+        let how = SendOptions::direct(Urgency::RealTime, remaining.min(policy.timeout), max_response_bytes);
         let last = send_event(http, ep, payload, how, now()).await;
         log(tries, last.clone()).await?;
         let delay = policy.delay_after(tries, last.as_ref().ok().and_then(|r| r.retry_after));

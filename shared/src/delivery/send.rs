@@ -22,6 +22,14 @@ pub struct SendOptions {
     pub hops: u32,
 }
 
+impl SendOptions {
+    /// How a request of the API's own (a test, a handshake, a real-time call) is sent:
+    /// its event starts there, so it has been through no delivery yet.
+    pub fn direct(urgency: Urgency, timeout: Duration, max_response_bytes: usize) -> Self {
+        Self { urgency, timeout, max_response_bytes, hops: 0 }
+    }
+}
+
 /// The header that counts the Hookline deliveries an event has been through, so an
 /// event that comes back in (directly or through a relay) can be recognised as a loop.
 pub const HOPS_HEADER: &str = "x-hookline-hops";

@@ -8,9 +8,9 @@ use crate::page::{page_limit, PageView};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use hookline_shared::delivery::realtime::direct;
 use hookline_shared::delivery::{
-    send_event, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus, FailureState, Payload, RESPONSE_BODY_CAP,
+    send_event, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus, FailureState, Payload, SendOptions,
+    RESPONSE_BODY_CAP,
 };
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
 use hookline_shared::EventId;
@@ -31,9 +31,14 @@ pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
         now,
         serde_json::json!({ "message": "a test delivery from Hookline", "endpoint_id": ep.id }),
     );
-    let res =
-        send_event(&*api.handoffs.http, &ep, &payload, direct(ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP), now)
-            .await;
+    let res = send_event(
+        &*api.handoffs.http,
+        &ep,
+        &payload,
+        SendOptions::direct(ep.urgency, API_REQUEST_TIMEOUT, RESPONSE_BODY_CAP),
+        now,
+    )
+    .await;
     Ok(ApiJson(api.log_direct(&ep, &payload, 1, &res).await?.into()))
 }
 

@@ -180,7 +180,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CalledAs {
 }
 
 fn validate_filters(events: &[String]) -> Result<(), ApiError> {
-    realtime::validate_filters(events).map_err(|m| ApiError::BadRequest(format!("events: {m}")))
+    hookline_shared::delivery::validate_filters(events).map_err(|m| ApiError::BadRequest(format!("events: {m}")))
 }
 
 fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
