@@ -166,10 +166,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let ingest = Arc::new(Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes));
     let handoffs = Handoffs {
         http: Arc::new(http.clone()),
-        deliveries: Deliveries {
-            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
-            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
-        },
+        deliveries: deliveries.clone().map(|q| Arc::new(q) as Arc<dyn Queue>),
         timer: Arc::new(timer.clone()),
     };
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
@@ -182,14 +179,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     tasks.push(tokio::spawn(crate::serve::serve(listener, app, opts.read_timeout, stopped.clone())));
 
     let verifier = Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl);
-    let verify = |v: Arc<Verify<_, _, _>>, body: String| async move { v.handle(&body).await.map(|_| ()) };
     tasks.push(tokio::spawn(stream(
         inbox.clone(),
         opts.visibility,
         stopped.clone(),
         opts.in_flight,
         Arc::new(verifier),
-        verify,
     )));
 
     let store_for_timers = store.clone();
@@ -202,10 +197,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
         SystemClock,
         opts.policies.clone(),
     ));
-    let deliver = |d: Arc<Deliver<_, _, _, _, _, _>>, body: String| async move { d.handle(&body).await.map(|_| ()) };
     for queue in [&deliveries.urgent, &deliveries.regular] {
-        let consumer =
-            stream(queue.clone(), opts.visibility, stopped.clone(), opts.in_flight, deliverer.clone(), deliver);
+        let consumer = stream(queue.clone(), opts.visibility, stopped.clone(), opts.in_flight, deliverer.clone());
         tasks.push(tokio::spawn(consumer));
     }
 

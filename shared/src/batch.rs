@@ -1,9 +1,40 @@
-//! Processing a batch of queue messages concurrently and reporting only the failures,
+//! Consuming queued messages: the one error a consumer reports, the handler trait the
+//! runtimes drive, and processing a batch concurrently while reporting only the failures,
 //! as the SQS event source mapping expects (`ReportBatchItemFailures`). Shared by every
 //! queue consumer, in Lambda and in `hookline dev`.
 
+use crate::{MessagingError, StoreError};
 use std::fmt::Display;
 use std::future::Future;
+
+/// Why a message could not be processed. Either way it stays on its queue (and reaches
+/// the dead-letter queue once its receives are used up): nothing is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    /// Not a message this consumer understands: retrying will not help, the DLQ keeps it.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The store failed: retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A queue, the timer or the ops sink failed: retry.
+    #[error(transparent)]
+    Messaging(#[from] MessagingError),
+}
+
+impl ConsumeError {
+    /// A message (or what is built from it) that cannot be read or written.
+    pub fn malformed(e: impl Display) -> Self {
+        Self::Malformed(e.to_string())
+    }
+}
+
+/// What a queue consumer does with one message body; the runtimes (the SQS event source
+/// mapping in Lambda, [`crate::local::runtime::stream`] locally) call it.
+pub trait MessageHandler: Send + Sync {
+    /// Handle one message; an error leaves it on the queue.
+    fn handle_message(&self, body: &str) -> impl Future<Output = Result<(), ConsumeError>> + Send;
+}
 
 /// Run `handle` on every (message id, body) concurrently; return the ids that failed.
 pub async fn process<'a, F, Fut, E>(records: impl IntoIterator<Item = (&'a str, &'a str)>, handle: F) -> Vec<String>
@@ -31,21 +62,16 @@ where
 /// The Lambda side: an `SqsEvent` in, an `SqsBatchResponse` naming only failures out.
 #[cfg(feature = "lambda")]
 pub mod lambda {
+    use super::MessageHandler;
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-    use std::fmt::Display;
-    use std::future::Future;
+    use lambda_runtime::{service_fn, LambdaEvent};
 
-    /// Process an SQS batch with `handle` (one message body at a time, concurrently).
-    pub async fn handle_sqs_event<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
-    where
-        F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<(), E>>,
-        E: Display,
-    {
+    /// Process an SQS batch with `handler` (its messages concurrently).
+    pub async fn handle_sqs_event<H: MessageHandler>(handler: &H, event: SqsEvent) -> SqsBatchResponse {
         let records: Vec<(String, String)> =
             event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
         let failed =
-            super::process(records.iter().map(|(i, b)| (i.as_str(), b.as_str())), |b| handle(b.to_owned())).await;
+            super::process(records.iter().map(|(i, b)| (i.as_str(), b.as_str())), |b| handler.handle_message(b)).await;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
             .into_iter()
@@ -56,6 +82,15 @@ pub mod lambda {
             })
             .collect();
         response
+    }
+
+    /// Serve `handler` as an SQS-triggered function under the Lambda runtime.
+    pub async fn run<H: MessageHandler>(handler: H) -> Result<(), lambda_runtime::Error> {
+        lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+            let handler = &handler;
+            async move { Ok::<_, lambda_runtime::Error>(handle_sqs_event(handler, event.payload).await) }
+        }))
+        .await
     }
 }
 

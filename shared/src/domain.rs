@@ -196,6 +196,22 @@ pub struct Source {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Source {
+    /// A new source with a fresh id, deduplicated by its provider's default.
+    pub fn new(org_id: OrgId, name: String, provider: Provider, secrets: Vec<Secret>, now: DateTime<Utc>) -> Self {
+        Self {
+            id: SourceId::new(),
+            org_id,
+            name,
+            provider,
+            secrets,
+            dedupe: DedupeBy::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// A source name: 1–64 characters of `a-z 0-9 _ -`, starting with a letter, because it
 /// becomes the first segment of event types.
 pub fn validate_source_name(name: &str) -> Result<(), String> {

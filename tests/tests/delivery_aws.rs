@@ -151,7 +151,7 @@ async fn delivery_flow_on_aws_adapters() {
     let ops = EventBridgeOps::new(eb.clone(), bus.clone());
     let deliver = Deliver::new(store.clone(), deliveries.clone(), timer.clone(), http, ops, SystemClock, policies);
     let all: Vec<Received> = urgent_jobs.iter().chain(&regular_jobs).cloned().collect();
-    let res = hookline_deliver::lambda::handle_sqs_event(&deliver, sqs_event(&all)).await;
+    let res = hookline_shared::batch::lambda::handle_sqs_event(&deliver, sqs_event(&all)).await;
     assert!(res.batch_item_failures.is_empty(), "an endpoint's failure is not a Lambda error");
     for m in &urgent_jobs {
         urgent.ack(&m.receipt).await.unwrap();

@@ -94,7 +94,7 @@ async fn inbound_flow_through_lambda_entry_points() {
         .collect();
     records.push(json!({"messageId": "poison", "body": "not an inbox message", "eventSource": "aws:sqs"}));
     let event: SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
-    let response = hookline_verify::lambda::handle_sqs_event(&verify, event).await;
+    let response = hookline_shared::batch::lambda::handle_sqs_event(&verify, event).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     assert_eq!(failed, ["poison"]);
     for m in &received {
@@ -130,7 +130,7 @@ async fn sample_sqs_event_parses_and_publish_records_once() {
     let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
     let sample: SqsEvent = serde_json::from_str(include_str!("../../infra/events/verify-sqs.json")).unwrap();
     for _ in 0..2 {
-        let res = hookline_verify::lambda::handle_sqs_event(&verify, sample.clone()).await;
+        let res = hookline_shared::batch::lambda::handle_sqs_event(&verify, sample.clone()).await;
         assert!(res.batch_item_failures.is_empty());
     }
     let org: OrgId = "org_01JD3Q5N7Z8X9Y0A1B2C3D4E5F".parse().unwrap();

@@ -114,10 +114,10 @@ async fn poison_messages_are_dead_lettered_beside_good_ones_on_sqs() {
     let (mut inbox_failures, mut job_failures) = (0, 0);
     loop {
         let batch = inbox.receive(10, Duration::from_secs(1)).await.unwrap();
-        let failed = hookline_verify::lambda::handle_sqs_event(&verify, sqs_event(&batch)).await;
+        let failed = hookline_shared::batch::lambda::handle_sqs_event(&verify, sqs_event(&batch)).await;
         inbox_failures += ack_all_but(&inbox, &batch, &failed).await;
         let batch = jobs.receive(10, Duration::from_secs(1)).await.unwrap();
-        let failed = hookline_deliver::lambda::handle_sqs_event(&deliver, sqs_event(&batch)).await;
+        let failed = hookline_shared::batch::lambda::handle_sqs_event(&deliver, sqs_event(&batch)).await;
         job_failures += ack_all_but(&jobs, &batch, &failed).await;
         let (a, b) = (dead_letters(&sdk, &inbox_dead).await, dead_letters(&sdk, &jobs_dead).await);
         if a.len() + b.len() == 2 * POISON.len() && rx.got("/hook").len() >= GOOD {

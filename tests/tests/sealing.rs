@@ -11,22 +11,13 @@ use hookline_shared::aws::DynamoStore;
 use hookline_shared::delivery::Endpoint;
 use hookline_shared::local::{LocalDb, LocalStore};
 use hookline_shared::ports::{EndpointStore, SourceStore};
-use hookline_shared::{OrgId, Provider, Secret, Source, SourceId};
+use hookline_shared::{OrgId, Provider, Secret, Source};
 
 const SOURCE_SECRET: &str = "source-secret-7f3a91";
 const HEADER_TOKEN: &str = "header-token-c2d8e4";
 
 fn source(org: &OrgId) -> Source {
-    Source {
-        id: SourceId::new(),
-        org_id: org.clone(),
-        name: "gh".into(),
-        provider: Provider::Github,
-        secrets: vec![Secret::new(SOURCE_SECRET)],
-        dedupe: Default::default(),
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    }
+    Source::new(org.clone(), "gh".into(), Provider::Github, vec![Secret::new(SOURCE_SECRET)], Utc::now())
 }
 
 fn endpoint(org: &OrgId) -> Endpoint {

@@ -1,7 +1,7 @@
 //! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
 
 use hookline_api::{router, Api, Handoffs};
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
+use hookline_shared::aws::{sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{ReqwestSender, SystemLookup};
 use hookline_shared::ports::{Queue, SystemClock};
@@ -19,16 +19,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.operator_key = out.parameter.and_then(|p| p.value).map(Secret::new);
     }
     let store = DynamoStore::from_env(&sdk)?;
-    let inbox = SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?);
-    let queue = |var: &str| -> Result<Arc<dyn Queue>, lambda_http::Error> {
-        Ok(Arc::new(SqsQueue::from_sdk(&sdk, required_env(var)?)))
-    };
+    let inbox = SqsQueue::from_env(&sdk, "HOOKLINE_INBOX_URL")?;
     let handoffs = Handoffs {
         http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup))?),
-        deliveries: Deliveries {
-            urgent: queue("HOOKLINE_DELIVERIES_URGENT_URL")?,
-            regular: queue("HOOKLINE_DELIVERIES_REGULAR_URL")?,
-        },
+        deliveries: Deliveries::from_env(&sdk)?.map(|q| Arc::new(q) as Arc<dyn Queue>),
         timer: Arc::new(SchedulerTimer::from_env(&sdk)?),
     };
     lambda_http::run(router(Api::new(store, inbox, handoffs, SystemClock, &config))).await

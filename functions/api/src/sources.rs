@@ -90,16 +90,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiJson(Strict(body)): ApiJson<Strict<CreateSource>>,
 ) -> Result<(StatusCode, ApiJson<SourceView>), ApiError> {
     let now = api.clock.now();
-    let source = Source {
-        id: SourceId::new(),
-        org_id: org.id,
-        name: body.name,
-        provider: body.provider,
-        secrets: body.secrets,
-        dedupe: body.dedupe,
-        created_at: now,
-        updated_at: now,
-    };
+    let source = Source { dedupe: body.dedupe, ..Source::new(org.id, body.name, body.provider, body.secrets, now) };
     validate(&source)?;
     api.store.put_source(&source).await?;
     tracing::info!(source = %source.id, provider = source.provider.name(), "source created");

@@ -6,6 +6,7 @@
 //! those (partial batch response).
 
 use chrono::{DateTime, Utc};
+use hookline_shared::batch::{ConsumeError, MessageHandler};
 use hookline_shared::delivery::{
     capped_body, send_event, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
     EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, RESPONSE_READ_CAP,
@@ -15,12 +16,10 @@ use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer, TimerPayload,
 };
-use hookline_shared::{AttemptId, Event, EventId, MessagingError, StoreError};
+use hookline_shared::{AttemptId, Event, EventId};
 use std::time::Duration;
 
 mod gate;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 
 use gate::{deferral_delay, EndpointGate};
 
@@ -31,18 +30,7 @@ pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
 pub const TIMER_LEAD: Duration = Duration::from_secs(60);
 
 /// Why a job could not be processed (it stays on the queue).
-#[derive(Debug, thiserror::Error)]
-pub enum DeliverError {
-    /// Not a delivery job.
-    #[error("malformed job: {0}")]
-    Malformed(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A queue, the timer or the ops sink failed.
-    #[error(transparent)]
-    Queue(#[from] MessagingError),
-}
+pub type DeliverError = ConsumeError;
 
 /// Retry policies per urgency and the auto-disable rule.
 #[derive(Debug, Clone)]
@@ -96,6 +84,20 @@ pub struct Deliver<S, Q, T, H, O, C> {
     gate: EndpointGate,
 }
 
+impl<S, Q, T, H, O, C> MessageHandler for Deliver<S, Q, T, H, O, C>
+where
+    S: EndpointStore + AttemptStore + EventStore,
+    Q: Queue,
+    T: Timer,
+    H: HttpSender,
+    O: OpsSink,
+    C: Clock,
+{
+    async fn handle_message(&self, body: &str) -> Result<(), ConsumeError> {
+        self.handle(body).await.map(|_| ())
+    }
+}
+
 impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
 where
     S: EndpointStore + AttemptStore + EventStore,
@@ -113,7 +115,7 @@ where
 
     /// Process one job from a deliveries queue.
     pub async fn handle(&self, body: &str) -> Result<Option<Attempt>, DeliverError> {
-        let job: DeliveryJob = serde_json::from_str(body).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+        let job: DeliveryJob = serde_json::from_str(body).map_err(ConsumeError::malformed)?;
         self.deliver(job).await
     }
 
@@ -325,7 +327,7 @@ where
     /// longer each time, so a held endpoint's backlog costs the queue little.
     async fn defer(&self, mut job: DeliveryJob, urgency: Urgency) -> Result<(), DeliverError> {
         job.deferred += 1;
-        let body = serde_json::to_string(&job).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+        let body = serde_json::to_string(&job).map_err(ConsumeError::malformed)?;
         self.queues.queue(urgency).send(&body, deferral_delay(job.deferred)).await?;
         Ok(())
     }
@@ -341,12 +343,12 @@ where
         key: &AttemptId,
     ) -> Result<(), DeliverError> {
         if delay <= MAX_QUEUE_DELAY {
-            let body = serde_json::to_string(&job).map_err(|e| DeliverError::Malformed(e.to_string()))?;
+            let body = serde_json::to_string(&job).map_err(ConsumeError::malformed)?;
             self.queues.queue(urgency).send(&body, delay).await?;
         } else {
             let fire_at = due_at - chrono::Duration::from_std(TIMER_LEAD).unwrap_or_default();
             let payload = serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job })
-                .map_err(|e| DeliverError::Malformed(e.to_string()))?;
+                .map_err(ConsumeError::malformed)?;
             self.timer.fire_at(key.as_str(), fire_at, &payload).await?;
         }
         Ok(())

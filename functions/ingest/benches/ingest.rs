@@ -11,7 +11,7 @@ use hookline_shared::memory::MemoryQueue;
 use hookline_shared::ports::{SourceStore, SystemClock};
 use hookline_shared::signature::stripe;
 use hookline_shared::source_cache::SourceCache;
-use hookline_shared::{OrgId, Provider, Secret, Source, SourceId};
+use hookline_shared::{OrgId, Provider, Secret, Source};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
@@ -22,16 +22,13 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store = LocalStore::new(LocalDb::in_memory().unwrap());
     let now = chrono::Utc::now();
-    let source = Source {
-        id: SourceId::new(),
-        org_id: OrgId::new(),
-        name: "stripe".into(),
-        provider: Provider::Stripe { tolerance_secs: None },
-        secrets: vec![Secret::new(SECRET)],
-        dedupe: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
+    let source = Source::new(
+        OrgId::new(),
+        "stripe".into(),
+        Provider::Stripe { tolerance_secs: None },
+        vec![Secret::new(SECRET)],
+        now,
+    );
     rt.block_on(store.put_source(&source)).unwrap();
     let queue = MemoryQueue::new();
     let cache = Arc::new(SourceCache::new(store, Duration::from_secs(3600)));

@@ -242,16 +242,13 @@ mod tests {
     async fn setup(max_body: usize) -> (Ingest<LocalStore, MemoryQueue, ManualClock>, MemoryQueue, Source) {
         let store = LocalStore::new(LocalDb::in_memory().unwrap());
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let source = Source {
-            id: SourceId::new(),
-            org_id: OrgId::new(),
-            name: "stripe".into(),
-            provider: Provider::Stripe { tolerance_secs: None },
-            secrets: vec![Secret::new(SECRET)],
-            dedupe: Default::default(),
-            created_at: now,
-            updated_at: now,
-        };
+        let source = Source::new(
+            OrgId::new(),
+            "stripe".into(),
+            Provider::Stripe { tolerance_secs: None },
+            vec![Secret::new(SECRET)],
+            now,
+        );
         store.put_source(&source).await.unwrap();
         let queue = MemoryQueue::new();
         let cache = Arc::new(SourceCache::new(store, Duration::from_secs(30)));

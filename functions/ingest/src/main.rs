@@ -1,7 +1,7 @@
 //! Lambda entry point of `ingest`: wire the AWS adapters from config, serve the router.
 
 use hookline_ingest::{router, Ingest};
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SqsQueue};
+use hookline_shared::aws::{sdk_config, DynamoStore, SqsQueue};
 use hookline_shared::ports::SystemClock;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::Config;
@@ -12,9 +12,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     hookline_shared::aws::init_tracing();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    let store = DynamoStore::from_env(&sdk)?;
-    let inbox = SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?);
-    let sources = Arc::new(SourceCache::new(store, config.source_cache_ttl));
+    let sources = Arc::new(SourceCache::new(DynamoStore::from_env(&sdk)?, config.source_cache_ttl));
+    let inbox = SqsQueue::from_env(&sdk, "HOOKLINE_INBOX_URL")?;
     let ingest = Arc::new(Ingest::new(sources, inbox, SystemClock, config.max_body_bytes));
     lambda_http::run(router(ingest)).await
 }

@@ -5,35 +5,16 @@
 //! update always wins), publish its event into the pipeline, record the run.
 
 use chrono::{DateTime, Utc};
+use hookline_shared::batch::ConsumeError;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, Queue, ScheduleStore, Timer};
-use hookline_shared::schedule::{Job, JobTimerError, JobTimers};
-use hookline_shared::{EventId, InboxMessage, MessagingError, OrgId, PublishRequest, ScheduleId, StoreError};
+use hookline_shared::schedule::{Job, JobTimers};
+use hookline_shared::{EventId, InboxMessage, OrgId, PublishRequest, ScheduleId};
 use std::time::Duration;
 
 /// Why a timer's payload could not be handled (the timer should fire again).
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    /// Not a timer payload.
-    #[error("malformed timer payload: {0}")]
-    Malformed(String),
-    /// A queue or the timer failed.
-    #[error(transparent)]
-    Queue(#[from] MessagingError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<JobTimerError> for ScheduleError {
-    fn from(e: JobTimerError) -> Self {
-        match e {
-            JobTimerError::Store(e) => e.into(),
-            JobTimerError::Timer(e) => e.into(),
-        }
-    }
-}
+pub type ScheduleError = ConsumeError;
 
 /// What a fired timer did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +46,11 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
     /// Handle one fired timer. `due` is when it was due, for payloads that do not say
     /// (the local timer table knows; in AWS the payload carries Scheduler's time).
     pub async fn handle(&self, payload: &str, due: DateTime<Utc>) -> Result<Fired, ScheduleError> {
-        let p: TimerPayload = serde_json::from_str(payload).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
+        let p: TimerPayload = serde_json::from_str(payload).map_err(ConsumeError::malformed)?;
         match p {
             TimerPayload::Delivery { due_at, urgency, job } => {
                 let residual = (due_at - self.clock.now()).to_std().unwrap_or_default().min(Duration::from_secs(900));
-                let body = serde_json::to_string(&job).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
+                let body = serde_json::to_string(&job).map_err(ConsumeError::malformed)?;
                 self.deliveries.queue(urgency).send(&body, residual).await?;
                 Ok(Fired::Requeued(residual))
             }
@@ -125,7 +106,7 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
             received_at: now,
             id_from_key: true,
         });
-        let body = serde_json::to_string(&message).map_err(|e| ScheduleError::Malformed(e.to_string()))?;
+        let body = serde_json::to_string(&message).map_err(ConsumeError::malformed)?;
         self.inbox.send(&body, Duration::ZERO).await?;
         if let Some(next) = next {
             JobTimers::new(&self.store, &self.timer).rearm(&ran, next).await?;
@@ -144,7 +125,7 @@ mod tests {
     use hookline_shared::memory::MemoryQueue;
     use hookline_shared::ports::ManualClock;
     use hookline_shared::schedule::{Recurring, When};
-    use hookline_shared::EndpointId;
+    use hookline_shared::{EndpointId, StoreError};
 
     type TestSchedule = Schedule<LocalStore, MemoryQueue, LocalTimer, ManualClock>;
 

@@ -1,7 +1,7 @@
 //! Lambda entry point of `schedule`: EventBridge Scheduler invokes it with a timer's input.
 
 use hookline_schedule::Schedule;
-use hookline_shared::aws::{required_env, sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
+use hookline_shared::aws::{sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::ports::SystemClock;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -12,11 +12,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = sdk_config().await;
     let schedule = Schedule::new(
         DynamoStore::from_env(&sdk)?,
-        SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_INBOX_URL")?),
-        Deliveries {
-            urgent: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_URGENT_URL")?),
-            regular: SqsQueue::from_sdk(&sdk, required_env("HOOKLINE_DELIVERIES_REGULAR_URL")?),
-        },
+        SqsQueue::from_env(&sdk, "HOOKLINE_INBOX_URL")?,
+        Deliveries::from_env(&sdk)?,
         SchedulerTimer::from_env(&sdk)?,
         SystemClock,
     );

@@ -10,18 +10,16 @@
 //! deliveries are at-least-once, and receivers dedupe by `webhook-id`.
 
 use chrono::SubsecRound as _;
+use hookline_shared::batch::{ConsumeError, MessageHandler};
 use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
 use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
 use hookline_shared::{
-    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, MessagingError,
-    PublishRequest, StoreError, EVENT_TYPE_MAX, MAX_HOPS,
+    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,
+    StoreError, EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-
-#[cfg(feature = "lambda")]
-pub mod lambda;
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,20 +30,8 @@ pub enum Outcome {
     Duplicate(EventId),
 }
 
-/// Why a message could not be processed. Either way the message stays on the queue
-/// (and reaches the dead-letter queue after its receives are used up): nothing is lost.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The message is not an inbox message: retrying will not help, the DLQ keeps it.
-    #[error("malformed inbox message: {0}")]
-    Malformed(String),
-    /// The store failed: retry.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A deliveries queue failed: retry.
-    #[error(transparent)]
-    Queue(#[from] MessagingError),
-}
+/// Why a message could not be processed (it stays on the queue).
+pub type VerifyError = ConsumeError;
 
 /// The verify handler, generic over the store pieces it needs.
 #[derive(Debug, Clone)]
@@ -54,6 +40,12 @@ pub struct Verify<S, Q, C> {
     deliveries: Deliveries<Q>,
     clock: C,
     dedupe_ttl: Duration,
+}
+
+impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> MessageHandler for Verify<S, Q, C> {
+    async fn handle_message(&self, body: &str) -> Result<(), ConsumeError> {
+        self.handle(body).await.map(|_| ())
+    }
 }
 
 impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verify<S, Q, C> {
@@ -73,7 +65,7 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     }
 
     async fn outcome(&self, body: &str) -> Result<Outcome, VerifyError> {
-        let msg: InboxMessage = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let msg: InboxMessage = serde_json::from_str(body).map_err(ConsumeError::malformed)?;
         let (key, event, id_from_key) = match msg {
             InboxMessage::Inbound(req) => {
                 let echoed = self.echoed_event(&req).await?;
@@ -113,12 +105,12 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         }
         // Serialized once for every endpoint, not once per endpoint.
         let payload = Payload::new(event.id.clone(), event.event_type.clone(), event.created_at, event.data.clone());
-        let payload = serde_json::value::to_raw_value(&payload).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let payload = serde_json::value::to_raw_value(&payload).map_err(ConsumeError::malformed)?;
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
             let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, &payload)
-                .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+                .map_err(ConsumeError::malformed)?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
                 Urgency::Urgent | Urgency::RealTime => urgent.push(body),
@@ -162,9 +154,8 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
     }
 }
 
-// Event times are kept to the millisecond: listings order by (time, id) at that precision.
-
-/// The dedupe key and event of a provider's request.
+/// The dedupe key and event of a provider's request. Event times are kept to the
+/// millisecond, because listings order by (time, id) at that precision.
 fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();

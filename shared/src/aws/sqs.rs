@@ -1,5 +1,6 @@
 //! The queue ports on SQS.
 
+use crate::delivery::Deliveries;
 use crate::error::MessagingError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
@@ -23,6 +24,21 @@ impl SqsQueue {
     /// The queue at `url`, with a client built from the SDK configuration.
     pub fn from_sdk(sdk: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
         Self::new(Client::new(sdk), url)
+    }
+
+    /// The queue whose URL the environment variable `var` holds.
+    pub fn from_env(sdk: &aws_config::SdkConfig, var: &str) -> anyhow::Result<Self> {
+        Ok(Self::from_sdk(sdk, super::required_env(var)?))
+    }
+}
+
+impl Deliveries<SqsQueue> {
+    /// The two deliveries queues, from `HOOKLINE_DELIVERIES_URGENT_URL` and `…_REGULAR_URL`.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            urgent: SqsQueue::from_env(sdk, "HOOKLINE_DELIVERIES_URGENT_URL")?,
+            regular: SqsQueue::from_env(sdk, "HOOKLINE_DELIVERIES_REGULAR_URL")?,
+        })
     }
 }
 

@@ -131,6 +131,11 @@ impl<Q> Deliveries<Q> {
             Urgency::Urgent | Urgency::RealTime => &self.urgent,
         }
     }
+
+    /// Both queues, each turned by `f` (e.g. into a trait object).
+    pub fn map<R>(self, f: impl Fn(Q) -> R) -> Deliveries<R> {
+        Deliveries { urgent: f(self.urgent), regular: f(self.regular) }
+    }
 }
 
 #[cfg(test)]

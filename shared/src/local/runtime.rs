@@ -3,6 +3,7 @@
 //! timers (EventBridge Scheduler's part). `hookline dev` composes its workers from these.
 
 use super::{LocalQueue, LocalTimer};
+use crate::batch::MessageHandler;
 use crate::ports::QueueConsumer;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -23,19 +24,13 @@ const TIMER_TICK: Duration = Duration::from_millis(200);
 ///
 /// No message waits for the rest of its batch: an endpoint that takes its whole timeout
 /// holds one slot, not a batch of deliveries to everyone else.
-pub async fn stream<H, F, Fut, E>(
+pub async fn stream<H: MessageHandler + 'static>(
     queue: LocalQueue,
     visibility: Duration,
     mut stop: watch::Receiver<bool>,
     in_flight: usize,
     handler: Arc<H>,
-    handle: F,
-) where
-    H: Send + Sync + 'static,
-    F: Fn(Arc<H>, String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: std::fmt::Display,
-{
+) {
     let in_flight = in_flight.max(BATCH);
     let slots = Arc::new(Semaphore::new(in_flight));
     let (done, mut acks) = mpsc::unbounded_channel::<String>();
@@ -78,9 +73,9 @@ pub async fn stream<H, F, Fut, E>(
         }
         for m in batch {
             let (slot, done) = (free.split(1), done.clone());
-            let handling = handle(handler.clone(), m.body);
+            let handler = handler.clone();
             tokio::spawn(async move {
-                match handling.await {
+                match handler.handle_message(&m.body).await {
                     Ok(()) => {
                         let _ = done.send(m.receipt);
                     }

@@ -18,6 +18,15 @@ pub enum JobTimerError {
     Timer(#[from] MessagingError),
 }
 
+impl From<JobTimerError> for crate::batch::ConsumeError {
+    fn from(e: JobTimerError) -> Self {
+        match e {
+            JobTimerError::Store(e) => e.into(),
+            JobTimerError::Timer(e) => e.into(),
+        }
+    }
+}
+
 /// Jobs on a store, with their timers.
 #[derive(Debug)]
 pub struct JobTimers<'a, S: ?Sized, T: ?Sized> {

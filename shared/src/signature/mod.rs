@@ -161,8 +161,8 @@ pub(crate) fn mac(key: &KeyedMac, parts: &[&[u8]]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
-/// True when any candidate equals the MAC of `parts` under any key, compared in constant time.
-pub(crate) fn any_match(keys: &[KeyedMac], parts: &[&[u8]], candidates: &[[u8; 32]]) -> bool {
+/// Accepted when any candidate equals the MAC of `parts` under any key, compared in constant time.
+pub(crate) fn any_match(keys: &[KeyedMac], parts: &[&[u8]], candidates: &[[u8; 32]]) -> Result<(), Rejection> {
     let mut found = subtle::Choice::from(0);
     for key in keys {
         let expected = mac(key, parts);
@@ -170,7 +170,16 @@ pub(crate) fn any_match(keys: &[KeyedMac], parts: &[&[u8]], candidates: &[[u8; 3
             found |= expected.ct_eq(c);
         }
     }
-    found.into()
+    accepted_if(found)
+}
+
+/// The verdict of a constant-time comparison.
+pub(crate) fn accepted_if(found: subtle::Choice) -> Result<(), Rejection> {
+    if bool::from(found) {
+        Ok(())
+    } else {
+        Err(Rejection::NoMatchingSignature)
+    }
 }
 
 /// A header's value as text, or the reason it cannot be used.

@@ -39,11 +39,7 @@ impl Stripe {
             return Err(Rejection::MalformedHeader(HEADER));
         }
         check_timestamp(ts, now, self.tolerance)?;
-        if any_match(&self.keys, &[ts_text.as_bytes(), b".", body], &sigs) {
-            Ok(())
-        } else {
-            Err(Rejection::NoMatchingSignature)
-        }
+        any_match(&self.keys, &[ts_text.as_bytes(), b".", body], &sigs)
     }
 }
 

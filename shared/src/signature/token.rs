@@ -1,6 +1,6 @@
 //! Static token: a header (by default `Authorization`) must equal one of the configured values.
 
-use super::{Rejection, SecretFormatError};
+use super::{accepted_if, Rejection, SecretFormatError};
 use crate::domain::Secret;
 use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
@@ -32,11 +32,7 @@ impl Token {
         for d in &self.digests {
             found |= d.ct_eq(&got);
         }
-        if bool::from(found) {
-            Ok(())
-        } else {
-            Err(Rejection::NoMatchingSignature)
-        }
+        accepted_if(found)
     }
 }
 
