@@ -13,6 +13,14 @@ echo "== fmt and clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== unused dependencies"
+# A pinned cargo-machete, built once into target/tools (a minute on a fresh machine).
+tools="$PWD/target/tools"
+if [ ! -x "$tools/bin/cargo-machete" ]; then
+  cargo install --quiet --locked --version 0.9.2 --root "$tools" cargo-machete
+fi
+"$tools/bin/cargo-machete"
+
 echo "== moto"
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
