@@ -5,6 +5,8 @@
 //! needs one says so and passes over it; with `HOOKLINE_REQUIRE_EXTERNAL=1` (set by
 //! `make test` and CI) a missing part fails the test instead, so nothing is skipped silently.
 
+pub mod stack;
+
 use anyhow::Context as _;
 use hookline_cli::dev::{self, DevOptions, DevServer};
 use hookline_shared::aws::{DynamoStore, SchedulerTimer, TableNames, TimerTarget};
