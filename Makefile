@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum infra/requirements.txt | cut -c1-1
 FUNCTIONS := hookline-ingest hookline-verify hookline-api hookline-deliver hookline-schedule
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint build sam-build bench fuzz soak dev clean-venv
+.PHONY: test lint build sam-build bench fuzz soak dev stack clean-venv
 
 $(STAMP): infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -52,6 +52,11 @@ fuzz: $(STAMP)
 ## exhausted/failed, lost, duplicates. `make test` runs the same suite with 600 events.
 soak:
 	HOOKLINE_SOAK_EVENTS=100000 HOOKLINE_SOAK_SECS=600 cargo test --release -p hookline-cli --test faults -- --nocapture
+
+## The SAM stack as AWS runs it, on this machine (moto, the real function binaries, API
+## Gateway, SQS event source mappings and Scheduler played from template.yaml).
+stack: $(STAMP)
+	infra/stack.sh
 
 ## Run Hookline locally.
 dev:

@@ -58,9 +58,8 @@ async fn a_stripe_webhook_goes_through_every_function_and_reaches_the_endpoint_s
     let secret = "whsec_stack_stripe_secret_0001";
     let source =
         c.post(&key, "/v1/sources", json!({"name": "stripe", "provider": "stripe", "secrets": [secret]})).await;
-    let hook = c
-        .post(&key, "/v1/webhooks", json!({"url": format!("{}/hook", receiver.url), "events": ["stripe.*"]}))
-        .await;
+    let hook =
+        c.post(&key, "/v1/webhooks", json!({"url": format!("{}/hook", receiver.url), "events": ["stripe.*"]})).await;
 
     let body =
         json!({"id": "evt_stack_1", "type": "charge.failed", "data": {"object": {"customer": "cus_42"}}}).to_string();
@@ -94,4 +93,90 @@ async fn a_stripe_webhook_goes_through_every_function_and_reaches_the_endpoint_s
     assert_eq!(receiver.got("/hook").len(), 1, "a repeat is not delivered again");
     let events = c.get(&key, "/v1/events").await;
     assert_eq!(events["data"].as_array().map(Vec::len), Some(1), "{events}");
+}
+
+async fn webhook(c: &Client, key: &str, url: String) -> String {
+    let hook = c.post(key, "/v1/webhooks", json!({"url": url, "events": ["*"], "urgency": "urgent"})).await;
+    hook["secret"].as_str().expect("secret").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_published_event_fans_out_to_ten_endpoints_each_signed_with_its_own_secret() {
+    let Some((stack, c)) = start().await else { return };
+    let py = python().expect("python");
+    let key = org(&stack, &c).await;
+    let receiver = Receiver::start().await;
+    let mut secrets = Vec::new();
+    for i in 0..10 {
+        secrets.push(webhook(&c, &key, format!("{}/e{i}", receiver.url)).await);
+    }
+    c.post(&key, "/v1/events", json!({"type": "user.created", "data": {"id": "u1"}})).await;
+    let mut checks = Vec::new();
+    for (i, secret) in secrets.into_iter().enumerate() {
+        let got = receiver.wait_for(&format!("/e{i}"), 1, 60).await;
+        assert_eq!(got.len(), 1, "endpoint {i} got its delivery");
+        assert_eq!(got[0].json()["data"]["id"], "u1");
+        checks.push((secret, got[0].clone()));
+    }
+    assert_eq!(verify_with_library(&py, &checks).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
+    let Some((stack, c)) = start().await else { return };
+    let key = org(&stack, &c).await;
+    let receiver = Receiver::start().await;
+    receiver.script("/flaky", &[(500, "no"), (500, "no"), (200, "ok")]);
+    webhook(&c, &key, format!("{}/flaky", receiver.url)).await;
+    c.post(&key, "/v1/events", json!({"type": "invoice.paid", "data": {"n": 1}})).await;
+    let got = receiver.wait_for("/flaky", 3, 60).await;
+    assert_eq!(got.len(), 3, "two retries after two 500s");
+    let ids: Vec<_> = got.iter().map(|g| g.headers.get("webhook-id").cloned()).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "one message id across attempts: {ids:?}");
+    let hooks = c.get(&key, "/v1/webhooks").await;
+    let id = hooks["data"][0]["id"].as_str().expect("webhook id").to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = c.get(&key, &format!("/v1/webhooks/{id}/logs")).await;
+        let statuses: Vec<&str> =
+            logs["data"].as_array().into_iter().flatten().filter_map(|a| a["status"].as_str()).collect();
+        if statuses.len() == 3 || tokio::time::Instant::now() > deadline {
+            assert_eq!(statuses.iter().filter(|s| **s == "delivered").count(), 1, "{logs}");
+            assert_eq!(statuses.len(), 3, "{logs}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_ends_in_the_dead_letter_queue_while_its_batch_is_delivered() {
+    let Some((stack, c)) = start().await else { return };
+    let sdk = moto().await.expect("moto");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let key = org(&stack, &c).await;
+    let receiver = Receiver::start().await;
+    webhook(&c, &key, format!("{}/ok", receiver.url)).await;
+    sqs.send_message()
+        .queue_url(stack.reference("InboxQueue"))
+        .message_body("not an inbox message")
+        .send()
+        .await
+        .expect("send");
+    for n in 0..5 {
+        c.post(&key, "/v1/events", json!({"type": "order.placed", "data": {"n": n}})).await;
+    }
+    assert_eq!(receiver.wait_for("/ok", 5, 60).await.len(), 5, "the good messages are delivered");
+    // Visibility 2 s in the stack run, five receives, then moto's redrive.
+    let dlq = stack.reference("InboxDeadLetterQueue").to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let out = sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.expect("receive");
+        if let Some(m) = out.messages.unwrap_or_default().into_iter().next() {
+            break m.body.unwrap_or_default();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the poison message never reached the DLQ");
+    };
+    assert_eq!(body, "not an inbox message");
+    assert_eq!(receiver.got("/ok").len(), 5, "nothing delivered twice");
 }

@@ -118,6 +118,13 @@ impl Function {
         Some(ColdStart { to_first_poll: polled.to_std().ok()?, to_first_answer: answered.to_std().ok()? })
     }
 
+    /// Stop the process.
+    pub fn kill(&self) {
+        if let Ok(mut p) = self.process.try_lock() {
+            let _ = p.start_kill();
+        }
+    }
+
     /// The process id, for reading its resident memory.
     pub async fn pid(&self) -> Option<u32> {
         self.process.lock().await.id()

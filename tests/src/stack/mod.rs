@@ -101,6 +101,10 @@ impl Drop for Stack {
         for t in &self.tasks {
             t.abort();
         }
+        // Before their Runtime API goes away, so they do not report losing it.
+        for f in self.functions.values() {
+            f.kill();
+        }
     }
 }
 
