@@ -36,25 +36,28 @@ impl Client {
     }
 }
 
-async fn start() -> Option<(Stack, Client)> {
+/// A started stack with an org (its API key) and a receiver on 127.0.0.1.
+struct Run {
+    stack: Stack,
+    c: Client,
+    key: String,
+    receiver: Receiver,
+}
+
+async fn start() -> Option<Run> {
     let (sdk, py) = (moto().await?, python()?);
     let opts = StackOptions::for_tests(py).expect("stack options");
     let stack = Stack::start(&sdk, opts).await.expect("the stack starts");
-    let client = Client { http: reqwest::Client::new(), url: stack.url.clone() };
-    Some((stack, client))
-}
-
-async fn org(stack: &Stack, c: &Client) -> String {
+    let c = Client { http: reqwest::Client::new(), url: stack.url.clone() };
     let org = c.post(&stack.operator_key, "/v1/orgs", json!({"name": "Acme", "plan": "pro"})).await;
-    org["api_key"].as_str().expect("api key").to_owned()
+    let key = org["api_key"].as_str().expect("api key").to_owned();
+    Some(Run { stack, c, key, receiver: Receiver::start().await })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stripe_webhook_goes_through_every_function_and_reaches_the_endpoint_signed() {
-    let Some((stack, c)) = start().await else { return };
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
     let py = python().expect("python");
-    let key = org(&stack, &c).await;
-    let receiver = Receiver::start().await;
     let secret = "whsec_stack_stripe_secret_0001";
     let source =
         c.post(&key, "/v1/sources", json!({"name": "stripe", "provider": "stripe", "secrets": [secret]})).await;
@@ -102,10 +105,8 @@ async fn webhook(c: &Client, key: &str, url: String) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_published_event_fans_out_to_ten_endpoints_each_signed_with_its_own_secret() {
-    let Some((stack, c)) = start().await else { return };
+    let Some(Run { stack: _stack, c, key, receiver }) = start().await else { return };
     let py = python().expect("python");
-    let key = org(&stack, &c).await;
-    let receiver = Receiver::start().await;
     let mut secrets = Vec::new();
     for i in 0..10 {
         secrets.push(webhook(&c, &key, format!("{}/e{i}", receiver.url)).await);
@@ -123,9 +124,7 @@ async fn a_published_event_fans_out_to_ten_endpoints_each_signed_with_its_own_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
-    let Some((stack, c)) = start().await else { return };
-    let key = org(&stack, &c).await;
-    let receiver = Receiver::start().await;
+    let Some(Run { stack: _stack, c, key, receiver }) = start().await else { return };
     receiver.script("/flaky", &[(500, "no"), (500, "no"), (200, "ok")]);
     webhook(&c, &key, format!("{}/flaky", receiver.url)).await;
     c.post(&key, "/v1/events", json!({"type": "invoice.paid", "data": {"n": 1}})).await;
@@ -151,11 +150,8 @@ async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_poison_message_ends_in_the_dead_letter_queue_while_its_batch_is_delivered() {
-    let Some((stack, c)) = start().await else { return };
-    let sdk = moto().await.expect("moto");
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let key = org(&stack, &c).await;
-    let receiver = Receiver::start().await;
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
+    let sqs = aws_sdk_sqs::Client::new(&moto().await.expect("moto"));
     webhook(&c, &key, format!("{}/ok", receiver.url)).await;
     sqs.send_message()
         .queue_url(stack.reference("InboxQueue"))

@@ -7,7 +7,7 @@ use lambda_simulator::{InvocationBuilder, InvocationStatus, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Mutex;
 
 /// What the stack run knows about a function from the template.
@@ -29,22 +29,12 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
 }
 
-/// Figures of a function's start, measured on its first invocation.
-#[derive(Debug, Clone, Copy)]
-pub struct ColdStart {
-    /// From exec to the first `GET /runtime/invocation/next`.
-    pub to_first_poll: Duration,
-    /// From exec to the first answer.
-    pub to_first_answer: Duration,
-}
-
 /// A running function.
 pub struct Function {
     /// From the template.
     pub spec: FunctionSpec,
     simulator: Simulator,
     process: Mutex<tokio::process::Child>,
-    started: Instant,
 }
 
 impl std::fmt::Debug for Function {
@@ -77,9 +67,8 @@ impl Function {
         // A function sees Lambda's variables, its template's, and its role's credentials; nothing of ours.
         cmd.env_clear().envs(simulator.lambda_env_vars()).envs(&spec.environment).envs(aws);
         cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin").kill_on_drop(true);
-        let started = Instant::now();
         let process = cmd.spawn().with_context(|| format!("starting {}", binary.display()))?;
-        Ok(Self { spec, simulator, process: Mutex::new(process), started })
+        Ok(Self { spec, simulator, process: Mutex::new(process) })
     }
 
     /// Invoke with `payload` and wait for the answer, as a synchronous invocation does.
@@ -108,25 +97,10 @@ impl Function {
         }
     }
 
-    /// The first invocation's start figures (`None` before it has been answered).
-    pub async fn cold_start(&self) -> Option<ColdStart> {
-        let states = self.simulator.get_all_invocation_states().await;
-        let first = states.iter().filter(|s| s.started_at.is_some()).min_by_key(|s| s.started_at)?;
-        let exec = chrono::Utc::now() - chrono::Duration::from_std(self.started.elapsed()).ok()?;
-        let polled = first.started_at? - exec;
-        let answered = first.response.as_ref()?.received_at - exec;
-        Some(ColdStart { to_first_poll: polled.to_std().ok()?, to_first_answer: answered.to_std().ok()? })
-    }
-
     /// Stop the process.
     pub fn kill(&self) {
         if let Ok(mut p) = self.process.try_lock() {
             let _ = p.start_kill();
         }
-    }
-
-    /// The process id, for reading its resident memory.
-    pub async fn pid(&self) -> Option<u32> {
-        self.process.lock().await.id()
     }
 }
