@@ -2,6 +2,7 @@
 //! `template.yaml` wires them (API Gateway, SQS event source mappings, Scheduler), over
 //! moto. Each flow goes in at the edge and comes out at a receiver on 127.0.0.1.
 
+use chrono::Datelike as _;
 use hookline_tests::stack::{Stack, StackOptions};
 use hookline_tests::{moto, peer, python, verify_with_library, Receiver};
 use serde_json::{json, Value};
@@ -175,4 +176,41 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_while_its_batch_is_deliv
     };
     assert_eq!(body, "not an inbox message");
     assert_eq!(receiver.got("/ok").len(), 5, "nothing delivered twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_weekly_job_at_nine_in_berlin_is_fired_by_scheduler_and_delivered() {
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
+    webhook(&c, &key, format!("{}/news", receiver.url)).await;
+    // Next week's Monday, 09:00 in Berlin.
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().expect("zone");
+    let today = chrono::Utc::now().with_timezone(&berlin).date_naive();
+    let monday = today + chrono::Duration::days(7 - i64::from(today.weekday().num_days_from_monday()));
+    let start = format!("{monday}T09:00");
+    let job = c
+        .send(
+            reqwest::Method::PUT,
+            &key,
+            "/v1/recurring/newsletter/user_42",
+            Some(json!({"frequency": "weekly", "start": start, "timezone": "Europe/Berlin", "data": {"issue": 7}})),
+        )
+        .await;
+    assert_eq!(job.0, 201, "{}", job.1);
+    let first: chrono::DateTime<chrono::Utc> =
+        job.1["next_run_at"].as_str().expect("next run").parse().expect("a time");
+    assert_eq!(first.with_timezone(&berlin).format("%a %H:%M").to_string(), "Mon 09:00");
+    assert!(receiver.wait_for("/news", 1, 2).await.is_empty(), "nothing before its time");
+
+    // Scheduler's clock reaches the first run; the function sees Scheduler's scheduled time.
+    stack.scheduler_clock.advance((first - chrono::Utc::now()).to_std().expect("ahead") + Duration::from_secs(1));
+    let got = receiver.wait_for("/news", 1, 60).await;
+    assert_eq!(got.len(), 1, "the first run is delivered");
+    let event = got[0].json();
+    assert_eq!(event["type"], "newsletter");
+    assert_eq!(event["data"], json!({"thing": "user_42", "issue": 7}));
+    let after = c.get(&key, "/v1/recurring/newsletter/user_42").await;
+    let next: chrono::DateTime<chrono::Utc> = after["next_run_at"].as_str().expect("next").parse().expect("a time");
+    assert_eq!(next.with_timezone(&berlin).format("%a %H:%M").to_string(), "Mon 09:00");
+    let local_days = next.with_timezone(&berlin).date_naive() - first.with_timezone(&berlin).date_naive();
+    assert_eq!(local_days.num_days(), 7, "a week later, at nine in Berlin whatever the offset");
 }

@@ -93,6 +93,8 @@ pub struct Stack {
     pub functions: BTreeMap<String, Arc<Function>>,
     /// What the pollers did.
     pub polled: Arc<std::sync::Mutex<esm::Polled>>,
+    /// Scheduler's clock (a test may move it on).
+    pub scheduler_clock: scheduler::SchedulerClock,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -168,12 +170,13 @@ impl Stack {
                 tracing::error!(error = %e, "API Gateway stopped");
             }
         }));
+        let scheduler_clock = scheduler::SchedulerClock::default();
         for (id, _) in template.resources("AWS::Scheduler::ScheduleGroup") {
             let group = resolver.created[id].reference.clone();
             let client = aws_sdk_scheduler::Client::new(sdk);
-            tasks.push(tokio::spawn(scheduler::run(client, group, by_arn.clone())));
+            tasks.push(tokio::spawn(scheduler::run(client, group, by_arn.clone(), scheduler_clock.clone())));
         }
-        Ok(Self { url, operator_key, resolver, functions, polled, tasks })
+        Ok(Self { url, operator_key, resolver, functions, polled, scheduler_clock, tasks })
     }
 
     /// What `Ref` gives for a resource of the template (a queue's URL, a table's name).

@@ -8,6 +8,7 @@ use super::function::Function;
 use chrono::{DateTime, Utc};
 use hookline_shared::schedule::{local_time, parse_rate, parse_timezone, Cron};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,12 +36,33 @@ pub fn next_fire(
     Cron::parse(e).ok()?.next_from(after + chrono::Duration::seconds(1), tz)
 }
 
+/// Scheduler's clock: the real time moved on by what a test asked, so a weekly job can
+/// fire now. Only the firing sees it; the functions keep the real time.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerClock(Arc<AtomicI64>);
+
+impl SchedulerClock {
+    /// Move the clock on by `by`.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.0.load(Ordering::SeqCst))
+    }
+}
+
 /// Fire the group's schedules into `functions` (by ARN) until the task is dropped.
-pub async fn run(client: aws_sdk_scheduler::Client, group: String, functions: HashMap<String, Arc<Function>>) {
+pub async fn run(
+    client: aws_sdk_scheduler::Client,
+    group: String,
+    functions: HashMap<String, Arc<Function>>,
+    clock: SchedulerClock,
+) {
     // name → (expression, when it was last fired or first seen)
     let mut seen: HashMap<String, (String, DateTime<Utc>)> = HashMap::new();
     loop {
-        if let Err(e) = round(&client, &group, &functions, &mut seen).await {
+        if let Err(e) = round(&client, &group, &functions, &mut seen, clock.now()).await {
             tracing::error!(error = %e, "scheduler round failed");
         }
         tokio::time::sleep(TICK).await;
@@ -52,23 +74,26 @@ async fn round(
     group: &str,
     functions: &HashMap<String, Arc<Function>>,
     seen: &mut HashMap<String, (String, DateTime<Utc>)>,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let now = Utc::now();
     let list = client.list_schedules().group_name(group).send().await?;
     for summary in list.schedules {
         let Some(name) = summary.name else { continue };
         let s = client.get_schedule().group_name(group).name(&name).send().await?;
         let expression = s.schedule_expression.unwrap_or_default();
-        let created =
-            s.creation_date.map_or(now, |d| DateTime::from_timestamp_millis(d.to_millis().unwrap_or(0)).unwrap_or(now));
-        // A changed definition starts counting afresh.
+        let time = |d: Option<aws_sdk_scheduler::primitives::DateTime>| {
+            d.and_then(|d| DateTime::from_timestamp_millis(d.to_millis().ok()?))
+        };
+        let created = time(s.creation_date).unwrap_or(now);
+        // A changed definition starts counting afresh, and never before its start date.
         let from = match seen.get(&name) {
             Some((e, last)) if *e == expression => *last,
             _ => created.min(now) - chrono::Duration::seconds(1),
         };
+        let from = time(s.start_date).map_or(from, |start| from.max(start - chrono::Duration::seconds(1)));
         let tz = s.schedule_expression_timezone.unwrap_or_else(|| "UTC".into());
         let due = next_fire(&expression, &tz, created, from);
-        let end = s.end_date.and_then(|d| DateTime::from_timestamp_millis(d.to_millis().ok()?));
+        let end = time(s.end_date);
         let Some(due) = due.filter(|d| end.is_none_or(|e| *d <= e)) else {
             seen.insert(name.clone(), (expression, from));
             continue;
