@@ -97,6 +97,13 @@ async fn a_stripe_webhook_goes_through_every_function_and_reaches_the_endpoint_s
     assert_eq!(receiver.got("/hook").len(), 1, "a repeat is not delivered again");
     let events = c.get(&key, "/v1/events").await;
     assert_eq!(events["data"].as_array().map(Vec::len), Some(1), "{events}");
+    // The permission check sees what each function asked of AWS.
+    let verify = stack.actions("VerifyFunction");
+    for action in ["dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage", "kms:Decrypt"] {
+        assert!(verify.contains(action), "verify used {action}: {verify:?}");
+    }
+    assert!(stack.actions("IngestFunction").contains("sqs:SendMessage"));
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
 async fn webhook(c: &Client, key: &str, url: String) -> String {
@@ -106,7 +113,7 @@ async fn webhook(c: &Client, key: &str, url: String) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_published_event_fans_out_to_ten_endpoints_each_signed_with_its_own_secret() {
-    let Some(Run { stack: _stack, c, key, receiver }) = start().await else { return };
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
     let py = python().expect("python");
     let mut secrets = Vec::new();
     for i in 0..10 {
@@ -121,11 +128,12 @@ async fn a_published_event_fans_out_to_ten_endpoints_each_signed_with_its_own_se
         checks.push((secret, got[0].clone()));
     }
     assert_eq!(verify_with_library(&py, &checks).await, Vec::<String>::new());
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
-    let Some(Run { stack: _stack, c, key, receiver }) = start().await else { return };
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
     receiver.script("/flaky", &[(500, "no"), (500, "no"), (200, "ok")]);
     webhook(&c, &key, format!("{}/flaky", receiver.url)).await;
     c.post(&key, "/v1/events", json!({"type": "invoice.paid", "data": {"n": 1}})).await;
@@ -147,6 +155,7 @@ async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -176,6 +185,7 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_while_its_batch_is_deliv
     };
     assert_eq!(body, "not an inbox message");
     assert_eq!(receiver.got("/ok").len(), 5, "nothing delivered twice");
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -213,4 +223,5 @@ async fn a_weekly_job_at_nine_in_berlin_is_fired_by_scheduler_and_delivered() {
     assert_eq!(next.with_timezone(&berlin).format("%a %H:%M").to_string(), "Mon 09:00");
     let local_days = next.with_timezone(&berlin).date_naive() - first.with_timezone(&berlin).date_naive();
     assert_eq!(local_days.num_days(), 7, "a week later, at nine in Berlin whatever the offset");
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }

@@ -9,6 +9,8 @@
 pub mod apigw;
 pub mod esm;
 pub mod function;
+pub mod iam;
+pub mod recorder;
 pub mod resources;
 pub mod scheduler;
 pub mod template;
@@ -95,6 +97,10 @@ pub struct Stack {
     pub polled: Arc<std::sync::Mutex<esm::Polled>>,
     /// Scheduler's clock (a test may move it on).
     pub scheduler_clock: scheduler::SchedulerClock,
+    /// Every AWS request each function made, by function id.
+    pub calls: BTreeMap<String, recorder::Calls>,
+    /// Each function's role, by function id.
+    pub roles: BTreeMap<String, Vec<iam::Statement>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -146,16 +152,31 @@ impl Stack {
 
         let mut aws = aws_environment();
         aws.extend(opts.test_environment.clone());
-        let mut functions = BTreeMap::new();
-        for (id, _) in template.resources("AWS::Lambda::Function") {
+        let mut tasks = Vec::new();
+        let (mut functions, mut calls, mut roles) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        let account = recorder::Account { region: resolver.region.clone(), account: template::ACCOUNT_ID.into() };
+        let upstream =
+            aws.get("AWS_ENDPOINT_URL").cloned().ok_or_else(|| anyhow!("AWS_ENDPOINT_URL (moto) is not set"))?;
+        for (id, props) in template.resources("AWS::Lambda::Function") {
             let spec = function_spec(&template, &resolver, id)?;
-            let f = Function::start(spec, &opts.bin_dir, &resolver.region, &aws).await?;
+            // Each function reaches moto through its own recorder.
+            let recorded = recorder::Calls::default();
+            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let mut env = aws.clone();
+            env.insert("AWS_ENDPOINT_URL".into(), format!("http://{}", proxy.local_addr()?));
+            tasks.push(tokio::spawn(recorder::serve(proxy, upstream.clone(), account.clone(), recorded.clone())));
+            let role = props["Role"]["Fn::GetAtt"][0].as_str().ok_or_else(|| anyhow!("{id}: no role"))?;
+            let role_props = template.resources("AWS::IAM::Role").into_iter().find(|(r, _)| *r == role);
+            let role_props =
+                resolver.resolve(&Value::Object(role_props.map(|(_, p)| p.clone()).unwrap_or_default()))?;
+            roles.insert(id.to_owned(), iam::statements(&role_props)?);
+            calls.insert(id.to_owned(), recorded);
+            let f = Function::start(spec, &opts.bin_dir, &resolver.region, &env).await?;
             functions.insert(id.to_owned(), Arc::new(f));
         }
         let by_arn: HashMap<String, Arc<Function>> =
             functions.values().map(|f| (f.spec.arn.clone(), f.clone())).collect();
 
-        let mut tasks = Vec::new();
         let polled = Arc::new(std::sync::Mutex::new(esm::Polled::default()));
         let sqs = aws_sdk_sqs::Client::new(sdk);
         for (id, p) in template.resources("AWS::Lambda::EventSourceMapping") {
@@ -176,7 +197,25 @@ impl Stack {
             let client = aws_sdk_scheduler::Client::new(sdk);
             tasks.push(tokio::spawn(scheduler::run(client, group, by_arn.clone(), scheduler_clock.clone())));
         }
-        Ok(Self { url, operator_key, resolver, functions, polled, scheduler_clock, tasks })
+        Ok(Self { url, operator_key, resolver, functions, polled, scheduler_clock, calls, roles, tasks })
+    }
+
+    /// Every AWS request a function made that its role does not allow, as
+    /// `function: action on resource (leading keys)`.
+    pub fn denied(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, calls) in &self.calls {
+            let calls = calls.lock().expect("calls").clone();
+            for c in iam::denied(&self.roles[id], &calls) {
+                out.push(format!("{id}: {} on {} {:?}", c.action, c.resource, c.leading_keys));
+            }
+        }
+        out
+    }
+
+    /// The IAM actions function `id` has used so far.
+    pub fn actions(&self, id: &str) -> std::collections::BTreeSet<String> {
+        self.calls[id].lock().expect("calls").iter().map(|c| c.action.clone()).collect()
     }
 
     /// What `Ref` gives for a resource of the template (a queue's URL, a table's name).
