@@ -69,9 +69,9 @@ fn is_text(headers: &HeaderMap, body: &[u8]) -> bool {
     textual && std::str::from_utf8(body).is_ok()
 }
 
-/// The event API Gateway sends for this request.
+/// The event API Gateway sends for this request on route `route_key` (`POST /in/{source}`).
 pub fn event(
-    route: &Route,
+    route_key: &str,
     params: Map<String, Value>,
     method: &Method,
     uri: &Uri,
@@ -108,7 +108,7 @@ pub fn event(
     let now = chrono::Utc::now();
     json!({
         "version": "2.0",
-        "routeKey": route.key(),
+        "routeKey": route_key,
         "rawPath": uri.path(),
         "rawQueryString": raw_query,
         "cookies": if cookies.is_empty() { Value::Null } else { Value::Array(cookies) },
@@ -128,7 +128,7 @@ pub fn event(
                 "userAgent": headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
             },
             "requestId": ulid::Ulid::new().to_string(),
-            "routeKey": route.key(),
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
@@ -180,7 +180,7 @@ pub async fn serve(listener: tokio::net::TcpListener, routes: Vec<Route>) -> std
                 return (StatusCode::NOT_FOUND, [("content-type", "application/json")], r#"{"message":"Not Found"}"#)
                     .into_response();
             };
-            match route.function.invoke(event(route, params, &method, &uri, &headers, &body)).await {
+            match route.function.invoke(event(&route.key(), params, &method, &uri, &headers, &body)).await {
                 Ok(answer) => response(answer),
                 Err(e) => {
                     tracing::error!(error = %e, "integration failed");

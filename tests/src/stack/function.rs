@@ -29,12 +29,25 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
 }
 
+/// How a function started, measured on an event that was waiting when it was started.
+#[derive(Debug, Clone, Copy)]
+pub struct ColdStart {
+    /// From exec to its first `GET /runtime/invocation/next`.
+    pub to_first_poll: Duration,
+    /// From exec to the first answer.
+    pub to_first_answer: Duration,
+    /// Peak resident memory after the first answer (`VmHWM`), in KiB.
+    pub peak_rss_kib: u64,
+}
+
 /// A running function.
 pub struct Function {
     /// From the template.
     pub spec: FunctionSpec,
     simulator: Simulator,
     process: Mutex<tokio::process::Child>,
+    exec: chrono::DateTime<chrono::Utc>,
+    first: Option<String>,
 }
 
 impl std::fmt::Debug for Function {
@@ -46,11 +59,13 @@ impl std::fmt::Debug for Function {
 impl Function {
     /// Start `spec`'s binary from `bin_dir` against a new Runtime API. `aws` holds what
     /// the execution role's credentials and the SDK endpoint would be.
+    /// With `first`, that event is waiting before the process starts (see [`Function::cold_start`]).
     pub async fn start(
         spec: FunctionSpec,
-        bin_dir: &Path,
+        binary: &Path,
         region: &str,
         aws: &BTreeMap<String, String>,
+        first: Option<Value>,
     ) -> anyhow::Result<Self> {
         let simulator = Simulator::builder()
             .function_name(&spec.name)
@@ -59,26 +74,53 @@ impl Function {
             .invocation_timeout(spec.timeout)
             .build()
             .await?;
-        let binary = bin_dir.join(&spec.binary);
         if !binary.exists() {
             bail!("{} is not built", binary.display());
         }
-        let mut cmd = tokio::process::Command::new(&binary);
+        let first = match first {
+            Some(event) => Some(simulator.enqueue(Self::invocation(&spec, event)?).await),
+            None => None,
+        };
+        let mut cmd = tokio::process::Command::new(binary);
         // A function sees Lambda's variables, its template's, and its role's credentials; nothing of ours.
         cmd.env_clear().envs(simulator.lambda_env_vars()).envs(&spec.environment).envs(aws);
         cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin").kill_on_drop(true);
+        let exec = chrono::Utc::now();
         let process = cmd.spawn().with_context(|| format!("starting {}", binary.display()))?;
-        Ok(Self { spec, simulator, process: Mutex::new(process) })
+        Ok(Self { spec, simulator, process: Mutex::new(process), exec, first })
+    }
+
+    fn invocation(spec: &FunctionSpec, payload: Value) -> anyhow::Result<lambda_simulator::Invocation> {
+        Ok(InvocationBuilder::new()
+            .payload(payload)
+            .timeout_ms(spec.timeout.as_millis() as u64)
+            .function_arn(&spec.arn)
+            .build()?)
+    }
+
+    /// The start figures, once the event given to [`Function::start`] has been answered.
+    pub async fn cold_start(&self) -> anyhow::Result<ColdStart> {
+        let id = self.first.as_deref().ok_or_else(|| anyhow!("{} was started without a first event", self.spec.id))?;
+        let state = self.simulator.wait_for_invocation_complete(id, self.spec.timeout).await?;
+        let answered = match (&state.response, &state.error) {
+            (Some(r), _) => r.received_at,
+            (None, Some(e)) => bail!("{}: the first event failed: {}", self.spec.id, e.error_message),
+            _ => bail!("{}: the first event was not answered", self.spec.id),
+        };
+        let polled = state.started_at.ok_or_else(|| anyhow!("never polled"))?;
+        let pid = self.process.lock().await.id().ok_or_else(|| anyhow!("{} exited", self.spec.id))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let peak = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap_or("0 kB");
+        Ok(ColdStart {
+            to_first_poll: (polled - self.exec).to_std()?,
+            to_first_answer: (answered - self.exec).to_std()?,
+            peak_rss_kib: peak.trim().trim_end_matches("kB").trim().parse()?,
+        })
     }
 
     /// Invoke with `payload` and wait for the answer, as a synchronous invocation does.
     pub async fn invoke(&self, payload: Value) -> anyhow::Result<Value> {
-        let invocation = InvocationBuilder::new()
-            .payload(payload)
-            .timeout_ms(self.spec.timeout.as_millis() as u64)
-            .function_arn(&self.spec.arn)
-            .build()?;
-        let id = self.simulator.enqueue(invocation).await;
+        let id = self.simulator.enqueue(Self::invocation(&self.spec, payload)?).await;
         let state = match self.simulator.wait_for_invocation_complete(&id, self.spec.timeout).await {
             Ok(s) => s,
             Err(e) => {

@@ -42,6 +42,10 @@ pub struct StackOptions {
     pub params: Vec<(String, String)>,
     /// Where API Gateway listens (port 0: any).
     pub addr: std::net::SocketAddr,
+    /// Where a function's binary is, from the directory above and its binary's name.
+    pub layout: BinLayout,
+    /// An event waiting for a function (by logical id) before it starts, to measure its cold start.
+    pub first_events: BTreeMap<String, Value>,
     /// Variables every function gets on top of the template's: the only departure from
     /// it, for receivers that a test runs on plain HTTP at 127.0.0.1.
     pub test_environment: BTreeMap<String, String>,
@@ -74,12 +78,23 @@ impl StackOptions {
             visibility_timeout: Some(2),
             params: vec![],
             addr: ([127, 0, 0, 1], 0).into(),
+            layout: BinLayout::Cargo,
+            first_events: BTreeMap::new(),
             test_environment: [("HOOKLINE_ALLOW_HTTP", "1"), ("HOOKLINE_ALLOW_LOOPBACK", "1")]
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
         })
     }
+}
+
+/// How the function binaries are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinLayout {
+    /// `<dir>/<binary>` (a cargo build).
+    Cargo,
+    /// `<dir>/<binary>/bootstrap` (`make build`, as Lambda packages it).
+    Lambda,
 }
 
 /// A running stack.
@@ -171,7 +186,12 @@ impl Stack {
                 resolver.resolve(&Value::Object(role_props.map(|(_, p)| p.clone()).unwrap_or_default()))?;
             roles.insert(id.to_owned(), iam::statements(&role_props)?);
             calls.insert(id.to_owned(), recorded);
-            let f = Function::start(spec, &opts.bin_dir, &resolver.region, &env).await?;
+            let binary = match opts.layout {
+                BinLayout::Cargo => opts.bin_dir.join(&spec.binary),
+                BinLayout::Lambda => opts.bin_dir.join(&spec.binary).join("bootstrap"),
+            };
+            let first = opts.first_events.get(id).cloned();
+            let f = Function::start(spec, &binary, &resolver.region, &env, first).await?;
             functions.insert(id.to_owned(), Arc::new(f));
         }
         let by_arn: HashMap<String, Arc<Function>> =
