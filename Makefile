@@ -33,10 +33,12 @@ build: $(STAMP)
 sam-build: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --config-file infra/samconfig.toml
 
-## Criterion benchmarks (not part of the test run).
-bench:
+## Criterion benchmarks, then each function's cold start as Lambda runs its release
+## bootstrap (sizes, exec to first poll and to first answer, peak RSS). Not part of the test run.
+bench: build
 	cargo bench -p hookline-shared --bench signatures
 	cargo bench -p hookline-ingest --bench ingest
+	infra/stack.sh stack-cold-start
 
 ## Long property fuzzing: every parser of outside input (about 10 minutes), then the
 ## API's JSON bodies on a running hookline dev, then schemathesis on every operation.

@@ -2,6 +2,7 @@
 # `make stack`: the SAM stack as AWS runs it, on this machine: moto for the AWS services,
 # the functions' real binaries under a Lambda Runtime API, API Gateway, the SQS event
 # source mappings and Scheduler played from template.yaml. Ctrl-C stops it all.
+# `infra/stack.sh stack-cold-start` measures the release bootstraps' cold starts instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="$PWD/.venv"
@@ -9,4 +10,4 @@ venv="$PWD/.venv"
 . infra/moto.sh
 export HOOKLINE_PYTHON="$venv/bin/python"
 echo "moto: $AWS_ENDPOINT_URL"
-cargo run --quiet --locked -p hookline-tests --bin hookline-stack
+cargo run --quiet --locked -p hookline-tests --bin "${1:-hookline-stack}"

@@ -191,7 +191,12 @@ impl Stack {
                 BinLayout::Lambda => opts.bin_dir.join(&spec.binary).join("bootstrap"),
             };
             let first = opts.first_events.get(id).cloned();
+            let measured = first.is_some();
             let f = Function::start(spec, &binary, &resolver.region, &env, first).await?;
+            if measured {
+                // One cold start at a time, so they are not measured against each other.
+                f.cold_start().await?;
+            }
             functions.insert(id.to_owned(), Arc::new(f));
         }
         let by_arn: HashMap<String, Arc<Function>> =
