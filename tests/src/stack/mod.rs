@@ -169,34 +169,11 @@ impl Stack {
         aws.extend(opts.test_environment.clone());
         let mut tasks = Vec::new();
         let (mut functions, mut calls, mut roles) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-        let account = recorder::Account { region: resolver.region.clone(), account: template::ACCOUNT_ID.into() };
-        let upstream =
-            aws.get("AWS_ENDPOINT_URL").cloned().ok_or_else(|| anyhow!("AWS_ENDPOINT_URL (moto) is not set"))?;
         for (id, props) in template.resources("AWS::Lambda::Function") {
-            let spec = function_spec(&template, &resolver, id)?;
-            // Each function reaches moto through its own recorder.
-            let recorded = recorder::Calls::default();
-            let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let mut env = aws.clone();
-            env.insert("AWS_ENDPOINT_URL".into(), format!("http://{}", proxy.local_addr()?));
-            tasks.push(tokio::spawn(recorder::serve(proxy, upstream.clone(), account.clone(), recorded.clone())));
-            let role = props["Role"]["Fn::GetAtt"][0].as_str().ok_or_else(|| anyhow!("{id}: no role"))?;
-            let role_props = template.resources("AWS::IAM::Role").into_iter().find(|(r, _)| *r == role);
-            let role_props =
-                resolver.resolve(&Value::Object(role_props.map(|(_, p)| p.clone()).unwrap_or_default()))?;
-            roles.insert(id.to_owned(), iam::statements(&role_props)?);
+            let (f, recorded, role, proxy) = start_function(&template, &resolver, &opts, &aws, id, props).await?;
+            tasks.push(proxy);
+            roles.insert(id.to_owned(), role);
             calls.insert(id.to_owned(), recorded);
-            let binary = match opts.layout {
-                BinLayout::Cargo => opts.bin_dir.join(&spec.binary),
-                BinLayout::Lambda => opts.bin_dir.join(&spec.binary).join("bootstrap"),
-            };
-            let first = opts.first_events.get(id).cloned();
-            let measured = first.is_some();
-            let f = Function::start(spec, &binary, &resolver.region, &env, first).await?;
-            if measured {
-                // One cold start at a time, so they are not measured against each other.
-                f.cold_start().await?;
-            }
             functions.insert(id.to_owned(), Arc::new(f));
         }
         let by_arn: HashMap<String, Arc<Function>> =
@@ -247,6 +224,42 @@ impl Stack {
     pub fn reference(&self, id: &str) -> &str {
         &self.resolver.created[id].reference
     }
+}
+
+/// Start one function behind its own recorder: the function, what it records, its
+/// role's statements, and the recorder's task.
+async fn start_function(
+    template: &Template,
+    resolver: &Resolver,
+    opts: &StackOptions,
+    aws: &BTreeMap<String, String>,
+    id: &str,
+    props: &serde_json::Map<String, Value>,
+) -> anyhow::Result<(Function, recorder::Calls, Vec<iam::Statement>, tokio::task::JoinHandle<()>)> {
+    let account = recorder::Account { region: resolver.region.clone(), account: template::ACCOUNT_ID.into() };
+    let upstream = aws.get("AWS_ENDPOINT_URL").cloned().ok_or_else(|| anyhow!("AWS_ENDPOINT_URL (moto) is not set"))?;
+    let spec = function_spec(template, resolver, id)?;
+    // The function reaches moto through its own recorder.
+    let recorded = recorder::Calls::default();
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut env = aws.clone();
+    env.insert("AWS_ENDPOINT_URL".into(), format!("http://{}", proxy.local_addr()?));
+    let task = tokio::spawn(recorder::serve(proxy, upstream, account, recorded.clone()));
+    let role = props["Role"]["Fn::GetAtt"][0].as_str().ok_or_else(|| anyhow!("{id}: no role"))?;
+    let role_props = template.resources("AWS::IAM::Role").into_iter().find(|(r, _)| *r == role);
+    let role_props = resolver.resolve(&Value::Object(role_props.map(|(_, p)| p.clone()).unwrap_or_default()))?;
+    let binary = match opts.layout {
+        BinLayout::Cargo => opts.bin_dir.join(&spec.binary),
+        BinLayout::Lambda => opts.bin_dir.join(&spec.binary).join("bootstrap"),
+    };
+    let first = opts.first_events.get(id).cloned();
+    let measured = first.is_some();
+    let f = Function::start(spec, &binary, &resolver.region, &env, first).await?;
+    if measured {
+        // One cold start at a time, so they are not measured against each other.
+        f.cold_start().await?;
+    }
+    Ok((f, recorded, iam::statements(&role_props)?, task))
 }
 
 fn function_spec(template: &Template, r: &Resolver, id: &str) -> anyhow::Result<FunctionSpec> {
