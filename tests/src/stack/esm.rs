@@ -31,17 +31,6 @@ pub struct Mapping {
     pub function: Arc<Function>,
 }
 
-/// What the pollers did, for the cost figures.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Polled {
-    /// `ReceiveMessage` calls.
-    pub receives: u64,
-    /// `DeleteMessageBatch` calls.
-    pub deletes: u64,
-    /// Invocations.
-    pub invocations: u64,
-}
-
 fn record(m: &Message, mapping: &Mapping, region: &str) -> Value {
     let attrs: serde_json::Map<String, Value> =
         m.attributes.iter().flatten().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect();
@@ -59,7 +48,7 @@ fn record(m: &Message, mapping: &Mapping, region: &str) -> Value {
 }
 
 impl Mapping {
-    async fn receive(&self, sqs: &aws_sdk_sqs::Client, polled: &mut Polled) -> anyhow::Result<Vec<Message>> {
+    async fn receive(&self, sqs: &aws_sdk_sqs::Client) -> anyhow::Result<Vec<Message>> {
         let mut batch = Vec::new();
         let start = Instant::now();
         loop {
@@ -74,7 +63,6 @@ impl Mapping {
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await?;
-            polled.receives += 1;
             batch.extend(out.messages.unwrap_or_default());
             if batch.len() >= self.batch_size || batch.is_empty() || start.elapsed() >= self.window {
                 return Ok(batch);
@@ -83,10 +71,9 @@ impl Mapping {
     }
 
     /// Poll until the task is dropped.
-    pub async fn run(self, sqs: aws_sdk_sqs::Client, region: String, stats: Arc<std::sync::Mutex<Polled>>) {
+    pub async fn run(self, sqs: aws_sdk_sqs::Client, region: String) {
         loop {
-            let mut polled = Polled::default();
-            let batch = match self.receive(&sqs, &mut polled).await {
+            let batch = match self.receive(&sqs).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(mapping = %self.id, error = %e, "receive failed");
@@ -95,7 +82,6 @@ impl Mapping {
                 }
             };
             if !batch.is_empty() {
-                polled.invocations += 1;
                 let event = json!({ "Records": batch.iter().map(|m| record(m, &self, &region)).collect::<Vec<_>>() });
                 let keep: HashSet<String> = match self.function.invoke(event).await {
                     Ok(answer) if self.report_failures => answer["batchItemFailures"]
@@ -123,7 +109,6 @@ impl Mapping {
                     })
                     .collect();
                 if !done.is_empty() {
-                    polled.deletes += 1;
                     let res =
                         sqs.delete_message_batch().queue_url(&self.queue_url).set_entries(Some(done)).send().await;
                     if let Err(e) = res {
@@ -131,10 +116,6 @@ impl Mapping {
                     }
                 }
             }
-            let mut s = stats.lock().expect("stats");
-            s.receives += polled.receives;
-            s.deletes += polled.deletes;
-            s.invocations += polled.invocations;
         }
     }
 }

@@ -108,8 +108,6 @@ pub struct Stack {
     pub resolver: Resolver,
     /// The running functions by logical id.
     pub functions: BTreeMap<String, Arc<Function>>,
-    /// What the pollers did.
-    pub polled: Arc<std::sync::Mutex<esm::Polled>>,
     /// Scheduler's clock (a test may move it on).
     pub scheduler_clock: scheduler::SchedulerClock,
     /// Every AWS request each function made, by function id.
@@ -179,11 +177,10 @@ impl Stack {
         let by_arn: HashMap<String, Arc<Function>> =
             functions.values().map(|f| (f.spec.arn.clone(), f.clone())).collect();
 
-        let polled = Arc::new(std::sync::Mutex::new(esm::Polled::default()));
         let sqs = aws_sdk_sqs::Client::new(sdk);
         for (id, p) in template.resources("AWS::Lambda::EventSourceMapping") {
             let m = mapping(&resolver, id, p, &by_arn)?;
-            tasks.push(tokio::spawn(m.run(sqs.clone(), resolver.region.clone(), polled.clone())));
+            tasks.push(tokio::spawn(m.run(sqs.clone(), resolver.region.clone())));
         }
         let listener = tokio::net::TcpListener::bind(opts.addr).await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -199,7 +196,7 @@ impl Stack {
             let client = aws_sdk_scheduler::Client::new(sdk);
             tasks.push(tokio::spawn(scheduler::run(client, group, by_arn.clone(), scheduler_clock.clone())));
         }
-        Ok(Self { url, operator_key, resolver, functions, polled, scheduler_clock, calls, roles, tasks })
+        Ok(Self { url, operator_key, resolver, functions, scheduler_clock, calls, roles, tasks })
     }
 
     /// Every AWS request a function made that its role does not allow, as
