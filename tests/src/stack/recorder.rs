@@ -32,7 +32,8 @@ pub struct Account {
 }
 
 impl Account {
-    fn arn(&self, service: &str, rest: &str) -> String {
+    /// `arn:aws:{service}:{region}:{account}:{rest}`.
+    pub fn arn(&self, service: &str, rest: &str) -> String {
         format!("arn:aws:{service}:{}:{}:{rest}", self.region, self.account)
     }
 

@@ -4,6 +4,7 @@
 //! run (functions, mappings, the HTTP API) get the names and ARNs CloudFormation would
 //! give them; the stack run plays their part.
 
+use super::recorder::Account;
 use super::template::{Created, Resolver, Template, ACCOUNT_ID};
 use anyhow::{anyhow, bail, Context};
 use aws_sdk_dynamodb::types::{
@@ -79,10 +80,6 @@ pub async fn create_all(
     Ok(())
 }
 
-fn arn(service: &str, region: &str, rest: &str) -> String {
-    format!("arn:aws:{service}:{region}:{ACCOUNT_ID}:{rest}")
-}
-
 async fn create(
     sdk: &aws_config::SdkConfig,
     kind: &str,
@@ -90,13 +87,13 @@ async fn create(
     p: &Map<String, Value>,
     r: &Resolver,
 ) -> anyhow::Result<Created> {
-    let region = r.region.as_str();
+    let account = Account { region: r.region.clone(), account: ACCOUNT_ID.into() };
     let generated = format!("{}-{id}", r.stack);
     let mut c = Created::default();
     match kind {
         "AWS::DynamoDB::Table" => {
             create_table(sdk, &generated, p).await?;
-            c.attrs.insert("Arn".into(), arn("dynamodb", region, &format!("table/{generated}")));
+            c.attrs.insert("Arn".into(), account.arn("dynamodb", &format!("table/{generated}")));
             c.reference = generated;
         }
         "AWS::SQS::Queue" => {
@@ -113,20 +110,20 @@ async fn create(
                 }
             }
             let url = req.send().await?.queue_url.ok_or_else(|| anyhow!("no queue URL"))?;
-            c.attrs.insert("Arn".into(), arn("sqs", region, &generated));
+            c.attrs.insert("Arn".into(), account.arn("sqs", &generated));
             c.attrs.insert("QueueName".into(), generated);
             c.attrs.insert("QueueUrl".into(), url.clone());
             c.reference = url;
         }
         "AWS::Scheduler::ScheduleGroup" => {
             aws_sdk_scheduler::Client::new(sdk).create_schedule_group().name(&generated).send().await?;
-            c.attrs.insert("Arn".into(), arn("scheduler", region, &format!("schedule-group/{generated}")));
+            c.attrs.insert("Arn".into(), account.arn("scheduler", &format!("schedule-group/{generated}")));
             c.reference = generated;
         }
         "AWS::Events::EventBus" => {
             let name = p.get("Name").and_then(Value::as_str).unwrap_or(&generated).to_owned();
             aws_sdk_eventbridge::Client::new(sdk).create_event_bus().name(&name).send().await?;
-            c.attrs.insert("Arn".into(), arn("events", region, &format!("event-bus/{name}")));
+            c.attrs.insert("Arn".into(), account.arn("events", &format!("event-bus/{name}")));
             c.reference = name;
         }
         "AWS::KMS::Key" => {
@@ -141,10 +138,10 @@ async fn create(
         }
         "AWS::Lambda::Function" => {
             let name = p.get("FunctionName").and_then(Value::as_str).unwrap_or(&generated).to_owned();
-            c.attrs.insert("Arn".into(), arn("lambda", region, &format!("function:{name}")));
+            c.attrs.insert("Arn".into(), account.arn("lambda", &format!("function:{name}")));
             c.reference = name;
         }
-        "AWS::SNS::Topic" => c.reference = arn("sns", region, &generated),
+        "AWS::SNS::Topic" => c.reference = account.arn("sns", &generated),
         _ => c.reference = generated,
     }
     Ok(c)
