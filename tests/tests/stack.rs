@@ -225,3 +225,22 @@ async fn a_weekly_job_at_nine_in_berlin_is_fired_by_scheduler_and_delivered() {
     assert_eq!(local_days.num_days(), 7, "a week later, at nine in Berlin whatever the offset");
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_requests_each_delivery_costs_stay_what_they_are() {
+    use hookline_tests::stack::load::{self, Entry, Scenario};
+    let (Some(sdk), Some(py)) = (moto().await, python()) else { return };
+    let mut opts = StackOptions::for_tests(py).expect("stack options");
+    opts.params.push(("IngestFunctionUrl".into(), "true".into()));
+    let stack = Stack::start(&sdk, opts).await.expect("the stack starts");
+    let receiver = Receiver::start().await;
+    for s in [
+        Scenario { name: "api1", events: 40, fan_out: 1, entry: Entry::Api },
+        Scenario { name: "api10", events: 10, fan_out: 10, entry: Entry::Api },
+        Scenario { name: "stripe", events: 40, fan_out: 1, entry: Entry::StripeFunctionUrl },
+    ] {
+        let r = load::run(&stack, &receiver, s).await.expect("the run");
+        println!("{}", serde_json::to_string(&r).unwrap());
+    }
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
+}

@@ -2,6 +2,7 @@
 //! turned into the payload format 2.0 event and the function's answer back into HTTP.
 
 use super::function::Function;
+use super::meter::{Meter, Tally};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// One route: `POST /in/{source}` or `ANY /v1/{proxy+}`.
+/// One route: `POST /in/{source}` or `ANY /v1/{proxy+}`; or `ANY *`, a Function URL.
 #[derive(Debug, Clone)]
 pub struct Route {
     /// `POST`, or `ANY`.
@@ -23,6 +24,9 @@ pub struct Route {
 impl Route {
     /// The route key API Gateway reports (`POST /in/{source}`).
     fn key(&self) -> String {
+        if self.path == "*" {
+            return "$default".into();
+        }
         format!("{} {}", self.method, self.path)
     }
 
@@ -30,6 +34,9 @@ impl Route {
     fn matches(&self, method: &Method, path: &str) -> Option<Map<String, Value>> {
         if self.method != "ANY" && self.method != method.as_str() {
             return None;
+        }
+        if self.path == "*" {
+            return Some(Map::new());
         }
         let mut params = Map::new();
         let mut got = path.trim_start_matches('/').split('/');
@@ -169,12 +176,19 @@ pub fn response(answer: Value) -> Response {
     res
 }
 
-/// Serve `routes` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, routes: Vec<Route>) -> std::io::Result<()> {
+/// Serve `routes` on `listener` until the task is dropped, counting each request as
+/// `who` (`apigw`, billed per 512 KiB, or `function-url`, not billed) on `meter`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    routes: Vec<Route>,
+    (who, meter): (&str, Meter),
+) -> std::io::Result<()> {
     let routes = Arc::new(routes);
+    let who = who.to_owned();
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let routes = routes.clone();
+        let (routes, who, meter) = (routes.clone(), who.clone(), meter.clone());
         async move {
+            meter.add(&who, "request", Tally::requests(body.len().div_ceil(512 * 1024).max(1) as f64));
             let Some((route, params)) = routes.iter().find_map(|r| r.matches(&method, uri.path()).map(|p| (r, p)))
             else {
                 return (StatusCode::NOT_FOUND, [("content-type", "application/json")], r#"{"message":"Not Found"}"#)

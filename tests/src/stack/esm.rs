@@ -6,6 +6,7 @@
 //! timeout, and moto's redrive moves them to the dead-letter queue.
 
 use super::function::Function;
+use super::meter::{self, Meter};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -29,6 +30,8 @@ pub struct Mapping {
     pub report_failures: bool,
     /// The function it invokes.
     pub function: Arc<Function>,
+    /// Where the poller's requests are counted.
+    pub meter: Meter,
 }
 
 fn record(m: &Message, mapping: &Mapping, region: &str) -> Value {
@@ -63,6 +66,11 @@ impl Mapping {
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await?;
+            // Empty receives cost by the hour, whatever the traffic; they are counted apart.
+            let got = out.messages.as_ref().map_or(0, Vec::len);
+            let bytes: usize = out.messages.iter().flatten().map(|m| m.body.as_ref().map_or(0, String::len)).sum();
+            let what = if got == 0 { "sqs:ReceiveMessage (empty)" } else { "sqs:ReceiveMessage" };
+            self.meter.add("poller", what, meter::sqs_requests(bytes));
             batch.extend(out.messages.unwrap_or_default());
             if batch.len() >= self.batch_size || batch.is_empty() || start.elapsed() >= self.window {
                 return Ok(batch);
@@ -109,6 +117,7 @@ impl Mapping {
                     })
                     .collect();
                 if !done.is_empty() {
+                    self.meter.add("poller", "sqs:DeleteMessageBatch", meter::Tally::requests(1.0));
                     let res =
                         sqs.delete_message_batch().queue_url(&self.queue_url).set_entries(Some(done)).send().await;
                     if let Err(e) = res {

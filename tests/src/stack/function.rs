@@ -2,6 +2,7 @@
 //! Lambda's environment and the template's, polling a Runtime API (`lambda-simulator`)
 //! for one invocation at a time.
 
+use super::meter::{self, Meter};
 use anyhow::{anyhow, bail, Context};
 use lambda_simulator::{InvocationBuilder, InvocationStatus, Simulator};
 use serde_json::Value;
@@ -48,6 +49,7 @@ pub struct Function {
     process: Mutex<tokio::process::Child>,
     exec: chrono::DateTime<chrono::Utc>,
     first: Option<String>,
+    meter: Meter,
 }
 
 impl std::fmt::Debug for Function {
@@ -60,12 +62,13 @@ impl Function {
     /// Start `spec`'s binary from `bin_dir` against a new Runtime API. `aws` holds what
     /// the execution role's credentials and the SDK endpoint would be.
     /// With `first`, that event is waiting before the process starts (see [`Function::cold_start`]).
+    /// Each invocation's billed duration goes to `meter`.
     pub async fn start(
         spec: FunctionSpec,
         binary: &Path,
-        region: &str,
-        aws: &BTreeMap<String, String>,
+        (region, aws): (&str, &BTreeMap<String, String>),
         first: Option<Value>,
+        meter: Meter,
     ) -> anyhow::Result<Self> {
         let simulator = Simulator::builder()
             .function_name(&spec.name)
@@ -87,7 +90,7 @@ impl Function {
         cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin").kill_on_drop(true);
         let exec = chrono::Utc::now();
         let process = cmd.spawn().with_context(|| format!("starting {}", binary.display()))?;
-        Ok(Self { spec, simulator, process: Mutex::new(process), exec, first })
+        Ok(Self { spec, simulator, process: Mutex::new(process), exec, first, meter })
     }
 
     fn invocation(spec: &FunctionSpec, payload: Value) -> anyhow::Result<lambda_simulator::Invocation> {
@@ -130,6 +133,11 @@ impl Function {
                 return Err(anyhow!("{}: {e}", self.spec.id));
             }
         };
+        let ended = state.response.as_ref().map(|r| r.received_at).or(state.error.as_ref().map(|e| e.received_at));
+        if let (Some(started), Some(ended)) = (state.started_at, ended) {
+            let took = (ended - started).to_std().unwrap_or_default();
+            self.meter.add(&self.spec.id, "lambda:Invoke", meter::lambda(took, self.spec.memory_mb));
+        }
         match state.status {
             InvocationStatus::Success => Ok(state.response.map(|r| r.payload).unwrap_or(Value::Null)),
             _ => {

@@ -10,6 +10,8 @@ pub mod apigw;
 pub mod esm;
 pub mod function;
 pub mod iam;
+pub mod load;
+pub mod meter;
 pub mod recorder;
 pub mod resources;
 pub mod scheduler;
@@ -114,6 +116,10 @@ pub struct Stack {
     pub calls: BTreeMap<String, recorder::Calls>,
     /// Each function's role, by function id.
     pub roles: BTreeMap<String, Vec<iam::Statement>>,
+    /// What the stack would be billed for so far.
+    pub meter: meter::Meter,
+    /// Function URLs (`http://127.0.0.1:port/`), by the function's logical id.
+    pub function_urls: BTreeMap<String, String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -166,9 +172,11 @@ impl Stack {
         let mut aws = aws_environment();
         aws.extend(opts.test_environment.clone());
         let mut tasks = Vec::new();
+        let meter = meter::Meter::default();
         let (mut functions, mut calls, mut roles) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for (id, props) in template.resources("AWS::Lambda::Function") {
-            let (f, recorded, role, proxy) = start_function(&template, &resolver, &opts, &aws, id, props).await?;
+            let (f, recorded, role, proxy) =
+                start_function(&template, &resolver, (&opts, &aws), id, props, &meter).await?;
             tasks.push(proxy);
             roles.insert(id.to_owned(), role);
             calls.insert(id.to_owned(), recorded);
@@ -179,24 +187,48 @@ impl Stack {
 
         let sqs = aws_sdk_sqs::Client::new(sdk);
         for (id, p) in template.resources("AWS::Lambda::EventSourceMapping") {
-            let m = mapping(&resolver, id, p, &by_arn)?;
+            let m = mapping(&resolver, id, p, &by_arn, &meter)?;
             tasks.push(tokio::spawn(m.run(sqs.clone(), resolver.region.clone())));
         }
         let listener = tokio::net::TcpListener::bind(opts.addr).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let routes = routes(&template, &resolver, &by_arn)?;
+        let m = meter.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = apigw::serve(listener, routes).await {
+            if let Err(e) = apigw::serve(listener, routes, ("apigw", m)).await {
                 tracing::error!(error = %e, "API Gateway stopped");
             }
         }));
+        let mut function_urls = BTreeMap::new();
+        for (id, p) in template.resources("AWS::Lambda::Url") {
+            let function = function_url(&template, &resolver, id, p, &by_arn)?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}/", listener.local_addr()?);
+            if let Some(c) = resolver.created.get_mut(id) {
+                c.attrs.insert("FunctionUrl".into(), url.clone());
+            }
+            function_urls.insert(function.spec.id.clone(), url);
+            let route = apigw::Route { method: "ANY".into(), path: "*".into(), function };
+            let m = meter.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = apigw::serve(listener, vec![route], ("function-url", m)).await {
+                    tracing::error!(error = %e, "Function URL stopped");
+                }
+            }));
+        }
         let scheduler_clock = scheduler::SchedulerClock::default();
         for (id, _) in template.resources("AWS::Scheduler::ScheduleGroup") {
             let group = resolver.created[id].reference.clone();
             let client = aws_sdk_scheduler::Client::new(sdk);
-            tasks.push(tokio::spawn(scheduler::run(client, group, by_arn.clone(), scheduler_clock.clone())));
+            tasks.push(tokio::spawn(scheduler::run(
+                client,
+                group,
+                by_arn.clone(),
+                scheduler_clock.clone(),
+                meter.clone(),
+            )));
         }
-        Ok(Self { url, operator_key, resolver, functions, scheduler_clock, calls, roles, tasks })
+        Ok(Self { url, operator_key, resolver, functions, scheduler_clock, calls, roles, meter, function_urls, tasks })
     }
 
     /// Every AWS request a function made that its role does not allow, as
@@ -228,10 +260,10 @@ impl Stack {
 async fn start_function(
     template: &Template,
     resolver: &Resolver,
-    opts: &StackOptions,
-    aws: &BTreeMap<String, String>,
+    (opts, aws): (&StackOptions, &BTreeMap<String, String>),
     id: &str,
     props: &serde_json::Map<String, Value>,
+    meter: &meter::Meter,
 ) -> anyhow::Result<(Function, recorder::Calls, Vec<iam::Statement>, tokio::task::JoinHandle<()>)> {
     let account = recorder::Account { region: resolver.region.clone(), account: template::ACCOUNT_ID.into() };
     let upstream = aws.get("AWS_ENDPOINT_URL").cloned().ok_or_else(|| anyhow!("AWS_ENDPOINT_URL (moto) is not set"))?;
@@ -241,7 +273,8 @@ async fn start_function(
     let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut env = aws.clone();
     env.insert("AWS_ENDPOINT_URL".into(), format!("http://{}", proxy.local_addr()?));
-    let task = tokio::spawn(recorder::serve(proxy, upstream, account, recorded.clone()));
+    let task =
+        tokio::spawn(recorder::serve(proxy, upstream, account, recorded.clone(), (id.to_owned(), meter.clone())));
     let role = props["Role"]["Fn::GetAtt"][0].as_str().ok_or_else(|| anyhow!("{id}: no role"))?;
     let role_props = template.resources("AWS::IAM::Role").into_iter().find(|(r, _)| *r == role);
     let role_props = resolver.resolve(&Value::Object(role_props.map(|(_, p)| p.clone()).unwrap_or_default()))?;
@@ -251,7 +284,7 @@ async fn start_function(
     };
     let first = opts.first_events.get(id).cloned();
     let measured = first.is_some();
-    let f = Function::start(spec, &binary, &resolver.region, &env, first).await?;
+    let f = Function::start(spec, &binary, (&resolver.region, &env), first, meter.clone()).await?;
     if measured {
         // One cold start at a time, so they are not measured against each other.
         f.cold_start().await?;
@@ -287,6 +320,7 @@ fn mapping(
     id: &str,
     props: &serde_json::Map<String, Value>,
     functions: &HashMap<String, Arc<Function>>,
+    meter: &meter::Meter,
 ) -> anyhow::Result<esm::Mapping> {
     let p = r.resolve(&Value::Object(props.clone()))?;
     let arn = p["EventSourceArn"].as_str().ok_or_else(|| anyhow!("{id}: no EventSourceArn"))?;
@@ -308,6 +342,7 @@ fn mapping(
         window: Duration::from_secs(p["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0)),
         report_failures: report,
         function,
+        meter: meter.clone(),
     })
 }
 
@@ -332,4 +367,35 @@ fn routes(
         }
     }
     Ok(out)
+}
+
+/// The function behind a Function URL. A public one (`AuthType: NONE`) answers only when
+/// the function's policy lets anyone call it both ways Lambda asks: `InvokeFunctionUrl`
+/// for that auth type, and `InvokeFunction` through the URL.
+fn function_url(
+    template: &Template,
+    r: &Resolver,
+    id: &str,
+    props: &serde_json::Map<String, Value>,
+    functions: &HashMap<String, Arc<Function>>,
+) -> anyhow::Result<Arc<Function>> {
+    let p = r.resolve(&Value::Object(props.clone()))?;
+    let arn = p["TargetFunctionArn"].as_str().unwrap_or_default();
+    let function = functions.get(arn).ok_or_else(|| anyhow!("{id}: no function {arn}"))?.clone();
+    if p["AuthType"] == "NONE" {
+        let mut granted = Vec::new();
+        for (_, perm) in template.resources("AWS::Lambda::Permission") {
+            let perm = r.resolve(&Value::Object(perm.clone()))?;
+            let target = perm["FunctionName"].as_str().unwrap_or_default();
+            if perm["Principal"] == "*" && (target == function.spec.name || target == function.spec.arn) {
+                granted.push(perm);
+            }
+        }
+        let url =
+            granted.iter().any(|g| g["Action"] == "lambda:InvokeFunctionUrl" && g["FunctionUrlAuthType"] == "NONE");
+        let invoke =
+            granted.iter().any(|g| g["Action"] == "lambda:InvokeFunction" && g["InvokedViaFunctionUrl"] == true);
+        anyhow::ensure!(url && invoke, "{id}: a public Function URL needs both lambda:InvokeFunctionUrl (FunctionUrlAuthType NONE) and lambda:InvokeFunction (InvokedViaFunctionUrl) granted to *");
+    }
+    Ok(function)
 }

@@ -1,7 +1,9 @@
 //! A recording proxy in front of moto, one per function: every AWS request a function
 //! makes passes through it and is written down as the IAM action it needs and the
-//! resource it names, which `iam.rs` then checks against the function's role.
+//! resource it names, which `iam.rs` then checks against the function's role, and
+//! counted as AWS would bill it (`meter.rs`).
 
+use super::meter::{self, Meter, Tally};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -153,12 +155,49 @@ pub fn classify(acct: &Account, method: &Method, uri: &Uri, headers: &HeaderMap,
     vec![call(format!("unknown:{method} {}", uri.path()), "*".into())]
 }
 
-/// Serve a proxy to `upstream` on `listener`, recording into `calls`, until dropped.
-pub async fn serve(listener: tokio::net::TcpListener, upstream: String, acct: Account, calls: Calls) {
+/// What one request is billed as: its operation (`dynamodb:PutItem`) and units.
+pub fn billed(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], answer: &[u8]) -> (String, Tally) {
+    let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        // Scheduler's REST API: its management requests are not billed, only its invocations.
+        let op = match *method {
+            Method::POST => "CreateSchedule",
+            Method::PUT => "UpdateSchedule",
+            Method::DELETE => "DeleteSchedule",
+            _ => "GetSchedule",
+        };
+        let what = if uri.path().starts_with("/schedules/") { op.to_owned() } else { uri.path().to_owned() };
+        return (format!("scheduler:{what}"), Tally::requests(1.0));
+    };
+    let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+    match prefix {
+        p if p.starts_with("DynamoDB") => (format!("dynamodb:{op}"), meter::dynamodb(op, &json(body), &json(answer))),
+        "AmazonSQS" => (format!("sqs:{op}"), meter::sqs_requests(body.len().max(answer.len()))),
+        // PutEvents bills each entry (per 64 KiB).
+        "AWSEvents" => {
+            (format!("events:{op}"), Tally::requests(json(body)["Entries"].as_array().map_or(1, Vec::len) as f64))
+        }
+        "TrentService" => (format!("kms:{op}"), Tally::requests(1.0)),
+        "AmazonSSM" => (format!("ssm:{op}"), Tally::requests(1.0)),
+        other => (format!("{other}:{op}"), Tally::requests(1.0)),
+    }
+}
+
+/// Serve a proxy to `upstream` on `listener` for function `who`, recording into `calls`
+/// and `meter`, until dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    upstream: String,
+    acct: Account,
+    calls: Calls,
+    (who, meter): (String, Meter),
+) {
     let http = reqwest::Client::new();
     let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (http, upstream, acct, calls) = (http.clone(), upstream.clone(), acct.clone(), calls.clone());
+        let (who, meter) = (who.clone(), meter.clone());
         async move {
+            let billing = (method.clone(), uri.clone(), headers.clone(), body.clone());
             let mut made = classify(&acct, &method, &uri, &headers, &body);
             let url = format!("{upstream}{}", uri.path_and_query().map_or("/", |p| p.as_str()));
             let mut req = http.request(method, url).body(body);
@@ -182,6 +221,8 @@ pub async fn serve(listener: tokio::net::TcpListener, upstream: String, acct: Ac
                         }
                     }
                     calls.lock().expect("calls").extend(made);
+                    let (what, tally) = billed(&billing.0, &billing.1, &billing.2, &billing.3, &bytes);
+                    meter.add(&who, &what, tally);
                     let mut out = Response::builder().status(status);
                     for (k, v) in &headers {
                         if k != "transfer-encoding" && k != "content-length" {

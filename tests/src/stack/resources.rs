@@ -15,8 +15,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Map, Value};
 
 /// Resource types that only the stack run itself stands for, or that nothing reads.
-const PLAYED: [&str; 8] = [
+const PLAYED: [&str; 9] = [
     "AWS::Lambda::Function",
+    "AWS::Lambda::Url",
     "AWS::Lambda::EventSourceMapping",
     "AWS::Lambda::Permission",
     "AWS::Lambda::EventInvokeConfig",
@@ -140,6 +141,12 @@ async fn create(
             let name = p.get("FunctionName").and_then(Value::as_str).unwrap_or(&generated).to_owned();
             c.attrs.insert("Arn".into(), account.arn("lambda", &format!("function:{name}")));
             c.reference = name;
+        }
+        // Its address is known once the stack run listens for it.
+        "AWS::Lambda::Url" => {
+            let target = p.get("TargetFunctionArn").and_then(Value::as_str).unwrap_or_default();
+            c.attrs.insert("FunctionArn".into(), target.to_owned());
+            c.reference = target.to_owned();
         }
         "AWS::SNS::Topic" => c.reference = account.arn("sns", &generated),
         _ => c.reference = generated,

@@ -5,6 +5,7 @@
 //! is deleted after it fired.
 
 use super::function::Function;
+use super::meter::{Meter, Tally};
 use chrono::{DateTime, Utc};
 use hookline_shared::schedule::{local_time, parse_rate, parse_timezone, Cron};
 use std::collections::HashMap;
@@ -58,11 +59,12 @@ pub async fn run(
     group: String,
     functions: HashMap<String, Arc<Function>>,
     clock: SchedulerClock,
+    meter: Meter,
 ) {
     // name → (expression, when it was last fired or first seen)
     let mut seen: HashMap<String, (String, DateTime<Utc>)> = HashMap::new();
     loop {
-        if let Err(e) = round(&client, &group, &functions, &mut seen, clock.now()).await {
+        if let Err(e) = round(&client, &group, &functions, &mut seen, (clock.now(), &meter)).await {
             tracing::error!(error = %e, "scheduler round failed");
         }
         tokio::time::sleep(TICK).await;
@@ -74,7 +76,7 @@ async fn round(
     group: &str,
     functions: &HashMap<String, Arc<Function>>,
     seen: &mut HashMap<String, (String, DateTime<Utc>)>,
-    now: DateTime<Utc>,
+    (now, meter): (DateTime<Utc>, &Meter),
 ) -> anyhow::Result<()> {
     let list = client.list_schedules().group_name(group).send().await?;
     for summary in list.schedules {
@@ -115,6 +117,7 @@ async fn round(
         };
         let payload: serde_json::Value = serde_json::from_str(&input).unwrap_or(serde_json::Value::String(input));
         // Scheduler invokes asynchronously; the function's own retries stand behind it.
+        meter.add("scheduler", "invocation", Tally::requests(1.0));
         if let Err(e) = function.invoke(payload).await {
             tracing::warn!(schedule = %name, error = %e, "target failed");
         }

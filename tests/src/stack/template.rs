@@ -1,10 +1,11 @@
 //! `template.yaml` as CloudFormation sees it after the SAM transform (expanded by
 //! `tests/stack/translate.py` with the official translator), and the intrinsic
 //! functions (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`) resolved against the
-//! resources the stack run created.
+//! resources the stack run created. Resources whose `Condition` is false for the
+//! parameters given are left out, as CloudFormation leaves them out.
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -30,7 +31,21 @@ impl Template {
         if !out.status.success() {
             bail!("the SAM transform failed: {}", String::from_utf8_lossy(&out.stderr));
         }
-        Ok(Self { json: serde_json::from_slice(&out.stdout)? })
+        let mut t = Self { json: serde_json::from_slice(&out.stdout)? };
+        let values = t.parameters(params);
+        let conditions = t.json["Conditions"].as_object().cloned().unwrap_or_default();
+        let mut dropped = Vec::new();
+        for (id, r) in t.json["Resources"].as_object().into_iter().flatten() {
+            if let Some(name) = r["Condition"].as_str() {
+                if !condition(&json!({ "Condition": name }), &conditions, &values)? {
+                    dropped.push(id.clone());
+                }
+            }
+        }
+        if let Some(resources) = t.json["Resources"].as_object_mut() {
+            resources.retain(|id, _| !dropped.contains(id));
+        }
+        Ok(t)
     }
 
     /// Every resource of `kind` (e.g. `AWS::SQS::Queue`), by logical id.
@@ -78,6 +93,39 @@ impl Template {
         }
         out
     }
+}
+
+/// A condition's value: `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` over parameters and
+/// other conditions.
+fn condition(c: &Value, all: &Map<String, Value>, params: &BTreeMap<String, String>) -> anyhow::Result<bool> {
+    let Some((k, arg)) = c.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
+        bail!("not a condition: {c}");
+    };
+    let args = || arg.as_array().into_iter().flatten();
+    let text = |v: &Value| -> anyhow::Result<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(o) if o.contains_key("Ref") => {
+                let name = o["Ref"].as_str().unwrap_or_default();
+                params.get(name).cloned().ok_or_else(|| anyhow!("condition: no parameter {name}"))
+            }
+            other => Ok(other.to_string()),
+        }
+    };
+    Ok(match k.as_str() {
+        "Condition" => {
+            let name = arg.as_str().unwrap_or_default();
+            condition(all.get(name).ok_or_else(|| anyhow!("no condition {name}"))?, all, params)?
+        }
+        "Fn::Equals" => {
+            let v: Vec<String> = args().map(text).collect::<anyhow::Result<_>>()?;
+            v.len() == 2 && v[0] == v[1]
+        }
+        "Fn::Not" => !condition(args().next().unwrap_or(&Value::Null), all, params)?,
+        "Fn::And" => args().map(|a| condition(a, all, params)).collect::<anyhow::Result<Vec<_>>>()?.iter().all(|b| *b),
+        "Fn::Or" => args().map(|a| condition(a, all, params)).collect::<anyhow::Result<Vec<_>>>()?.iter().any(|b| *b),
+        other => bail!("condition function {other} is not known to the stack run"),
+    })
 }
 
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
