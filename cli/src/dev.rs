@@ -178,7 +178,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(crate::serve::serve(listener, app, opts.read_timeout, stopped.clone())));
 
-    let verifier = Verify::new(store.clone(), deliveries.clone(), SystemClock, config.idempotency_ttl);
+    let verifier = Verify::new(store.clone(), deliveries.clone());
     tasks.push(tokio::spawn(stream(
         inbox.clone(),
         opts.visibility,

@@ -29,22 +29,43 @@ impl ConsumeError {
     }
 }
 
-/// What a queue consumer does with one message body; the runtimes (the SQS event source
+/// One queued message as its consumer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The body as sent.
+    pub body: &'a str,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+}
+
+impl<'a> Message<'a> {
+    /// A message received for the first time.
+    pub fn first(body: &'a str) -> Self {
+        Self { body, receive_count: 1 }
+    }
+
+    /// Whether an earlier receive may have done part of its work and stopped.
+    pub fn redelivered(&self) -> bool {
+        self.receive_count > 1
+    }
+}
+
+/// What a queue consumer does with one message; the runtimes (the SQS event source
 /// mapping in Lambda, [`crate::local::runtime::stream`] locally) call it.
 pub trait MessageHandler: Send + Sync {
     /// Handle one message; an error leaves it on the queue.
-    fn handle_message(&self, body: &str) -> impl Future<Output = Result<(), ConsumeError>> + Send;
+    fn handle_message(&self, message: Message<'_>) -> impl Future<Output = Result<(), ConsumeError>> + Send;
 }
 
-/// Run `handle` on every (message id, body) concurrently; return the ids that failed.
-pub async fn process<'a, F, Fut, E>(records: impl IntoIterator<Item = (&'a str, &'a str)>, handle: F) -> Vec<String>
+/// Run `handle` on every (message id, message) concurrently; return the ids that failed.
+pub async fn process<'a, F, Fut, E>(records: impl IntoIterator<Item = (&'a str, Message<'a>)>, handle: F) -> Vec<String>
 where
-    F: Fn(&'a str) -> Fut,
+    F: Fn(Message<'a>) -> Fut,
     Fut: Future<Output = Result<(), E>>,
     E: Display,
 {
-    let results = futures::future::join_all(records.into_iter().map(|(id, body)| {
-        let fut = handle(body);
+    let results = futures::future::join_all(records.into_iter().map(|(id, message)| {
+        let fut = handle(message);
         async move {
             match fut.await {
                 Ok(()) => None,
@@ -62,16 +83,22 @@ where
 /// The Lambda side: an `SqsEvent` in, an `SqsBatchResponse` naming only failures out.
 #[cfg(feature = "lambda")]
 pub mod lambda {
-    use super::MessageHandler;
+    use super::{Message, MessageHandler};
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
     use lambda_runtime::{service_fn, LambdaEvent};
 
     /// Process an SQS batch with `handler` (its messages concurrently).
     pub async fn handle_sqs_event<H: MessageHandler>(handler: &H, event: SqsEvent) -> SqsBatchResponse {
-        let records: Vec<(String, String)> =
-            event.records.into_iter().map(|r| (r.message_id.unwrap_or_default(), r.body.unwrap_or_default())).collect();
-        let failed =
-            super::process(records.iter().map(|(i, b)| (i.as_str(), b.as_str())), |b| handler.handle_message(b)).await;
+        let records: Vec<(String, String, u32)> = event
+            .records
+            .into_iter()
+            .map(|r| {
+                let count = r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+                (r.message_id.unwrap_or_default(), r.body.unwrap_or_default(), count)
+            })
+            .collect();
+        let messages = records.iter().map(|(i, b, n)| (i.as_str(), Message { body: b, receive_count: *n }));
+        let failed = super::process(messages, |m| handler.handle_message(m)).await;
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
             .into_iter()

@@ -24,8 +24,6 @@ const _: () = assert!(2 * MAX_BODY_LIMIT + ENVELOPE_BYTES <= MAX_QUEUE_MESSAGE_B
 pub struct Config {
     /// Largest accepted inbound body (`HOOKLINE_MAX_BODY_BYTES`, default and most 256 KiB).
     pub max_body_bytes: usize,
-    /// How long dedupe and publish keys are kept (`HOOKLINE_IDEMPOTENCY_TTL_SECS`, default 7 days).
-    pub idempotency_ttl: Duration,
     /// How long ingest trusts a cached source (`HOOKLINE_SOURCE_CACHE_SECS`, default 30 s).
     pub source_cache_ttl: Duration,
     /// The operator key that may create orgs (`HOOKLINE_OPERATOR_KEY`).
@@ -89,7 +87,6 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_body_bytes: MAX_BODY_LIMIT,
-            idempotency_ttl: Duration::from_secs(7 * 24 * 3600),
             source_cache_ttl: Duration::from_secs(30),
             operator_key: None,
             public_url: None,
@@ -120,9 +117,6 @@ impl Config {
                 });
             }
             c.max_body_bytes = v as usize;
-        }
-        if let Some(v) = number(&get, "HOOKLINE_IDEMPOTENCY_TTL_SECS")? {
-            c.idempotency_ttl = Duration::from_secs(v);
         }
         if let Some(v) = number(&get, "HOOKLINE_SOURCE_CACHE_SECS")? {
             c.source_cache_ttl = Duration::from_secs(v);

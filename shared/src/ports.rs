@@ -94,22 +94,6 @@ pub trait EventStore: Send + Sync {
     async fn list_events(&self, org: &OrgId, query: &EventQuery) -> Result<Page<Event>, StoreError>;
 }
 
-/// Outcome of claiming an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The key was free and now holds our value.
-    New,
-    /// The key was already claimed (and not expired), holding this value.
-    Existing(String),
-}
-
-/// Dedupe and publish keys (`idempotency` table).
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// Claim `key` for `ttl` with a conditional write, storing `value`.
-    async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError>;
-}
-
 /// Webhook endpoints (`subscriptions` table).
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
@@ -192,19 +176,11 @@ pub trait ScheduleStore: Send + Sync {
 
 /// Every store piece at once, for handlers that need several.
 pub trait Store:
-    OrgStore + SourceStore + EventStore + IdempotencyStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
+    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: OrgStore
-        + SourceStore
-        + EventStore
-        + IdempotencyStore
-        + EndpointStore
-        + AttemptStore
-        + ScheduleStore
-        + Clone
-        + 'static
+    T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
 {
 }
 

@@ -91,8 +91,7 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
         ScalarAttributeType, TimeToLiveSpecification,
     };
     let client = aws_sdk_dynamodb::Client::new(sdk);
-    let names =
-        TableNames { subscriptions: unique("subscriptions"), logs: unique("logs"), idempotency: unique("idempotency") };
+    let names = TableNames { subscriptions: unique("subscriptions"), logs: unique("logs") };
     let attr = |n: &str| {
         AttributeDefinition::builder()
             .attribute_name(n)
@@ -128,15 +127,7 @@ pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableN
         }
         req.send().await?;
     }
-    client
-        .create_table()
-        .table_name(&names.idempotency)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .send()
-        .await?;
-    for table in [&names.logs, &names.idempotency] {
+    for table in [&names.logs] {
         client
             .update_time_to_live()
             .table_name(table)

@@ -9,7 +9,7 @@ use hookline_shared::aws::{DynamoStore, SqsQueue};
 use hookline_shared::delivery::{Attempt, AttemptStatus, Endpoint, EndpointStatus, Urgency};
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
-use hookline_shared::ports::{AttemptQuery, Claim, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
+use hookline_shared::ports::{AttemptQuery, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
 use hookline_shared::schedule::{Job, Recurring, When};
 use hookline_shared::{
     ApiKey, ApiKeyRecord, AttemptId, EndpointId, Event, EventId, KeyHash, Org, OrgId, Plan, Provider, ScheduleId,
@@ -162,34 +162,15 @@ async fn events_insert_once_and_list_newest_first<S: Store>(store: S) {
     assert!(matches!(bad, Err(StoreError::InvalidCursor)));
 }
 
-async fn idempotency_keys_are_claimed_once_until_expiry<S: Store>(store: S) {
-    let now = Utc::now();
-    let ttl = Duration::from_secs(3600);
-    let key = format!("src#{}#id:evt_1", SourceId::new());
-    assert_eq!(store.claim(&key, "first", ttl, now).await.unwrap(), Claim::New);
-    assert_eq!(store.claim(&key, "second", ttl, now).await.unwrap(), Claim::Existing("first".into()));
-    assert_eq!(
-        store.claim(&key, "third", ttl, now + Days::minutes(59)).await.unwrap(),
-        Claim::Existing("first".into())
-    );
-    // Past its TTL the key is free again, even before the backend deletes it.
-    assert_eq!(store.claim(&key, "fourth", ttl, now + Days::minutes(61)).await.unwrap(), Claim::New);
-    assert_eq!(
-        store.claim(&key, "fifth", ttl, now + Days::minutes(62)).await.unwrap(),
-        Claim::Existing("fourth".into())
-    );
-}
-
-async fn concurrent_claims_have_one_winner<S: Store>(store: S) {
-    let now = Utc::now();
-    let key = format!("pub#{}", OrgId::new());
-    let claims = futures::future::join_all((0..8).map(|i| {
-        let store = store.clone();
-        let key = key.clone();
-        async move { store.claim(&key, &i.to_string(), Duration::from_secs(60), now).await.unwrap() }
+/// The event record is the dedupe claim: of concurrent copies, exactly one is recorded.
+async fn concurrent_inserts_of_an_event_have_one_winner<S: Store>(store: S) {
+    let e = event(&OrgId::new(), "invoice.paid", Utc::now().timestamp_millis());
+    let inserted = futures::future::join_all((0..8).map(|_| {
+        let (store, e) = (store.clone(), e.clone());
+        async move { store.insert_event(&e).await.unwrap() }
     }))
     .await;
-    assert_eq!(claims.iter().filter(|c| **c == Claim::New).count(), 1, "{claims:?}");
+    assert_eq!(inserted.iter().filter(|new| **new).count(), 1, "{inserted:?}");
 }
 
 async fn queue_delivers_until_acked<Q: Queue + QueueConsumer>(queue: Q) {
@@ -256,7 +237,7 @@ macro_rules! conformance {
 conformance!(
     local, aws;
     stores: orgs_and_keys, sources_are_scoped_to_their_org, events_insert_once_and_list_newest_first,
-            idempotency_keys_are_claimed_once_until_expiry, concurrent_claims_have_one_winner;
+            concurrent_inserts_of_an_event_have_one_winner;
     queues: queue_delivers_until_acked, queue_honours_delay
 );
 

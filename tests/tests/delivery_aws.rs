@@ -113,7 +113,7 @@ async fn delivery_flow_on_aws_adapters() {
     }
 
     // verify: a published event becomes one job per matching endpoint, on its urgency's queue.
-    let verify = Verify::new(store.clone(), deliveries.clone(), SystemClock, Duration::from_secs(3600));
+    let verify = Verify::new(store.clone(), deliveries.clone());
     let event_id = EventId::new();
     let msg = InboxMessage::Publish(PublishRequest {
         event_id: event_id.clone(),
@@ -279,7 +279,7 @@ async fn a_large_event_fans_out_to_every_endpoint_on_sqs() {
         store.create_endpoint(&ep, None).await.unwrap();
         ids.push(ep.id);
     }
-    let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
+    let verify = Verify::new(store.clone(), deliveries);
     let msg = InboxMessage::Publish(PublishRequest {
         event_id: EventId::new(),
         org_id: org.clone(),
@@ -326,7 +326,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
     };
     let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
     assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);
-    let verify = Verify::new(store.clone(), deliveries.clone(), SystemClock, Duration::from_secs(3600));
+    let verify = Verify::new(store.clone(), deliveries.clone());
     verify.handle(&msg).await.unwrap();
     let listed = hookline_shared::ports::EventStore::list_events(
         &store,

@@ -46,7 +46,7 @@ async fn inbound_flow_through_lambda_entry_points() {
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
     let ingest =
         hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
-    let verify = Verify::new(store.clone(), deliveries, SystemClock, config.idempotency_ttl);
+    let verify = Verify::new(store.clone(), deliveries);
 
     // Operator creates an org; the org creates a Stripe source.
     let (status, org) = call(
@@ -127,7 +127,7 @@ async fn sample_sqs_event_parses_and_publish_records_once() {
     let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let queue = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let deliveries = Deliveries { urgent: queue.clone(), regular: queue };
-    let verify = Verify::new(store.clone(), deliveries, SystemClock, Duration::from_secs(3600));
+    let verify = Verify::new(store.clone(), deliveries);
     let sample: SqsEvent = serde_json::from_str(include_str!("../../infra/events/verify-sqs.json")).unwrap();
     for _ in 0..2 {
         let res = hookline_shared::batch::lambda::handle_sqs_event(&verify, sample.clone()).await;

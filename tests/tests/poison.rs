@@ -82,7 +82,7 @@ async fn poison_messages_are_dead_lettered_beside_good_ones_on_sqs() {
     let org = OrgId::new();
     let ep = Endpoint::new(org.clone(), format!("{}/hook", rx.url), vec!["*".into()], chrono::Utc::now());
     assert!(store.create_endpoint(&ep, None).await.unwrap());
-    let verify = Verify::new(store.clone(), deliveries.clone(), SystemClock, Duration::from_secs(3600));
+    let verify = Verify::new(store.clone(), deliveries.clone());
     let policy = NetworkPolicy { allow_http: true, allow_loopback: true, allow: vec![] };
     let http = ReqwestSender::new(policy, Arc::new(SystemLookup)).unwrap();
     let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();

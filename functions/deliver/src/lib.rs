@@ -6,7 +6,7 @@
 //! those (partial batch response).
 
 use chrono::{DateTime, Utc};
-use hookline_shared::batch::{ConsumeError, MessageHandler};
+use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::delivery::{
     capped_body, send_event, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
     EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, RESPONSE_READ_CAP,
@@ -93,8 +93,8 @@ where
     O: OpsSink,
     C: Clock,
 {
-    async fn handle_message(&self, body: &str) -> Result<(), ConsumeError> {
-        self.handle(body).await.map(|_| ())
+    async fn handle_message(&self, message: Message<'_>) -> Result<(), ConsumeError> {
+        self.handle(message.body).await.map(|_| ())
     }
 }
 

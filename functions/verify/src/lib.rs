@@ -1,25 +1,23 @@
 //! `verify`: turn an accepted request from `inbox` into a new, genuine event.
 //!
-//! For each message: derive the dedupe key (per provider), claim it with a conditional
-//! write, and record the event under an id derived from that key. The order makes a
-//! crash at any point safe: a retry finds the key claimed but the event missing and
-//! records it then; a true duplicate finds both and is dropped.
-//!
-//! Routing (one delivery job per matching endpoint) happens before the event is
-//! recorded, so a crash in between re-routes on retry rather than losing deliveries:
-//! deliveries are at-least-once, and receivers dedupe by `webhook-id`.
+//! For each message: derive the dedupe key (per provider) and the event's id from it,
+//! record the event with one conditional write (the record is the dedupe claim), then
+//! route it: one delivery job per matching endpoint. A copy whose event is already
+//! recorded is a duplicate and dropped, unless the message itself is being received
+//! again: an earlier receive may have recorded the event and stopped before routing, so
+//! it routes again rather than lose deliveries. Deliveries are at-least-once, and
+//! receivers dedupe by `webhook-id`.
 
 use chrono::SubsecRound as _;
-use hookline_shared::batch::{ConsumeError, MessageHandler};
+use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
-use hookline_shared::ports::{Claim, Clock, EndpointStore, EventStore, IdempotencyStore, Queue};
+use hookline_shared::ports::{EndpointStore, EventStore, Queue};
 use hookline_shared::{
     event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,
-    StoreError, EVENT_TYPE_MAX, MAX_HOPS,
+    EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +26,9 @@ pub enum Outcome {
     Recorded(EventId),
     /// The event had been recorded before; this copy was dropped.
     Duplicate(EventId),
+    /// The event had been recorded by an earlier receive of this message, which may
+    /// have stopped before routing it; it was routed again.
+    Rerouted(EventId),
 }
 
 /// Why a message could not be processed (it stays on the queue).
@@ -35,53 +36,53 @@ pub type VerifyError = ConsumeError;
 
 /// The verify handler, generic over the store pieces it needs.
 #[derive(Debug, Clone)]
-pub struct Verify<S, Q, C> {
+pub struct Verify<S, Q> {
     store: S,
     deliveries: Deliveries<Q>,
-    clock: C,
-    dedupe_ttl: Duration,
 }
 
-impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> MessageHandler for Verify<S, Q, C> {
-    async fn handle_message(&self, body: &str) -> Result<(), ConsumeError> {
-        self.handle(body).await.map(|_| ())
+impl<S: EventStore + EndpointStore, Q: Queue> MessageHandler for Verify<S, Q> {
+    async fn handle_message(&self, message: Message<'_>) -> Result<(), ConsumeError> {
+        self.handle_received(message).await.map(|_| ())
     }
 }
 
-impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verify<S, Q, C> {
-    /// A handler keeping dedupe keys for `dedupe_ttl`, routing onto `deliveries`.
-    pub fn new(store: S, deliveries: Deliveries<Q>, clock: C, dedupe_ttl: Duration) -> Self {
-        Self { store, deliveries, clock, dedupe_ttl }
+impl<S: EventStore + EndpointStore, Q: Queue> Verify<S, Q> {
+    /// A handler recording into `store`, routing onto `deliveries`.
+    pub fn new(store: S, deliveries: Deliveries<Q>) -> Self {
+        Self { store, deliveries }
     }
 
-    /// Process one inbox message body, and log what became of its event.
+    /// Process an inbox message body received for the first time.
     pub async fn handle(&self, body: &str) -> Result<Outcome, VerifyError> {
-        let outcome = self.outcome(body).await?;
+        self.handle_received(Message::first(body)).await
+    }
+
+    /// Process one inbox message, and log what became of its event.
+    pub async fn handle_received(&self, message: Message<'_>) -> Result<Outcome, VerifyError> {
+        let outcome = self.outcome(message).await?;
         match &outcome {
             Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
             Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
+            Outcome::Rerouted(e) => tracing::info!(event = %e, "event routed again on a repeated receive"),
         }
         Ok(outcome)
     }
 
-    async fn outcome(&self, body: &str) -> Result<Outcome, VerifyError> {
-        let msg: InboxMessage = serde_json::from_str(body).map_err(ConsumeError::malformed)?;
-        let (key, event, id_from_key) = match msg {
+    async fn outcome(&self, message: Message<'_>) -> Result<Outcome, VerifyError> {
+        let msg: InboxMessage = serde_json::from_str(message.body).map_err(ConsumeError::malformed)?;
+        let event = match msg {
             InboxMessage::Inbound(req) => {
                 let echoed = self.echoed_event(&req).await?;
-                let (key, mut event) = inbound_event(req)?;
+                let mut event = inbound_event(req)?;
                 if let Some(earlier) = echoed {
                     event.hops = event.hops.max(earlier.hops.saturating_add(1));
                 }
-                (key, event, true)
+                event
             }
-            InboxMessage::Publish(p) => {
-                let id_from_key = p.id_from_key;
-                let (key, event) = published_event(p);
-                (key, event, id_from_key)
-            }
+            InboxMessage::Publish(p) => published_event(p),
         };
-        self.record(&key, event, id_from_key).await
+        self.record(event, message).await
     }
 
     /// The org's own event that a request carries as its `webhook-id`: one of our
@@ -125,43 +126,30 @@ impl<S: EventStore + IdempotencyStore + EndpointStore, Q: Queue, C: Clock> Verif
         Ok(urgent.len() + regular.len())
     }
 
-    /// Claim the key, route, record. `id_from_key`: the event's id follows from its key,
-    /// so a repeat that comes after the key expired finds the event itself.
-    async fn record(&self, key: &str, mut event: Event, id_from_key: bool) -> Result<Outcome, VerifyError> {
-        let now = self.clock.now();
-        let id = match self.store.claim(key, event.id.as_str(), self.dedupe_ttl, now).await? {
-            Claim::New if id_from_key && self.store.get_event(&event.org_id, &event.id).await?.is_some() => {
-                return Ok(Outcome::Duplicate(event.id));
-            }
-            Claim::New => event.id.clone(),
-            Claim::Existing(v) => {
-                let earlier: EventId =
-                    v.parse().map_err(|_| StoreError::Corrupt(format!("dedupe key {key} holds {v}")))?;
-                if self.store.get_event(&event.org_id, &earlier).await?.is_some() {
-                    return Ok(Outcome::Duplicate(earlier));
-                }
-                // Claimed by an attempt that stopped before recording: finish its work.
-                earlier
-            }
-        };
-        event.id = id.clone();
-        self.route(&event).await?;
+    /// Record, then route. The event's id follows from its dedupe key (or is the one the
+    /// publisher was given), so the conditional insert is the dedupe claim as well.
+    async fn record(&self, event: Event, message: Message<'_>) -> Result<Outcome, VerifyError> {
         if self.store.insert_event(&event).await? {
-            Ok(Outcome::Recorded(id))
-        } else {
-            Ok(Outcome::Duplicate(id))
+            self.route(&event).await?;
+            return Ok(Outcome::Recorded(event.id));
         }
+        if !message.redelivered() {
+            return Ok(Outcome::Duplicate(event.id));
+        }
+        // Route what was recorded, which may differ from this copy (its hops, its time).
+        let recorded = self.store.get_event(&event.org_id, &event.id).await?.unwrap_or(event);
+        self.route(&recorded).await?;
+        Ok(Outcome::Rerouted(recorded.id))
     }
 }
 
-/// The dedupe key and event of a provider's request. Event times are kept to the
-/// millisecond, because listings order by (time, id) at that precision.
-fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
+/// The event of a provider's request, its id derived from the source and the dedupe key.
+/// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
+fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
     let dedupe = dedupe_key(&req, json.as_ref(), &raw);
-    let key = format!("src#{}#{}", req.source_id, dedupe);
-    let event = Event {
+    Ok(Event {
         id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
         org_id: req.org_id.clone(),
         event_type: format!("{}.{}", req.source_name, provider_type(&req, json.as_ref())),
@@ -169,13 +157,11 @@ fn inbound_event(req: InboundRequest) -> Result<(String, Event), VerifyError> {
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
-    };
-    Ok((key, event))
+    })
 }
 
-fn published_event(p: PublishRequest) -> (String, Event) {
-    let key = format!("pub#{}#{}", p.org_id, p.event_id);
-    let event = Event {
+fn published_event(p: PublishRequest) -> Event {
+    Event {
         id: p.event_id,
         org_id: p.org_id,
         event_type: p.event_type,
@@ -183,8 +169,7 @@ fn published_event(p: PublishRequest) -> (String, Event) {
         source: None,
         created_at: p.received_at.trunc_subsecs(3),
         hops: 0,
-    };
-    (key, event)
+    }
 }
 
 fn json_str<'a>(json: Option<&'a serde_json::Value>, field: &str) -> Option<&'a str> {
@@ -237,24 +222,21 @@ mod tests {
     use hookline_shared::delivery::{Endpoint, EndpointStatus};
     use hookline_shared::local::{LocalDb, LocalStore};
     use hookline_shared::memory::MemoryQueue;
-    use hookline_shared::ports::{EventQuery, ManualClock};
+    use hookline_shared::ports::EventQuery;
 
     use hookline_shared::{Body, OrgId, SourceId};
 
-    type TestVerify = Verify<LocalStore, MemoryQueue, ManualClock>;
+    type TestVerify = Verify<LocalStore, MemoryQueue>;
 
     fn verify() -> (TestVerify, LocalStore) {
-        let (v, store, _, _) = verify_with_queues();
+        let (v, store, _) = verify_with_queues();
         (v, store)
     }
 
-    const DEDUPE_TTL: Duration = Duration::from_secs(7 * 86400);
-
-    fn verify_with_queues() -> (TestVerify, LocalStore, Deliveries<MemoryQueue>, ManualClock) {
+    fn verify_with_queues() -> (TestVerify, LocalStore, Deliveries<MemoryQueue>) {
         let store = LocalStore::new(LocalDb::in_memory().unwrap());
-        let clock = ManualClock::at(Utc.timestamp_opt(1_700_000_000, 0).unwrap());
         let queues = Deliveries { urgent: MemoryQueue::new(), regular: MemoryQueue::new() };
-        (Verify::new(store.clone(), queues.clone(), clock.clone(), DEDUPE_TTL), store, queues, clock)
+        (Verify::new(store.clone(), queues.clone()), store, queues)
     }
 
     fn inbound(provider: &str, headers: &[(&str, &str)], body: &str) -> InboundRequest {
@@ -327,15 +309,27 @@ mod tests {
         assert!(e.data["raw"].is_string());
     }
 
+    /// A receive that recorded the event and stopped before routing it leaves the event
+    /// recorded: another copy is a duplicate, but the same message coming back routes it.
     #[tokio::test]
-    async fn a_claim_without_its_event_is_finished_on_retry() {
-        let (v, store) = verify();
+    async fn an_event_recorded_but_not_routed_is_routed_when_its_message_comes_back() {
+        let (v, store, queues) = verify_with_queues();
+        let org = OrgId::derived(&[b"o"]);
+        store.create_endpoint(&endpoint(&org, &["*"], Urgency::Regular, true), None).await.unwrap();
         let req = inbound("stripe", &[], r#"{"id":"evt_crash","type":"a.b"}"#);
-        let (key, event) = inbound_event(req.clone()).unwrap();
-        // An earlier attempt claimed the key and stopped before recording.
-        store.claim(&key, event.id.as_str(), Duration::from_secs(60), Utc::now()).await.unwrap();
-        assert_eq!(v.handle(&msg(req.clone())).await.unwrap(), Outcome::Recorded(event.id.clone()));
-        assert_eq!(v.handle(&msg(req)).await.unwrap(), Outcome::Duplicate(event.id));
+        let event = inbound_event(req.clone()).unwrap();
+        assert!(store.insert_event(&event).await.unwrap(), "recorded, then the receive stopped");
+        let m = msg(req);
+        assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(event.id.clone()));
+        assert!(queues.regular.is_empty(), "a provider's repeat routes nothing");
+        let again = Message { body: &m, receive_count: 2 };
+        assert_eq!(v.handle_received(again).await.unwrap(), Outcome::Rerouted(event.id.clone()));
+        let jobs = queues.regular.take();
+        assert_eq!(jobs.len(), 1, "the message that came back routes its event");
+        let job: DeliveryJob = serde_json::from_str(&jobs[0].0).unwrap();
+        assert_eq!(job.payload.id, event.id);
+        let page = store.list_events(&org, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(page.items.len(), 1, "recorded once");
     }
 
     #[tokio::test]
@@ -361,9 +355,9 @@ mod tests {
         let (v, _) = verify();
         let good = msg(inbound("none", &[], "{}"));
         let records = [("a", good.as_str()), ("b", "garbage"), ("c", "{\"kind\":\"other\"}")];
+        let records = records.map(|(id, body)| (id, Message::first(body)));
         let v = &v;
-        let failed =
-            hookline_shared::batch::process(records, |body| async move { v.handle(body).await.map(|_| ()) }).await;
+        let failed = hookline_shared::batch::process(records, |m| v.handle_message(m)).await;
         assert_eq!(failed, ["b", "c"]);
     }
 
@@ -380,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn routes_one_job_per_matching_endpoint_by_urgency() {
-        let (v, store, queues, _) = verify_with_queues();
+        let (v, store, queues) = verify_with_queues();
         let org = OrgId::derived(&[b"o"]);
         let eps = [
             endpoint(&org, &["src.*"], Urgency::Regular, true),
@@ -409,31 +403,5 @@ mod tests {
         // A duplicate routes nothing.
         v.handle(&m).await.unwrap();
         assert!(queues.urgent.is_empty() && queues.regular.is_empty());
-    }
-
-    /// After its dedupe key expired, a repeat is still the event already recorded:
-    /// neither routed again nor recorded again.
-    #[tokio::test]
-    async fn a_repeat_after_the_dedupe_key_expired_is_still_a_duplicate() {
-        let (v, store, queues, clock) = verify_with_queues();
-        let org = OrgId::derived(&[b"o"]);
-        store.create_endpoint(&endpoint(&org, &["*"], Urgency::Regular, true), None).await.unwrap();
-        let inbound = msg(inbound("stripe", &[], r#"{"id":"evt_late","type":"invoice.paid"}"#));
-        let keyed = PublishRequest {
-            event_id: EventId::derived(&[b"org", b"key"]),
-            org_id: org.clone(),
-            event_type: "user.created".into(),
-            data: serde_json::json!({}),
-            received_at: clock.now(),
-            id_from_key: true,
-        };
-        let keyed = serde_json::to_string(&InboxMessage::Publish(keyed)).unwrap();
-        let Outcome::Recorded(first) = v.handle(&inbound).await.unwrap() else { panic!("first is new") };
-        let Outcome::Recorded(published) = v.handle(&keyed).await.unwrap() else { panic!("first is new") };
-        assert_eq!(queues.regular.take().len(), 2);
-        clock.set(clock.now() + DEDUPE_TTL + Duration::from_secs(1));
-        assert_eq!(v.handle(&inbound).await.unwrap(), Outcome::Duplicate(first));
-        assert_eq!(v.handle(&keyed).await.unwrap(), Outcome::Duplicate(published));
-        assert!(queues.regular.is_empty(), "a repeat is not delivered again");
     }
 }

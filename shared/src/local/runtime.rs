@@ -3,7 +3,7 @@
 //! timers (EventBridge Scheduler's part). `hookline dev` composes its workers from these.
 
 use super::{LocalQueue, LocalTimer};
-use crate::batch::MessageHandler;
+use crate::batch::{Message, MessageHandler};
 use crate::ports::QueueConsumer;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -75,7 +75,8 @@ pub async fn stream<H: MessageHandler + 'static>(
             let (slot, done) = (free.split(1), done.clone());
             let handler = handler.clone();
             tokio::spawn(async move {
-                match handler.handle_message(&m.body).await {
+                let message = Message { body: &m.body, receive_count: m.receive_count };
+                match handler.handle_message(message).await {
                     Ok(()) => {
                         let _ = done.send(m.receipt);
                     }

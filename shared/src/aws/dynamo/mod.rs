@@ -11,13 +11,11 @@
 //!   gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`.
 //!   Scheduled job `SCH#{id}`/`SCH`, listed per org through gsi1 `ORG#{org}#SCH`, and by
 //!   key (`ORG#{org}#KEY#{key}`) or recurring name (`ORG#{org}#REC#{name}`) through gsi2.
-//! - `idempotency` (pk): the key, its value, `expires_at` (epoch seconds, the TTL attribute).
 
 mod attempts;
 mod counted;
 mod endpoints;
 mod events;
-mod idempotency;
 mod jobs;
 mod orgs;
 mod query;
@@ -30,24 +28,21 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// The three table names (one stack per stage, so never hard-coded).
+/// The two table names (one stack per stage, so never hard-coded).
 #[derive(Debug, Clone)]
 pub struct TableNames {
     /// Orgs, keys, sources, endpoints and scheduled jobs.
     pub subscriptions: String,
-    /// Events and delivery attempts.
+    /// Events (each its own dedupe claim) and delivery attempts.
     pub logs: String,
-    /// Dedupe and publish keys.
-    pub idempotency: String,
 }
 
 impl TableNames {
-    /// From `HOOKLINE_SUBSCRIPTIONS_TABLE`, `HOOKLINE_LOGS_TABLE`, `HOOKLINE_IDEMPOTENCY_TABLE`.
+    /// From `HOOKLINE_SUBSCRIPTIONS_TABLE` and `HOOKLINE_LOGS_TABLE`.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
             subscriptions: super::required_env("HOOKLINE_SUBSCRIPTIONS_TABLE")?,
             logs: super::required_env("HOOKLINE_LOGS_TABLE")?,
-            idempotency: super::required_env("HOOKLINE_IDEMPOTENCY_TABLE")?,
         })
     }
 }

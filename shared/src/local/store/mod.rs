@@ -7,14 +7,11 @@ use crate::domain::{Event, Source};
 use crate::error::StoreError;
 use crate::ids::{AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
 use crate::ports::{
-    cursor, AttemptQuery, AttemptStore, Claim, EventQuery, EventStore, IdempotencyStore, JobQuery, Page, ScheduleStore,
-    SourceStore,
+    cursor, AttemptQuery, AttemptStore, EventQuery, EventStore, JobQuery, Page, ScheduleStore, SourceStore,
 };
 use crate::schedule::Job;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
-use std::time::Duration;
+use rusqlite::OptionalExtension;
 
 mod endpoints;
 mod keys;
@@ -184,36 +181,6 @@ impl EventStore for LocalStore {
             )
             .await?;
         Ok(Page::from_overfetch(items, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
-    }
-}
-
-#[async_trait]
-impl IdempotencyStore for LocalStore {
-    async fn claim(&self, key: &str, value: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
-        let now_s = now.timestamp();
-        let expires = now_s + ttl.as_secs() as i64;
-        let (key, value) = (key.to_owned(), value.to_owned());
-        let claim = self
-            .db
-            .call(move |conn| {
-                // One statement: insert, or take over an expired key; otherwise leave it alone.
-                let changed = conn
-                    .prepare_cached(
-                        "INSERT INTO idempotency (key, value, expires_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
-                         WHERE idempotency.expires_at <= ?4",
-                    )?
-                    .execute(params![key, value, expires, now_s])?;
-                if changed > 0 {
-                    return Ok(Claim::New);
-                }
-                let existing: String = conn
-                    .prepare_cached("SELECT value FROM idempotency WHERE key = ?1")?
-                    .query_row([key], |r| r.get(0))?;
-                Ok(Claim::Existing(existing))
-            })
-            .await?;
-        Ok(claim)
     }
 }
 
