@@ -25,20 +25,27 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 
-## Build each function's `bootstrap` for Lambda (x86_64) into target/lambda/<name>/.
+## Build each function's `bootstrap` for Lambda into target/lambda/<name>/: x86_64, or
+## ARCH=arm64 (needs the aarch64-unknown-linux-gnu target; deploy with Architecture=arm64).
+ARCH ?= x86_64
 build: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --x86-64 $(addprefix --bin ,$(FUNCTIONS))
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) \
+		$(addprefix --bin ,$(FUNCTIONS))
 
 ## sam build with the template as it is (uses cargo-lambda from the venv).
 sam-build: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --config-file infra/samconfig.toml
 
 ## Criterion benchmarks, then each function's cold start as Lambda runs its release
-## bootstrap (sizes, exec to first poll and to first answer, peak RSS). Not part of the test run.
+## bootstrap (sizes, exec to first poll and to first answer, peak RSS), then the cost of
+## steady runs at us-east-1 list prices (target/stack-cost.jsonl; see the README). Not
+## part of the test run.
 bench: build
 	cargo bench -p hookline-shared --bench signatures
 	cargo bench -p hookline-ingest --bench ingest
 	infra/stack.sh stack-cold-start
+	infra/stack.sh stack-cost > target/stack-cost.jsonl
+	$(VENV)/bin/python tests/stack/price.py target/stack-cost.jsonl
 
 ## Long property fuzzing: every parser of outside input (about 10 minutes), then the
 ## API's JSON bodies on a running hookline dev, then schemathesis on every operation.

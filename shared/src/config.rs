@@ -26,6 +26,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long ingest trusts a cached source (`HOOKLINE_SOURCE_CACHE_SECS`, default 30 s).
     pub source_cache_ttl: Duration,
+    /// How long `deliver` in Lambda reuses an endpoint it read (`HOOKLINE_ENDPOINT_CACHE_SECS`,
+    /// default 5 s; 0 reads it for every delivery).
+    pub endpoint_cache_ttl: Duration,
     /// The operator key that may create orgs (`HOOKLINE_OPERATOR_KEY`).
     pub operator_key: Option<Secret>,
     /// Public base URL used in `ingest_url` (`HOOKLINE_PUBLIC_URL`); relative when unset.
@@ -88,6 +91,7 @@ impl Default for Config {
         Self {
             max_body_bytes: MAX_BODY_LIMIT,
             source_cache_ttl: Duration::from_secs(30),
+            endpoint_cache_ttl: Duration::from_secs(5),
             operator_key: None,
             public_url: None,
             webhook_limits: WebhookLimits::default(),
@@ -120,6 +124,9 @@ impl Config {
         }
         if let Some(v) = number(&get, "HOOKLINE_SOURCE_CACHE_SECS")? {
             c.source_cache_ttl = Duration::from_secs(v);
+        }
+        if let Some(v) = number(&get, "HOOKLINE_ENDPOINT_CACHE_SECS")? {
+            c.endpoint_cache_ttl = Duration::from_secs(v);
         }
         c.operator_key = get("HOOKLINE_OPERATOR_KEY").filter(|k| !k.is_empty()).map(Secret::new);
         c.public_url = get("HOOKLINE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod batch;
 pub mod cache;
+pub mod coalesce;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -91,7 +91,9 @@ def main():
     if "--arch" in sys.argv:
         arch = sys.argv[sys.argv.index("--arch") + 1]
     with open(sys.argv[1]) as f:
-        reports = [json.loads(line) for line in f if line.strip()]
+        # The functions' own log lines share the output; reports are the lines with a scenario.
+        lines = [json.loads(line) for line in f if line.startswith("{")]
+    reports = [r for r in lines if "scenario" in r]
     for r in reports:
         text, _ = table(r, arch)
         print(text)

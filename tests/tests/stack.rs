@@ -226,21 +226,29 @@ async fn a_weekly_job_at_nine_in_berlin_is_fired_by_scheduler_and_delivered() {
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
+/// The AWS requests a delivery costs, counted on the stack as deployed (see the README's
+/// cost table). Per delivery, DynamoDB sees one write for the event (shared by its
+/// fan-out) and one for the attempt; reads are the endpoint list per event and what the
+/// caches let through. A read or a write added per delivery anywhere fails this.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_requests_each_delivery_costs_stay_what_they_are() {
+async fn each_delivery_costs_one_attempt_write_and_its_share_of_the_event() {
     use hookline_tests::stack::load::{self, Entry, Scenario};
     let (Some(sdk), Some(py)) = (moto().await, python()) else { return };
     let mut opts = StackOptions::for_tests(py).expect("stack options");
     opts.params.push(("IngestFunctionUrl".into(), "true".into()));
     let stack = Stack::start(&sdk, opts).await.expect("the stack starts");
     let receiver = Receiver::start().await;
-    for s in [
-        Scenario { name: "api1", events: 40, fan_out: 1, entry: Entry::Api },
-        Scenario { name: "api10", events: 10, fan_out: 10, entry: Entry::Api },
-        Scenario { name: "stripe", events: 40, fan_out: 1, entry: Entry::StripeFunctionUrl },
+    // (run, DynamoDB writes per delivery, reads per delivery below)
+    for (s, writes, reads) in [
+        (Scenario { name: "api1", events: 40, fan_out: 1, entry: Entry::Api }, 2.0, 1.5),
+        (Scenario { name: "api10", events: 10, fan_out: 10, entry: Entry::Api }, 1.1, 0.6),
+        (Scenario { name: "stripe", events: 40, fan_out: 1, entry: Entry::StripeFunctionUrl }, 2.0, 1.5),
     ] {
         let r = load::run(&stack, &receiver, s).await.expect("the run");
-        println!("{}", serde_json::to_string(&r).unwrap());
+        let lines: Vec<String> = r.lines.iter().map(|l| format!("{} {} {:?}", l.who, l.what, l.tally)).collect();
+        let (w, rd) = r.dynamodb_requests_per_delivery();
+        assert!((w - writes).abs() < 1e-9, "{}: {w} DynamoDB writes per delivery, not {writes}: {lines:#?}", s.name);
+        assert!(rd < reads, "{}: {rd} DynamoDB reads per delivery, {reads} at most: {lines:#?}", s.name);
     }
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }

@@ -19,8 +19,10 @@ use hookline_shared::ports::{
 use hookline_shared::{AttemptId, Event, EventId};
 use std::time::Duration;
 
+mod endpoints;
 mod gate;
 
+use endpoints::EndpointCache;
 use gate::{deferral_delay, EndpointGate};
 
 /// The longest delay a queue message can carry (SQS: 15 minutes).
@@ -48,6 +50,8 @@ pub struct Policies {
     /// slot of the handler. Unbounded by default: a Lambda handles one small batch at
     /// a time, and the template bounds `deliver`'s concurrency.
     pub max_open_per_endpoint: usize,
+    /// How long an endpoint read is reused (zero, the default: read per delivery).
+    pub endpoint_cache_ttl: Duration,
 }
 
 impl Default for Policies {
@@ -58,6 +62,7 @@ impl Default for Policies {
             disable: DisablePolicy::default(),
             max_chain_iterations: 10_000,
             max_open_per_endpoint: usize::MAX,
+            endpoint_cache_ttl: Duration::ZERO,
         }
     }
 }
@@ -82,6 +87,7 @@ pub struct Deliver<S, Q, T, H, O, C> {
     clock: C,
     policies: Policies,
     gate: EndpointGate,
+    endpoints: EndpointCache,
 }
 
 impl<S, Q, T, H, O, C> MessageHandler for Deliver<S, Q, T, H, O, C>
@@ -110,7 +116,8 @@ where
     /// A handler on these ports with these policies.
     pub fn new(store: S, queues: Deliveries<Q>, timer: T, http: H, ops: O, clock: C, policies: Policies) -> Self {
         let gate = EndpointGate::new(policies.max_open_per_endpoint);
-        Self { store, queues, timer, http, ops, clock, policies, gate }
+        let endpoints = EndpointCache::new(policies.endpoint_cache_ttl);
+        Self { store, queues, timer, http, ops, clock, policies, gate, endpoints }
     }
 
     /// Process one job from a deliveries queue.
@@ -129,7 +136,7 @@ where
     /// between), the repeat's outcome replaces it and is followed up. No repeat starts a
     /// second retry chain.
     pub async fn deliver(&self, job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
-        let Some(endpoint) = self.store.get_endpoint(&job.org_id, &job.endpoint_id).await? else {
+        let Some(endpoint) = self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? else {
             tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
             return Ok(None);
         };
@@ -395,6 +402,9 @@ where
             true
         })
         .await?;
+        if matches!(updated, Updated::Written(_)) {
+            self.endpoints.forget(&sent.org_id, &sent.id);
+        }
         if let (Updated::Written(ep), Some(reason)) = (updated, disabled_for) {
             self.ops
                 .emit(&OpsEvent {

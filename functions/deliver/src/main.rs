@@ -20,7 +20,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup))?,
         EventBridgeOps::from_env(&sdk)?,
         SystemClock,
-        Policies { max_chain_iterations: config.max_chain_iterations, ..Policies::default() },
+        Policies {
+            max_chain_iterations: config.max_chain_iterations,
+            endpoint_cache_ttl: config.endpoint_cache_ttl,
+            ..Policies::default()
+        },
     );
     hookline_shared::batch::lambda::run(deliver).await
 }

@@ -11,6 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// How long an invocation may wait behind others for the one process of its function.
+const QUEUE_ALLOWANCE: Duration = Duration::from_secs(120);
+
 /// What the stack run knows about a function from the template.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
@@ -124,7 +127,10 @@ impl Function {
     /// Invoke with `payload` and wait for the answer, as a synchronous invocation does.
     pub async fn invoke(&self, payload: Value) -> anyhow::Result<Value> {
         let id = self.simulator.enqueue(Self::invocation(&self.spec, payload)?).await;
-        let state = match self.simulator.wait_for_invocation_complete(&id, self.spec.timeout).await {
+        // One process serves one invocation at a time, where Lambda would start more: the
+        // wait includes the queue ahead of it, not only the function's own timeout.
+        let wait = self.spec.timeout + QUEUE_ALLOWANCE;
+        let state = match self.simulator.wait_for_invocation_complete(&id, wait).await {
             Ok(s) => s,
             Err(e) => {
                 if let Some(status) = self.process.lock().await.try_wait()? {

@@ -50,10 +50,17 @@ pub struct Report {
     pub lines: Vec<Line>,
 }
 
+/// DynamoDB operations that write.
+const WRITES: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+
 impl Report {
-    /// DynamoDB requests (reads and writes) per delivery, by `who` or by all.
-    pub fn dynamodb_requests_per_delivery(&self, who: Option<&str>) -> f64 {
-        meter::total(&self.lines, who, "dynamodb:").requests / self.deliveries as f64
+    /// DynamoDB requests per delivery, by every part of the stack: (writes, reads).
+    pub fn dynamodb_requests_per_delivery(&self) -> (f64, f64) {
+        let all = meter::total(&self.lines, None, "dynamodb:").requests;
+        let writes: f64 =
+            WRITES.iter().map(|op| meter::total(&self.lines, None, &format!("dynamodb:{op}")).requests).sum();
+        let n = self.deliveries as f64;
+        (writes / n, (all - writes) / n)
     }
 }
 
