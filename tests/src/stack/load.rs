@@ -121,7 +121,8 @@ pub async fn run(stack: &Stack, receiver: &Receiver, s: Scenario) -> anyhow::Res
     let ingest = match s.entry {
         Entry::Api => String::new(),
         Entry::StripeFunctionUrl => {
-            let src = json!({"name": s.name, "provider": "stripe", "secrets": [secret]});
+            // Named as a user would: its events are `stripe.*`.
+            let src = json!({"name": "stripe", "provider": "stripe", "secrets": [secret]});
             let source = post(&http, &format!("{}/v1/sources", stack.url), key, src).await?;
             let base = stack.function_urls.get("IngestFunction").context("ingest has no Function URL")?;
             format!("{base}in/{}", source["id"].as_str().unwrap_or_default())
