@@ -66,3 +66,29 @@ impl EndpointCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use hookline_shared::local::{LocalDb, LocalStore};
+
+    #[tokio::test]
+    async fn a_cached_endpoint_is_served_until_it_expires_or_is_forgotten() {
+        let store = LocalStore::new(LocalDb::in_memory().unwrap());
+        let ep = Endpoint::new(OrgId::new(), "https://a.example/hook".into(), vec!["*".into()], Utc::now());
+        store.create_endpoint(&ep, None).await.unwrap();
+        let (cached, uncached) = (EndpointCache::new(Duration::from_secs(60)), EndpointCache::new(Duration::ZERO));
+        assert_eq!(cached.get(&store, &ep.org_id, &ep.id).await.unwrap().unwrap().url, ep.url);
+
+        let moved = Endpoint { url: "https://b.example/hook".into(), version: ep.version + 1, ..ep.clone() };
+        assert!(store.put_endpoint_if(&moved, ep.version).await.unwrap());
+        let url = |e: Option<Endpoint>| e.unwrap().url;
+        assert_eq!(url(cached.get(&store, &ep.org_id, &ep.id).await.unwrap()), ep.url, "kept within its time");
+        assert_eq!(url(uncached.get(&store, &ep.org_id, &ep.id).await.unwrap()), moved.url, "zero: read each time");
+        cached.forget(&ep.org_id, &ep.id);
+        assert_eq!(url(cached.get(&store, &ep.org_id, &ep.id).await.unwrap()), moved.url, "read afresh");
+        let other_org = OrgId::new();
+        assert!(cached.get(&store, &other_org, &ep.id).await.unwrap().is_none(), "another org's id is not found");
+    }
+}
