@@ -328,12 +328,14 @@ impl Got {
 }
 
 type Scripts = std::collections::HashMap<String, Vec<(u16, String)>>;
+type RetryAfter = std::collections::HashMap<String, u64>;
 type Holds = std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>;
 
 /// A webhook receiver on 127.0.0.1:0 that records every request. Each path answers
 /// from its script (the n-th request gets the n-th answer, the last one repeats);
 /// unscripted paths answer 200 `{}`, and `/echo` answers a handshake's `magic`. A held
-/// path records each request at once but answers only once released.
+/// path records each request at once but answers only once released. A path given a
+/// `Retry-After` sends it with each of its failures.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     /// `http://127.0.0.1:port`.
@@ -341,6 +343,7 @@ pub struct Receiver {
     got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
     scripts: std::sync::Arc<std::sync::Mutex<Scripts>>,
     holds: std::sync::Arc<std::sync::Mutex<Holds>>,
+    retry_after: std::sync::Arc<std::sync::Mutex<RetryAfter>>,
 }
 
 impl Receiver {
@@ -349,9 +352,10 @@ impl Receiver {
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Got>::new()));
         let scripts = std::sync::Arc::new(std::sync::Mutex::new(Scripts::new()));
         let holds = std::sync::Arc::new(std::sync::Mutex::new(Holds::new()));
-        let (g, s, h) = (got.clone(), scripts.clone(), holds.clone());
+        let retry_after = std::sync::Arc::new(std::sync::Mutex::new(RetryAfter::new()));
+        let (g, s, h, ra) = (got.clone(), scripts.clone(), holds.clone(), retry_after.clone());
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-            let (g, s, h) = (g.clone(), s.clone(), h.clone());
+            let (g, s, h, ra) = (g.clone(), s.clone(), h.clone(), ra.clone());
             async move {
                 let path = req.uri().path().to_owned();
                 let headers = req
@@ -383,13 +387,17 @@ impl Receiver {
                         None => (200, "{}".to_owned()),
                     }
                 };
-                (http::StatusCode::from_u16(status).expect("status"), answer)
+                let mut headers = http::HeaderMap::new();
+                if let Some(secs) = ra.lock().expect("lock").get(&path).filter(|_| status >= 400) {
+                    headers.insert(http::header::RETRY_AFTER, (*secs).into());
+                }
+                (http::StatusCode::from_u16(status).expect("status"), headers, answer)
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, got, scripts, holds }
+        Self { url, got, scripts, holds, retry_after }
     }
 
     /// Hold every request to `path` unanswered until [`Receiver::release`].
@@ -410,6 +418,11 @@ impl Receiver {
             .lock()
             .expect("lock")
             .insert(path.to_owned(), script.iter().map(|(c, b)| (*c, (*b).to_owned())).collect());
+    }
+
+    /// Send `Retry-After: secs` with each failure on `path`.
+    pub fn retry_after(&self, path: &str, secs: u64) {
+        self.retry_after.lock().expect("lock").insert(path.to_owned(), secs);
     }
 
     /// Everything received on `path`.

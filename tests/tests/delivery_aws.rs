@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
-use hookline_deliver::{Deliver, Policies, TIMER_LEAD};
+use hookline_deliver::{Deliver, Policies};
 use hookline_schedule::{Fired, Schedule};
 use hookline_shared::aws::{at_expression, DynamoStore, EventBridgeOps, SqsQueue};
 use hookline_shared::delivery::{
-    AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, RetryPolicy, Urgency,
+    AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointSecret, EndpointStatus, RetryPolicy, Urgency, TIMER_LEAD,
 };
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{

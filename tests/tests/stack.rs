@@ -158,6 +158,58 @@ async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
+/// A retry further off than a queue can delay (15 minutes) waits on a one-off Scheduler
+/// schedule: deliver creates it, Scheduler fires it into `schedule` a minute early,
+/// `schedule` puts the job back on its queue for the rest, and the schedule is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retry_twenty_minutes_off_waits_on_a_schedule_and_comes_back_through_schedule() {
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
+    receiver.script("/later", &[(503, "busy"), (200, "ok")]);
+    receiver.retry_after("/later", 1200);
+    // Regular urgency: its policy lets an endpoint ask for up to 4 hours.
+    let url = format!("{}/later", receiver.url);
+    c.post(&key, "/v1/webhooks", json!({"url": url, "events": ["*"], "urgency": "regular"})).await;
+    c.post(&key, "/v1/events", json!({"type": "invoice.paid", "data": {"n": 1}})).await;
+    assert_eq!(receiver.wait_for("/later", 1, 60).await.len(), 1);
+
+    let scheduler = aws_sdk_scheduler::Client::new(&moto().await.expect("moto"));
+    let group = stack.reference("ScheduleGroup").to_owned();
+    let list = || async {
+        let out = scheduler.list_schedules().group_name(&group).send().await.expect("list schedules");
+        out.schedules.into_iter().filter_map(|s| s.name).collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let name = loop {
+        if let Some(n) = list().await.pop() {
+            break n;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let hooks = c.get(&key, "/v1/webhooks").await;
+            let logs =
+                c.get(&key, &format!("/v1/webhooks/{}/logs", hooks["data"][0]["id"].as_str().unwrap_or(""))).await;
+            panic!("no schedule was created for the retry: {logs}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let s = scheduler.get_schedule().group_name(&group).name(&name).send().await.expect("get schedule");
+    let at: chrono::NaiveDateTime = s
+        .schedule_expression()
+        .and_then(|e| e.strip_prefix("at(")?.strip_suffix(')')?.parse().ok())
+        .expect("an at() expression");
+    let ahead = at.and_utc() - chrono::Utc::now();
+    assert!(ahead > chrono::Duration::minutes(15), "the retry waits on the timer: {ahead}");
+    assert_eq!(s.target().map(|t| t.arn()), Some(stack.functions["ScheduleFunction"].spec.arn.as_str()));
+    assert_eq!(receiver.got("/later").len(), 1, "nothing before its time");
+
+    // Scheduler's clock reaches the schedule; the last minute rides on a queue delay.
+    stack.scheduler_clock.advance(ahead.to_std().expect("ahead") + Duration::from_secs(1));
+    let got = receiver.wait_for("/later", 2, 150).await;
+    assert_eq!(got.len(), 2, "the retry came back");
+    assert_eq!(got[0].headers.get("webhook-id"), got[1].headers.get("webhook-id"), "the same message");
+    assert!(list().await.is_empty(), "the one-off schedule deleted itself after it fired");
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_poison_message_ends_in_the_dead_letter_queue_while_its_batch_is_delivered() {
     let Some(Run { stack, c, key, receiver }) = start().await else { return };

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::delivery::{
     capped_body, send_event, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
-    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, RESPONSE_READ_CAP,
+    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, MAX_QUEUE_DELAY,
+    RESPONSE_READ_CAP, TIMER_LEAD,
 };
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::outbound::HttpSender;
@@ -24,12 +25,6 @@ mod gate;
 
 use endpoints::EndpointCache;
 use gate::{deferral_delay, EndpointGate};
-
-/// The longest delay a queue message can carry (SQS: 15 minutes).
-pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
-/// Timers fire this long before the attempt is due; the rest rides on a queue delay,
-/// so a retry lands to the second even though Scheduler fires to the minute.
-pub const TIMER_LEAD: Duration = Duration::from_secs(60);
 
 /// Why a job could not be processed (it stays on the queue).
 pub type DeliverError = ConsumeError;

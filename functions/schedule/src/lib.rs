@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use hookline_shared::batch::ConsumeError;
-use hookline_shared::delivery::Deliveries;
+use hookline_shared::delivery::{Deliveries, TIMER_LEAD};
 use hookline_shared::ports::TimerPayload;
 use hookline_shared::ports::{Clock, Queue, ScheduleStore, Timer};
 use hookline_shared::schedule::{Job, JobTimers};
@@ -49,7 +49,9 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
         let p: TimerPayload = serde_json::from_str(payload).map_err(ConsumeError::malformed)?;
         match p {
             TimerPayload::Delivery { due_at, urgency, job } => {
-                let residual = (due_at - self.clock.now()).to_std().unwrap_or_default().min(Duration::from_secs(900));
+                // The timer was set to fire its lead before the attempt is due, so no more
+                // than the lead is left, whatever this function's clock says.
+                let residual = (due_at - self.clock.now()).to_std().unwrap_or_default().min(TIMER_LEAD);
                 let body = serde_json::to_string(&job).map_err(ConsumeError::malformed)?;
                 self.deliveries.queue(urgency).send(&body, residual).await?;
                 Ok(Fired::Requeued(residual))
@@ -211,6 +213,9 @@ mod tests {
             Fired::Requeued(Duration::ZERO)
         );
         assert_eq!(s.queues.regular.take()[0].1, Duration::ZERO);
+        // A clock behind Scheduler's does not wait again: the timer fired, the lead is left.
+        s.clock.set(due - chrono::Duration::minutes(20));
+        assert_eq!(s.schedule.handle(&delivery(due, Urgency::Urgent), due).await.unwrap(), Fired::Requeued(TIMER_LEAD));
     }
 
     #[tokio::test]

@@ -56,7 +56,7 @@ impl Queue for SqsQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
-            .delay_seconds(delay.as_secs().min(900) as i32)
+            .delay_seconds(delay.min(crate::delivery::MAX_QUEUE_DELAY).as_secs() as i32)
             .send()
             .await
             .map_err(err)?;

@@ -123,6 +123,14 @@ pub struct Deliveries<Q> {
     pub regular: Q,
 }
 
+/// The longest delay a queue message can carry (SQS: 15 minutes); longer waits ride on a
+/// timer.
+pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(900);
+
+/// Timers fire this long before the attempt is due; the rest rides on a queue delay,
+/// so a retry lands to the second even though Scheduler fires to the minute.
+pub const TIMER_LEAD: Duration = Duration::from_secs(60);
+
 impl<Q> Deliveries<Q> {
     /// The queue for `urgency` (real-time never queues; it rides with urgent if asked).
     pub fn queue(&self, urgency: Urgency) -> &Q {

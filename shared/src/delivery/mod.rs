@@ -15,6 +15,6 @@ pub use endpoint::{
     filter_matches, parse_endpoint_url, validate_filters, Endpoint, EndpointSecret, EndpointStatus, FailureState,
     Urgency, NAME_PLACEHOLDER,
 };
-pub use job::{Deliveries, DeliveryJob, Payload};
+pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use send::{send_event, signature_headers, Outcome, RetryRule, SendOptions, HOPS_HEADER};
