@@ -304,3 +304,105 @@ async fn each_delivery_costs_one_attempt_write_and_its_share_of_the_event() {
     }
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
+
+/// Least privilege the other way. A tour of every path that writes: a Stripe event in;
+/// both urgencies with a retry each; a retry and a continuation too far off for a queue,
+/// on timers; endpoints disabled by a 410, enabled and replayed; a webhook changed,
+/// tested and deleted; a job created, changed, cancelled, and another run by Scheduler. After it, each write
+/// a role grants has been made at least once, or the grant is one too many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_write_a_role_grants_is_one_its_function_makes() {
+    let Some(Run { stack, c, key, receiver }) = start().await else { return };
+    let py = python().expect("python");
+    let hook = |path: &str, urgency: &str| json!({"url": format!("{}{path}", receiver.url), "events": ["*"], "urgency": urgency});
+    receiver.script("/flaky-urgent", &[(500, "no"), (200, "ok")]);
+    receiver.script("/flaky-regular", &[(500, "no"), (200, "ok")]);
+    receiver.script("/later", &[(503, "busy"), (200, "ok")]);
+    receiver.retry_after("/later", 1200);
+    receiver.script("/chain", &[(200, r#"{"continue": {"delay": "20m", "data": {"page": 2}}}"#)]);
+    receiver.script("/gone-urgent", &[(410, "gone")]);
+    receiver.script("/gone-regular", &[(410, "gone")]);
+    let mut ids = Vec::new();
+    for (path, urgency) in [
+        ("/gone-urgent", "urgent"),
+        ("/gone-regular", "regular"),
+        ("/flaky-urgent", "urgent"),
+        ("/flaky-regular", "regular"),
+        ("/later", "regular"),
+        ("/chain", "urgent"),
+    ] {
+        ids.push(c.post(&key, "/v1/webhooks", hook(path, urgency)).await["id"].as_str().expect("id").to_owned());
+    }
+
+    // One event in from Stripe, to every endpoint.
+    let secret = "whsec_stack_tour_secret_0001";
+    let source =
+        c.post(&key, "/v1/sources", json!({"name": "stripe", "provider": "stripe", "secrets": [secret]})).await;
+    let body = json!({"id": "evt_tour_1", "type": "charge.failed", "data": {"object": {}}}).to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = peer(&py, &["stripe", secret, &ts], body.as_bytes()).await.expect("peer").expect("signed");
+    let ingest = format!("{}/in/{}", stack.url, source["id"].as_str().expect("id"));
+    let res = c.http.post(&ingest).header("Stripe-Signature", sig).body(body).send().await.expect("ingest");
+    assert_eq!(res.status(), 200);
+    for (path, n) in [
+        ("/gone-urgent", 1),
+        ("/gone-regular", 1),
+        ("/flaky-urgent", 2),
+        ("/flaky-regular", 2),
+        ("/later", 1),
+        ("/chain", 1),
+    ] {
+        assert_eq!(receiver.wait_for(path, n, 60).await.len(), n, "{path}");
+    }
+
+    // The API's writes: a publish; a webhook changed, one tested, the disabled ones
+    // enabled and their failed deliveries replayed (each urgency); one deleted.
+    c.post(&key, "/v1/events", json!({"type": "order.placed", "data": {}})).await;
+    let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{}/test", ids[2]), None).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = c
+        .send(reqwest::Method::PATCH, &key, &format!("/v1/webhooks/{}", ids[3]), Some(json!({"description": "x"})))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    for id in &ids[..2] {
+        // The 410 is logged just after the receiver answered.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = c.get(&key, &format!("/v1/webhooks/{id}/logs")).await;
+            if logs["data"][0]["status"] == "failed" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no failed attempt: {logs}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{id}/enable"), None).await;
+        assert_eq!(status, 200, "{v}");
+        let replayed = c.post(&key, &format!("/v1/webhooks/{id}/replay"), json!({"since": since})).await;
+        assert!(replayed["replayed"].as_u64() >= Some(1), "{replayed}");
+    }
+    let (status, v) = c.send(reqwest::Method::DELETE, &key, &format!("/v1/webhooks/{}", ids[2]), None).await;
+    assert_eq!(status, 204, "{v}");
+
+    // Jobs: one created, changed and run by Scheduler; one created and cancelled.
+    let at = |mins| (chrono::Utc::now() + chrono::Duration::minutes(mins)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let run = c.post(&key, "/v1/schedules", json!({"type": "report.due", "at": at(30)})).await;
+    let run_id = run["id"].as_str().expect("id");
+    let (status, v) =
+        c.send(reqwest::Method::PATCH, &key, &format!("/v1/schedules/{run_id}"), Some(json!({"at": at(22)}))).await;
+    assert_eq!(status, 200, "{v}");
+    let gone = c.post(&key, "/v1/schedules", json!({"type": "report.due", "at": at(40)})).await;
+    let (status, v) = c
+        .send(reqwest::Method::DELETE, &key, &format!("/v1/schedules/{}", gone["id"].as_str().expect("id")), None)
+        .await;
+    assert_eq!(status, 204, "{v}");
+
+    // Scheduler's clock passes the long retry, the continuation and the job.
+    stack.scheduler_clock.advance(Duration::from_secs(25 * 60));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !stack.unused_writes().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(stack.unused_writes(), Vec::<String>::new(), "every granted write is made");
+    assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
+}

@@ -244,6 +244,17 @@ impl Stack {
         out
     }
 
+    /// Every write a function's role grants that it has not made so far, as
+    /// `function: sid: action on resource`.
+    pub fn unused_writes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, calls) in &self.calls {
+            let calls = calls.lock().expect("calls").clone();
+            out.extend(iam::unused_writes(&self.roles[id], &calls).into_iter().map(|u| format!("{id}: {u}")));
+        }
+        out
+    }
+
     /// The IAM actions function `id` has used so far.
     pub fn actions(&self, id: &str) -> std::collections::BTreeSet<String> {
         self.calls[id].lock().expect("calls").iter().map(|c| c.action.clone()).collect()
