@@ -6,10 +6,52 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::web::presented_key;
-use hookline_shared::{ApiKeyRecord, KeyHash, Org};
+use hookline_shared::{ApiKeyRecord, KeyHash, Org, Secret};
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use tokio::sync::OnceCell;
+
+/// Reads the operator key where it is kept (an SSM parameter in AWS): `None` when there
+/// is none, an error when it cannot be read now.
+pub type OperatorKeySource =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<Secret>, String>> + Send>> + Send + Sync>;
+
+/// The operator key's digest: given at start, or read from its source on the first
+/// operator request and kept once read, so a cold start never waits for it (most never
+/// see an operator request).
+pub(crate) struct OperatorKey {
+    digest: OnceCell<Option<[u8; 32]>>,
+    source: Option<OperatorKeySource>,
+}
+
+fn digest(key: &Secret) -> [u8; 32] {
+    Sha256::digest(key.expose().as_bytes()).into()
+}
+
+impl OperatorKey {
+    /// The key given, or none.
+    pub(crate) fn given(key: Option<&Secret>) -> Self {
+        Self { digest: OnceCell::new_with(Some(key.map(digest))), source: None }
+    }
+
+    /// The key `source` reads, when first needed.
+    pub(crate) fn read_from(source: OperatorKeySource) -> Self {
+        Self { digest: OnceCell::new(), source: Some(source) }
+    }
+
+    /// Its digest; a failed read is not kept, the next request tries again.
+    async fn digest(&self) -> Result<Option<[u8; 32]>, ApiError> {
+        let read = || async {
+            let Some(source) = &self.source else { return Ok(None) };
+            let key = source().await.map_err(|e| ApiError::Unavailable(format!("reading the operator key: {e}")))?;
+            Ok(key.as_ref().map(digest))
+        };
+        self.digest.get_or_try_init(read).await.copied()
+    }
+}
 
 /// The calling org.
 #[derive(Debug, Clone)]
@@ -56,14 +98,43 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S, Q, C>>) -> Result<Self, ApiError> {
-        let expected = api.operator_key_digest.as_ref().ok_or(ApiError::Unauthorized)?;
         let key = presented_key(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let expected = api.operator_key.digest().await?.ok_or(ApiError::Unauthorized)?;
         // Compare digests so neither content nor length leaks through timing.
         let got: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        if bool::from(got.ct_eq(expected)) {
+        if bool::from(got.ct_eq(&expected)) {
             Ok(OperatorAuth)
         } else {
             Err(ApiError::Unauthorized)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn the_operator_key_is_read_on_first_use_a_failure_is_not_kept_and_a_success_is() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let r = reads.clone();
+        let key = OperatorKey::read_from(Arc::new(move || {
+            let n = r.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                if n == 0 {
+                    Err("throttled".to_owned())
+                } else {
+                    Ok(Some(Secret::new("op_key")))
+                }
+            })
+        }));
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "nothing read before it is needed");
+        assert!(matches!(key.digest().await, Err(ApiError::Unavailable(_))));
+        let want: [u8; 32] = Sha256::digest(b"op_key").into();
+        assert_eq!(key.digest().await.unwrap(), Some(want));
+        assert_eq!(key.digest().await.unwrap(), Some(want));
+        assert_eq!(reads.load(Ordering::SeqCst), 2, "read again after the failure, then kept");
+        assert_eq!(OperatorKey::given(None).digest().await.unwrap(), None);
     }
 }

@@ -13,6 +13,7 @@ mod schedules;
 mod sources;
 mod webhooks;
 
+pub use auth::OperatorKeySource;
 pub use error::ApiError;
 pub use webhooks::API_REQUEST_TIMEOUT;
 
@@ -26,7 +27,6 @@ use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, ScheduleStore, SourceStore, Timer,
 };
 use hookline_shared::{Config, KeyHash, Org, SourceId};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The store pieces the API uses.
@@ -104,7 +104,7 @@ pub struct Api<S, Q, C> {
     store: S,
     inbox: Q,
     clock: C,
-    operator_key_digest: Option<[u8; 32]>,
+    operator_key: auth::OperatorKey,
     public_url: String,
     max_body: usize,
     on_source_change: Option<SourceChanged>,
@@ -130,7 +130,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             store,
             inbox,
             clock,
-            operator_key_digest: config.operator_key.as_ref().map(|k| Sha256::digest(k.expose().as_bytes()).into()),
+            operator_key: auth::OperatorKey::given(config.operator_key.as_ref()),
             public_url: config.public_url.clone().unwrap_or_default(),
             max_body: config.max_body_bytes,
             on_source_change: None,
@@ -141,6 +141,13 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
+    }
+
+    /// Read the operator key from `source` when an operator request first needs it,
+    /// instead of the configured one.
+    pub fn read_operator_key_from(mut self, source: OperatorKeySource) -> Self {
+        self.operator_key = auth::OperatorKey::read_from(source);
+        self
     }
 
     /// Call `f` whenever a source changes.

@@ -1,4 +1,4 @@
-//! Lambda entry point of `api`: read the operator key once, wire the AWS adapters, serve.
+//! Lambda entry point of `api`: wire the AWS adapters (the operator key read on first use), serve.
 
 use hookline_api::{router, Api, Handoffs};
 use hookline_shared::aws::{sdk_config, DynamoStore, SchedulerTimer, SqsQueue};
@@ -11,13 +11,8 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     hookline_shared::aws::init_tracing();
-    let mut config = Config::from_env()?;
+    let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    // The operator key lives in a SecureString parameter; it is read once, at start-up.
-    if let Ok(name) = std::env::var("HOOKLINE_OPERATOR_KEY_PARAM") {
-        let out = aws_sdk_ssm::Client::new(&sdk).get_parameter().name(name).with_decryption(true).send().await?;
-        config.operator_key = out.parameter.and_then(|p| p.value).map(Secret::new);
-    }
     let store = DynamoStore::from_env(&sdk)?;
     let inbox = SqsQueue::from_env(&sdk, "HOOKLINE_INBOX_URL")?;
     let handoffs = Handoffs {
@@ -25,5 +20,23 @@ async fn main() -> Result<(), lambda_http::Error> {
         deliveries: Deliveries::from_env(&sdk)?.map(|q| Arc::new(q) as Arc<dyn Queue>),
         timer: Arc::new(SchedulerTimer::from_env(&sdk)?),
     };
-    lambda_http::run(router(Api::new(store, inbox, handoffs, SystemClock, &config))).await
+    let mut api = Api::new(store, inbox, handoffs, SystemClock, &config);
+    // The operator key lives in a SecureString parameter, read when first needed.
+    if let Ok(name) = std::env::var("HOOKLINE_OPERATOR_KEY_PARAM") {
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        api = api.read_operator_key_from(Arc::new(move || {
+            let (ssm, name) = (ssm.clone(), name.clone());
+            Box::pin(async move {
+                let out = ssm
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| aws_sdk_ssm::error::DisplayErrorContext(e).to_string())?;
+                Ok(out.parameter.and_then(|p| p.value).map(Secret::new))
+            })
+        }));
+    }
+    lambda_http::run(router(api)).await
 }

@@ -29,9 +29,12 @@ pub fn init_tracing() {
         .init();
 }
 
-/// Load the SDK configuration the standard way (environment, profile, IMDS/role).
+/// Load the SDK configuration the standard way (environment, profile, IMDS/role), with
+/// an HTTPS client on rustls and ring: the one TLS stack every binary already has.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http).load().await
 }
 
 /// Read a required environment variable, naming it in the error.
