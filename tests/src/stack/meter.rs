@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Billing units of one kind of request.
@@ -57,9 +57,17 @@ pub struct Line {
     pub tally: Tally,
 }
 
+/// Each table's global secondary indexes, by the table's name: the attribute each
+/// index is partitioned on. Every index of the template projects all attributes, so an
+/// item written with that attribute is written again, whole, to the index.
+pub type Indexes = HashMap<String, Vec<String>>;
+
 /// Everything a stack has been billed for so far, shared by its parts.
 #[derive(Debug, Clone, Default)]
-pub struct Meter(Arc<Mutex<BTreeMap<(String, String), Tally>>>);
+pub struct Meter {
+    counts: Arc<Mutex<BTreeMap<(String, String), Tally>>>,
+    indexes: Arc<Mutex<Arc<Indexes>>>,
+}
 
 /// A meter's reading.
 pub type Reading = BTreeMap<(String, String), Tally>;
@@ -67,13 +75,23 @@ pub type Reading = BTreeMap<(String, String), Tally>;
 impl Meter {
     /// Count `tally` for `who` doing `what`.
     pub fn add(&self, who: &str, what: &str, tally: Tally) {
-        let mut m = self.0.lock().expect("meter");
+        let mut m = self.counts.lock().expect("meter");
         m.entry((who.to_owned(), what.to_owned())).or_default().add(&tally);
     }
 
     /// The reading now.
     pub fn read(&self) -> Reading {
-        self.0.lock().expect("meter").clone()
+        self.counts.lock().expect("meter").clone()
+    }
+
+    /// The tables' indexes, once they are created.
+    pub fn set_indexes(&self, indexes: Indexes) {
+        *self.indexes.lock().expect("meter") = Arc::new(indexes);
+    }
+
+    /// The tables' indexes.
+    pub fn indexes(&self) -> Arc<Indexes> {
+        self.indexes.lock().expect("meter").clone()
     }
 
     /// What was counted since `before`.
@@ -130,16 +148,23 @@ fn units(bytes: usize, per: usize) -> f64 {
     bytes.div_ceil(per).max(1) as f64
 }
 
+/// The write units of `item` in `table`: the table's, and each index's the item is in.
+fn item_writes(indexes: &Indexes, table: &str, item: &Value) -> f64 {
+    let copies = 1 + indexes.get(table).into_iter().flatten().filter(|a| item.get(a.as_str()).is_some()).count();
+    copies as f64 * units(item_size(item), 1024)
+}
+
 /// The units one DynamoDB request consumes, from its request and its answer.
-pub fn dynamodb(op: &str, request: &Value, answer: &Value) -> Tally {
+pub fn dynamodb(op: &str, request: &Value, answer: &Value, indexes: &Indexes) -> Tally {
+    let table = request["TableName"].as_str().unwrap_or_default();
     // Eventually consistent reads cost half.
     let read_factor = |r: &Value| if r["ConsistentRead"] == Value::Bool(true) { 1.0 } else { 0.5 };
     let write = |w: f64| Tally { requests: 1.0, write_units: w, ..Tally::default() };
     let read = |r: f64| Tally { requests: 1.0, read_units: r, ..Tally::default() };
     let items = |v: &Value| v.as_array().into_iter().flatten().map(item_size).sum::<usize>();
     match op {
-        "PutItem" => write(units(item_size(&request["Item"]), 1024)),
-        "UpdateItem" | "DeleteItem" => write(units(item_size(&answer["Attributes"]), 1024)),
+        "PutItem" => write(item_writes(indexes, table, &request["Item"])),
+        "UpdateItem" | "DeleteItem" => write(item_writes(indexes, table, &answer["Attributes"])),
         "GetItem" => read(units(item_size(&answer["Item"]), 4096) * read_factor(request)),
         "Query" | "Scan" => read(units(items(&answer["Items"]), 4096) * read_factor(request)),
         "BatchWriteItem" => write(
@@ -147,8 +172,8 @@ pub fn dynamodb(op: &str, request: &Value, answer: &Value) -> Tally {
                 .as_object()
                 .into_iter()
                 .flatten()
-                .flat_map(|(_, reqs)| reqs.as_array().into_iter().flatten())
-                .map(|r| units(item_size(&r["PutRequest"]["Item"]), 1024))
+                .flat_map(|(t, reqs)| reqs.as_array().into_iter().flatten().map(move |r| (t, r)))
+                .map(|(t, r)| item_writes(indexes, t, &r["PutRequest"]["Item"]))
                 .sum(),
         ),
         "BatchGetItem" => read(
@@ -166,7 +191,9 @@ pub fn dynamodb(op: &str, request: &Value, answer: &Value) -> Tally {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|i| 2.0 * units(item_size(&i["Put"]["Item"]), 1024))
+                .map(|i| {
+                    2.0 * item_writes(indexes, i["Put"]["TableName"].as_str().unwrap_or_default(), &i["Put"]["Item"])
+                })
                 .sum(),
         ),
         "TransactGetItems" => read(
@@ -202,15 +229,22 @@ mod tests {
         // "pk" (2) + "a" (1) + 1,000 bytes, "n" (1) + "12345" (3 + 1): over 1 KiB is two write units.
         let item = json!({"pk": {"S": "ab"}, "n": {"N": "12345"}, "a": {"S": "x".repeat(1020)}});
         assert_eq!(item_size(&item), 2 + 2 + 1 + 4 + 1 + 1020);
-        assert_eq!(dynamodb("PutItem", &json!({"Item": item}), &json!({})).write_units, 2.0);
+        let none = Indexes::new();
+        assert_eq!(dynamodb("PutItem", &json!({"Item": item}), &json!({}), &none).write_units, 2.0);
+        // An item with an index's key is written to that index too.
+        let indexes: Indexes = [("t".to_owned(), vec!["gsi1pk".to_owned(), "gsi2pk".to_owned()])].into();
+        let indexed = json!({"pk": {"S": "ab"}, "gsi1pk": {"S": "o"}});
+        let put =
+            |table: &str| dynamodb("PutItem", &json!({"TableName": table, "Item": indexed}), &json!({}), &indexes);
+        assert_eq!((put("t").write_units, put("other").write_units), (2.0, 1.0));
         let small = json!({"pk": {"S": "ab"}, "m": {"M": {"k": {"BOOL": true}}}});
         // "m": 3 + (1 + "k" + 1)
         assert_eq!(item_size(&small), 4 + 1 + 3 + 1 + 1 + 1);
-        let get = dynamodb("GetItem", &json!({}), &json!({"Item": small}));
+        let get = dynamodb("GetItem", &json!({}), &json!({"Item": small}), &none);
         assert_eq!((get.requests, get.read_units), (1.0, 0.5));
-        let strong = dynamodb("GetItem", &json!({"ConsistentRead": true}), &json!({}));
+        let strong = dynamodb("GetItem", &json!({"ConsistentRead": true}), &json!({}), &none);
         assert_eq!(strong.read_units, 1.0, "a miss still costs a unit");
-        let q = dynamodb("Query", &json!({}), &json!({"Items": [{"a": {"S": "x".repeat(5000)}}]}));
+        let q = dynamodb("Query", &json!({}), &json!({"Items": [{"a": {"S": "x".repeat(5000)}}]}), &none);
         assert_eq!(q.read_units, 1.0, "5 KB is two 4 KB units, halved");
         assert_eq!(sqs_requests(64 * 1024 + 1).requests, 2.0);
         let l = lambda(std::time::Duration::from_micros(2_100), 512);

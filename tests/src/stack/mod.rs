@@ -173,6 +173,7 @@ impl Stack {
         aws.extend(opts.test_environment.clone());
         let mut tasks = Vec::new();
         let meter = meter::Meter::default();
+        meter.set_indexes(table_indexes(&template, &resolver));
         let (mut functions, mut calls, mut roles) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for (id, props) in template.resources("AWS::Lambda::Function") {
             let (f, recorded, role, proxy) =
@@ -264,6 +265,25 @@ impl Stack {
     pub fn reference(&self, id: &str) -> &str {
         &self.resolver.created[id].reference
     }
+}
+
+/// Each created table's indexes: the attribute each is partitioned on.
+fn table_indexes(template: &Template, resolver: &Resolver) -> meter::Indexes {
+    template
+        .resources("AWS::DynamoDB::Table")
+        .into_iter()
+        .map(|(id, p)| {
+            let keys = p["GlobalSecondaryIndexes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["KeySchema"].as_array().into_iter().flatten())
+                .filter(|k| k["KeyType"] == "HASH")
+                .filter_map(|k| k["AttributeName"].as_str().map(str::to_owned))
+                .collect();
+            (resolver.created[id].reference.clone(), keys)
+        })
+        .collect()
 }
 
 /// Start one function behind its own recorder: the function, what it records, its

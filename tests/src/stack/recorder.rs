@@ -156,7 +156,12 @@ pub fn classify(acct: &Account, method: &Method, uri: &Uri, headers: &HeaderMap,
 }
 
 /// What one request is billed as: its operation (`dynamodb:PutItem`) and units.
-pub fn billed(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], answer: &[u8]) -> (String, Tally) {
+pub fn billed(
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    body: &[u8],
+    answer: &[u8],
+    indexes: &meter::Indexes,
+) -> (String, Tally) {
     let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
         // Scheduler's REST API: its management requests are not billed, only its invocations.
@@ -171,7 +176,9 @@ pub fn billed(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], answ
     };
     let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
     match prefix {
-        p if p.starts_with("DynamoDB") => (format!("dynamodb:{op}"), meter::dynamodb(op, &json(body), &json(answer))),
+        p if p.starts_with("DynamoDB") => {
+            (format!("dynamodb:{op}"), meter::dynamodb(op, &json(body), &json(answer), indexes))
+        }
         "AmazonSQS" => (format!("sqs:{op}"), meter::sqs_requests(body.len().max(answer.len()))),
         // PutEvents bills each entry (per 64 KiB).
         "AWSEvents" => {
@@ -221,7 +228,8 @@ pub async fn serve(
                         }
                     }
                     calls.lock().expect("calls").extend(made);
-                    let (what, tally) = billed(&billing.0, &billing.1, &billing.2, &billing.3, &bytes);
+                    let (what, tally) =
+                        billed((&billing.0, &billing.1, &billing.2), &billing.3, &bytes, &meter.indexes());
                     meter.add(&who, &what, tally);
                     let mut out = Response::builder().status(status);
                     for (k, v) in &headers {
