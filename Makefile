@@ -37,7 +37,7 @@ build: $(STAMP)
 sam-build: $(STAMP)
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=s PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --config-file infra/samconfig.toml
 
-## Criterion benchmarks, then each function's cold start as Lambda runs its release
+## Criterion benchmarks, then each function's cold start as Lambda runs its `make build`
 ## bootstrap (sizes, exec to first poll and to first answer, peak RSS), then the cost of
 ## steady runs at us-east-1 list prices (target/stack-cost.jsonl; see the README). Not
 ## part of the test run.

@@ -2,7 +2,7 @@
 # `make stack`: the SAM stack as AWS runs it, on this machine: moto for the AWS services,
 # the functions' real binaries under a Lambda Runtime API, API Gateway, the SQS event
 # source mappings and Scheduler played from template.yaml. Ctrl-C stops it all.
-# `infra/stack.sh stack-cold-start` measures the release bootstraps' cold starts instead.
+# `infra/stack.sh stack-cold-start` measures the `make build` bootstraps' cold starts instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="$PWD/.venv"

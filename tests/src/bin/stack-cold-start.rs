@@ -1,4 +1,4 @@
-//! `make bench` (after `make build`): each function's release bootstrap as Lambda
+//! `make bench` (after `make build`): each function's `make build` bootstrap as Lambda
 //! packages it, started by the stack run with one event already waiting, as a cold start
 //! is. Prints a Markdown table: stripped size, zip size, exec → first poll, exec → first
 //! answer, peak resident memory after the first event.

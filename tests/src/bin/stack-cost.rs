@@ -1,4 +1,4 @@
-//! `make bench` (after `make build`): the release bootstraps in the stack run, with
+//! `make bench` (after `make build`): the `make build` bootstraps in the stack run, with
 //! ingest's Function URL on, metered through three steady runs (events through the API
 //! at fan-out 1 and 10, Stripe events through the Function URL). Prints one JSON report
 //! per run for `tests/stack/price.py`. `HOOKLINE_COST_EVENTS` sets the events per run
