@@ -65,7 +65,7 @@ impl Report {
 }
 
 /// The Stripe event the Stripe run sends (1.6 KB, a `charge.failed` as Stripe sends it).
-pub fn stripe_charge_failed(n: usize) -> anyhow::Result<Value> {
+fn stripe_charge_failed(n: usize) -> anyhow::Result<Value> {
     let text = include_str!("../../stack/charge.failed.json");
     let mut v: Value = serde_json::from_str(text)?;
     v["id"] = json!(format!("evt_load_{n:08}"));

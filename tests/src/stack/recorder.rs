@@ -92,6 +92,16 @@ fn dynamo_calls(acct: &Account, op: &str, body: &Value) -> Vec<Call> {
     vec![Call { action: format!("dynamodb:{op}"), resource: table(body), leading_keys: keys }]
 }
 
+/// The operation of a request to Scheduler's REST API (`/schedules/{name}`).
+fn schedule_op(method: &Method) -> &'static str {
+    match *method {
+        Method::POST => "CreateSchedule",
+        Method::PUT => "UpdateSchedule",
+        Method::DELETE => "DeleteSchedule",
+        _ => "GetSchedule",
+    }
+}
+
 /// The IAM actions and resources of one request.
 pub fn classify(acct: &Account, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<Call> {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -139,12 +149,7 @@ pub fn classify(acct: &Account, method: &Method, uri: &Uri, headers: &HeaderMap,
             .map(|(_, v)| v.clone())
             .or_else(|| json["GroupName"].as_str().map(str::to_owned))
             .unwrap_or_else(|| "default".into());
-        let op = match *method {
-            Method::POST => "CreateSchedule",
-            Method::PUT => "UpdateSchedule",
-            Method::DELETE => "DeleteSchedule",
-            _ => "GetSchedule",
-        };
+        let op = schedule_op(method);
         let mut calls =
             vec![call(format!("scheduler:{op}"), acct.arn("scheduler", &format!("schedule/{group}/{name}")))];
         if let Some(role) = json["Target"]["RoleArn"].as_str() {
@@ -165,13 +170,8 @@ pub fn billed(
     let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
         // Scheduler's REST API: its management requests are not billed, only its invocations.
-        let op = match *method {
-            Method::POST => "CreateSchedule",
-            Method::PUT => "UpdateSchedule",
-            Method::DELETE => "DeleteSchedule",
-            _ => "GetSchedule",
-        };
-        let what = if uri.path().starts_with("/schedules/") { op.to_owned() } else { uri.path().to_owned() };
+        let what =
+            if uri.path().starts_with("/schedules/") { schedule_op(method).to_owned() } else { uri.path().to_owned() };
         return (format!("scheduler:{what}"), Tally::requests(1.0));
     };
     let (prefix, op) = target.split_once('.').unwrap_or((target, ""));

@@ -251,3 +251,34 @@ impl Resolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn conditions_are_evaluated_over_parameters_and_each_other() {
+        let all: Map<String, Value> = serde_json::from_value(json!({
+            "WithUrl": {"Fn::Equals": [{"Ref": "IngestFunctionUrl"}, "true"]},
+            "Arm": {"Fn::Equals": [{"Ref": "Architecture"}, "arm64"]},
+            "UrlOnArm": {"Fn::And": [{"Condition": "WithUrl"}, {"Condition": "Arm"}]},
+            "UrlOrArm": {"Fn::Or": [{"Condition": "WithUrl"}, {"Condition": "Arm"}]},
+            "NoUrl": {"Fn::Not": [{"Condition": "WithUrl"}]},
+        }))
+        .unwrap();
+        let eval = |url: &str, arch: &str, name: &str| {
+            let params: BTreeMap<String, String> =
+                [("IngestFunctionUrl".to_owned(), url.to_owned()), ("Architecture".to_owned(), arch.to_owned())].into();
+            condition(&json!({"Condition": name}), &all, &params).unwrap()
+        };
+        assert!(eval("true", "x86_64", "WithUrl") && !eval("false", "x86_64", "WithUrl"));
+        assert!(!eval("true", "x86_64", "UrlOnArm") && eval("true", "arm64", "UrlOnArm"));
+        assert!(eval("false", "arm64", "UrlOrArm") && !eval("false", "x86_64", "UrlOrArm"));
+        assert!(eval("false", "x86_64", "NoUrl") && !eval("true", "x86_64", "NoUrl"));
+        let params = BTreeMap::new();
+        assert!(condition(&json!({"Condition": "Missing"}), &all, &params).is_err(), "an unknown condition");
+        assert!(condition(&json!({"Fn::If": []}), &all, &params).is_err(), "a function it does not know");
+        assert!(condition(&json!({"Condition": "WithUrl"}), &all, &params).is_err(), "a parameter not given");
+    }
+}
