@@ -66,13 +66,18 @@ pub type Indexes = HashMap<String, Vec<String>>;
 #[derive(Debug, Clone, Default)]
 pub struct Meter {
     counts: Arc<Mutex<BTreeMap<(String, String), Tally>>>,
-    indexes: Arc<Mutex<Arc<Indexes>>>,
+    indexes: Arc<Indexes>,
 }
 
 /// A meter's reading.
 pub type Reading = BTreeMap<(String, String), Tally>;
 
 impl Meter {
+    /// A meter for a stack whose tables have `indexes`.
+    pub fn new(indexes: Indexes) -> Self {
+        Self { counts: Arc::default(), indexes: Arc::new(indexes) }
+    }
+
     /// Count `tally` for `who` doing `what`.
     pub fn add(&self, who: &str, what: &str, tally: Tally) {
         let mut m = self.counts.lock().expect("meter");
@@ -84,14 +89,9 @@ impl Meter {
         self.counts.lock().expect("meter").clone()
     }
 
-    /// The tables' indexes, once they are created.
-    pub fn set_indexes(&self, indexes: Indexes) {
-        *self.indexes.lock().expect("meter") = Arc::new(indexes);
-    }
-
     /// The tables' indexes.
-    pub fn indexes(&self) -> Arc<Indexes> {
-        self.indexes.lock().expect("meter").clone()
+    pub fn indexes(&self) -> &Indexes {
+        &self.indexes
     }
 
     /// What was counted since `before`.

@@ -172,8 +172,7 @@ impl Stack {
         let mut aws = aws_environment();
         aws.extend(opts.test_environment.clone());
         let mut tasks = Vec::new();
-        let meter = meter::Meter::default();
-        meter.set_indexes(table_indexes(&template, &resolver));
+        let meter = meter::Meter::new(table_indexes(&template, &resolver));
         let (mut functions, mut calls, mut roles) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for (id, props) in template.resources("AWS::Lambda::Function") {
             let (f, recorded, role, proxy) =

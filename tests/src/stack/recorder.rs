@@ -229,7 +229,7 @@ pub async fn serve(
                     }
                     calls.lock().expect("calls").extend(made);
                     let (what, tally) =
-                        billed((&billing.0, &billing.1, &billing.2), &billing.3, &bytes, &meter.indexes());
+                        billed((&billing.0, &billing.1, &billing.2), &billing.3, &bytes, meter.indexes());
                     meter.add(&who, &what, tally);
                     let mut out = Response::builder().status(status);
                     for (k, v) in &headers {
