@@ -61,6 +61,23 @@ pub async fn peer(python: &str, args: &[&str], body: &[u8]) -> anyhow::Result<Re
     }
 }
 
+/// Try `attempt` every 200 ms for up to `secs`: `Ok` with what it gave once it was ready
+/// (`Ok` from it), else `Err` with what the last try gave, for the test's message.
+pub async fn until<T, F, Fut>(secs: u64, mut attempt: F) -> Result<T, T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(v) if tokio::time::Instant::now() > deadline => return Err(v),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 /// The SDK configuration pointing at moto, if configured (`AWS_ENDPOINT_URL`).
 pub async fn moto() -> Option<aws_config::SdkConfig> {
     match std::env::var("AWS_ENDPOINT_URL") {

@@ -4,7 +4,7 @@
 
 use chrono::Datelike as _;
 use hookline_tests::stack::{Stack, StackOptions};
-use hookline_tests::{moto, peer, python, verify_with_library, Receiver};
+use hookline_tests::{moto, peer, python, until, verify_with_library, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -143,18 +143,21 @@ async fn an_endpoint_answering_500_500_200_gets_three_attempts_all_logged() {
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "one message id across attempts: {ids:?}");
     let hooks = c.get(&key, "/v1/webhooks").await;
     let id = hooks["data"][0]["id"].as_str().expect("webhook id").to_owned();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let statuses = |logs: &Value| -> Vec<String> {
+        logs["data"].as_array().into_iter().flatten().filter_map(|a| a["status"].as_str().map(str::to_owned)).collect()
+    };
+    let logs = until(10, || async {
         let logs = c.get(&key, &format!("/v1/webhooks/{id}/logs")).await;
-        let statuses: Vec<&str> =
-            logs["data"].as_array().into_iter().flatten().filter_map(|a| a["status"].as_str()).collect();
-        if statuses.len() == 3 || tokio::time::Instant::now() > deadline {
-            assert_eq!(statuses.iter().filter(|s| **s == "delivered").count(), 1, "{logs}");
-            assert_eq!(statuses.len(), 3, "{logs}");
-            break;
+        if statuses(&logs).len() == 3 {
+            Ok(logs)
+        } else {
+            Err(logs)
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|last| last);
+    assert_eq!(statuses(&logs).iter().filter(|s| *s == "delivered").count(), 1, "{logs}");
+    assert_eq!(statuses(&logs).len(), 3, "{logs}");
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
 
@@ -178,18 +181,10 @@ async fn a_retry_twenty_minutes_off_waits_on_a_schedule_and_comes_back_through_s
         let out = scheduler.list_schedules().group_name(&group).send().await.expect("list schedules");
         out.schedules.into_iter().filter_map(|s| s.name).collect::<Vec<_>>()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let name = loop {
-        if let Some(n) = list().await.pop() {
-            break n;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let hooks = c.get(&key, "/v1/webhooks").await;
-            let logs =
-                c.get(&key, &format!("/v1/webhooks/{}/logs", hooks["data"][0]["id"].as_str().unwrap_or(""))).await;
-            panic!("no schedule was created for the retry: {logs}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let Ok(name) = until(30, || async { list().await.pop().ok_or_else(String::new) }).await else {
+        let hooks = c.get(&key, "/v1/webhooks").await;
+        let logs = c.get(&key, &format!("/v1/webhooks/{}/logs", hooks["data"][0]["id"].as_str().unwrap_or(""))).await;
+        panic!("no schedule was created for the retry: {logs}");
     };
     let s = scheduler.get_schedule().group_name(&group).name(&name).send().await.expect("get schedule");
     let at: chrono::NaiveDateTime = s
@@ -367,14 +362,17 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     for id in &ids[..2] {
         // The 410 is logged just after the receiver answered.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        let failed = until(10, || async {
             let logs = c.get(&key, &format!("/v1/webhooks/{id}/logs")).await;
             if logs["data"][0]["status"] == "failed" {
-                break;
+                Ok(logs)
+            } else {
+                Err(logs)
             }
-            assert!(tokio::time::Instant::now() < deadline, "no failed attempt: {logs}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+        if let Err(logs) = failed {
+            panic!("no failed attempt: {logs}");
         }
         let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{id}/enable"), None).await;
         assert_eq!(status, 200, "{v}");
@@ -399,10 +397,16 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
 
     // Scheduler's clock passes the long retry, the continuation and the job.
     stack.scheduler_clock.advance(Duration::from_secs(25 * 60));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !stack.unused_writes().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(stack.unused_writes(), Vec::<String>::new(), "every granted write is made");
+    let unused = until(60, || async {
+        let unused = stack.unused_writes();
+        if unused.is_empty() {
+            Ok(unused)
+        } else {
+            Err(unused)
+        }
+    })
+    .await
+    .unwrap_or_else(|last| last);
+    assert_eq!(unused, Vec::<String>::new(), "every granted write is made");
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
