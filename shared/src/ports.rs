@@ -132,8 +132,8 @@ pub trait AttemptStore: Send + Sync {
     async fn insert_attempt(&self, attempt: &Attempt) -> Result<bool, StoreError>;
     /// Log an attempt, replacing one with its id.
     async fn put_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
-    /// An attempt of `org` by id.
-    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError>;
+    /// An attempt of `org` at `event` by id (the event is part of where it is kept).
+    async fn get_attempt(&self, org: &OrgId, event: &EventId, id: &AttemptId) -> Result<Option<Attempt>, StoreError>;
     /// An endpoint's attempts, newest first.
     async fn list_attempts(
         &self,

@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use hookline_cli::dev::{self, DevOptions, DevServer};
 use hookline_shared::aws::{DynamoStore, SchedulerTimer, TableNames, TimerTarget};
 use hookline_shared::Config;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 
@@ -101,60 +103,29 @@ pub async fn aws_store(sdk: &aws_config::SdkConfig) -> anyhow::Result<DynamoStor
     Ok(DynamoStore::from_sdk(sdk, create_tables(sdk).await?, &secrets_key(sdk).await?))
 }
 
-/// Create the three tables with the template's key schema, under fresh names.
+/// Create the template's tables as the stack run creates them (`template.yaml` through
+/// the SAM translator, read once per test binary), under fresh names.
 pub async fn create_tables(sdk: &aws_config::SdkConfig) -> anyhow::Result<TableNames> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-        ScalarAttributeType, TimeToLiveSpecification,
-    };
-    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let tables = template_tables()?;
     let names = TableNames { subscriptions: unique("subscriptions"), logs: unique("logs") };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("key");
-    let gsi = |n: &str| {
-        GlobalSecondaryIndex::builder()
-            .index_name(n)
-            .key_schema(key(&format!("{n}pk"), KeyType::Hash))
-            .key_schema(key(&format!("{n}sk"), KeyType::Range))
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-    };
-    // subscriptions: gsi1 and gsi2 (schedules by key or recurring name); logs: gsi1 and
-    // gsi2 (an event's attempts), as in template.yaml.
-    for (table, indexes) in [(&names.subscriptions, &["gsi1", "gsi2"][..]), (&names.logs, &["gsi1", "gsi2"][..])] {
-        let mut req = client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("pk"))
-            .attribute_definitions(attr("sk"))
-            .key_schema(key("pk", KeyType::Hash))
-            .key_schema(key("sk", KeyType::Range));
-        for n in indexes {
-            req = req
-                .attribute_definitions(attr(&format!("{n}pk")))
-                .attribute_definitions(attr(&format!("{n}sk")))
-                .global_secondary_indexes(gsi(n)?);
-        }
-        req.send().await?;
-    }
-    for table in [&names.logs] {
-        client
-            .update_time_to_live()
-            .table_name(table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build()?,
-            )
-            .send()
-            .await?;
+    for (id, name) in [("SubscriptionsTable", &names.subscriptions), ("LogsTable", &names.logs)] {
+        let props = tables.get(id).with_context(|| format!("template.yaml has no {id}"))?;
+        stack::resources::create_table(sdk, name, props).await?;
     }
     Ok(names)
+}
+
+/// The properties of the template's tables, by logical id.
+fn template_tables() -> anyhow::Result<&'static BTreeMap<String, Map<String, Value>>> {
+    static TABLES: OnceLock<BTreeMap<String, Map<String, Value>>> = OnceLock::new();
+    if let Some(t) = TABLES.get() {
+        return Ok(t);
+    }
+    let python = python().context("the tables come from template.yaml through the SAM translator")?;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = stack::template::Template::expand(&python, &root.join("template.yaml"), &[])?;
+    let tables = template.resources("AWS::DynamoDB::Table");
+    Ok(TABLES.get_or_init(|| tables.into_iter().map(|(id, p)| (id.to_owned(), p.clone())).collect()))
 }
 
 /// A Scheduler timer in a new schedule group on moto, targeting a made-up `schedule` function.

@@ -392,8 +392,14 @@ async fn concurrent_creates_never_pass_the_plan_limit<S: Store>(store: S) {
 async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
     let org = OrgId::new();
     let (ep, other) = (EndpointId::new(), EndpointId::new());
-    let events: Vec<EventId> = (0..3).map(|_| EventId::new()).collect();
     let base = 1_700_000_000_000;
+    // The events are recorded too: an event's attempts may be kept beside it.
+    let mut events: Vec<EventId> = Vec::new();
+    for i in 0..3 {
+        let e = event(&org, "order.created", base - 1000 + i);
+        store.insert_event(&e).await.unwrap();
+        events.push(e.id);
+    }
     let statuses = [AttemptStatus::Retrying, AttemptStatus::Exhausted, AttemptStatus::Delivered, AttemptStatus::Failed];
     let mut all = Vec::new();
     for i in 0..8 {
@@ -438,6 +444,12 @@ async fn attempts_list_by_endpoint_status_time_and_event<S: Store>(store: S) {
     let offsets: Vec<i64> = for_event.iter().map(|a| a.created_at.timestamp_millis() - base).collect();
     assert_eq!(offsets, [0, 0, 3000, 6000], "oldest first, across endpoints");
     assert!(store.list_event_attempts(&OrgId::new(), &events[0]).await.unwrap().is_empty(), "scoped to the org");
+
+    let a = &all[4];
+    assert_eq!(store.get_attempt(&org, &a.event_id, &a.id).await.unwrap().as_ref(), Some(a));
+    assert_eq!(store.get_attempt(&org, &events[2], &a.id).await.unwrap(), None, "not under another event");
+    assert_eq!(store.get_attempt(&OrgId::new(), &a.event_id, &a.id).await.unwrap(), None, "not for another org");
+    assert_eq!(store.list_events(&org, &EventQuery { limit: 10, ..Default::default() }).await.unwrap().items.len(), 3);
 }
 
 /// A store whose first endpoint read is followed at once by another writer's edit, so

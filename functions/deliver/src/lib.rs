@@ -143,7 +143,7 @@ where
         drop(pass);
         attempt.follow_up_pending = !matches!(next, FollowUp::Nothing);
         if !self.store.insert_attempt(&attempt).await? {
-            match self.store.get_attempt(&attempt.org_id, &attempt.id).await? {
+            match self.store.get_attempt(&attempt.org_id, &attempt.event_id, &attempt.id).await? {
                 Some(logged) if !logged.follow_up_pending => {
                     tracing::info!(attempt = %attempt.id, "a repeat of a job already done; dropped");
                     return Ok(Some(logged));

@@ -39,8 +39,8 @@ impl AttemptStore for FlakyStore {
     async fn put_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
         self.inner.put_attempt(a).await
     }
-    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
-        self.inner.get_attempt(org, id).await
+    async fn get_attempt(&self, org: &OrgId, event: &EventId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        self.inner.get_attempt(org, event, id).await
     }
     async fn list_attempts(
         &self,

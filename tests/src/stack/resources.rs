@@ -154,7 +154,12 @@ async fn create(
     Ok(c)
 }
 
-async fn create_table(sdk: &aws_config::SdkConfig, name: &str, p: &Map<String, Value>) -> anyhow::Result<()> {
+/// Create table `name` with the properties `p` of an `AWS::DynamoDB::Table`.
+pub(crate) async fn create_table(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    p: &Map<String, Value>,
+) -> anyhow::Result<()> {
     let keys = |v: &Value| -> anyhow::Result<Vec<KeySchemaElement>> {
         let list = v.as_array().ok_or_else(|| anyhow!("KeySchema"))?;
         list.iter()

@@ -9,30 +9,36 @@ use crate::ports::{AttemptQuery, AttemptStore, Page};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// Attempts: listed per endpoint on gsi1 and per event on gsi2, filtered by `status`.
+/// Attempts: kept in their event's partition (`EVT#{event}`, `ATM#{id}`), so an event's
+/// attempts are one query of the table; listed per endpoint on gsi1, filtered by
+/// `status`. One index, not two: each index holds a copy of every item carrying its
+/// key, and the copy is billed as a write of its own.
 #[derive(Serialize, Deserialize)]
 struct AttemptItem {
     pk: String,
     sk: String,
     gsi1pk: String,
     gsi1sk: String,
-    gsi2pk: String,
-    gsi2sk: String,
     org_id: OrgId,
     status: String,
     body: String,
 }
 
+/// The key of attempt `id` of `event`.
+fn attempt_key(event: &EventId, id: &AttemptId) -> super::Item {
+    key(format!("EVT#{event}"), &format!("{ATTEMPT_PREFIX}{id}"))
+}
+
+/// What starts the sort key of every attempt in an event's partition.
+const ATTEMPT_PREFIX: &str = "ATM#";
+
 impl AttemptItem {
     fn from_attempt(a: &Attempt) -> Result<Self, StoreError> {
-        let sk = sort_key(a.created_at.timestamp_millis(), a.id.as_str());
         Ok(Self {
-            pk: format!("ATM#{}", a.id),
-            sk: "ATM".into(),
+            pk: format!("EVT#{}", a.event_id),
+            sk: format!("{ATTEMPT_PREFIX}{}", a.id),
             gsi1pk: format!("EP#{}#ATM", a.endpoint_id),
-            gsi1sk: sk.clone(),
-            gsi2pk: format!("EVT#{}#ATM", a.event_id),
-            gsi2sk: sk,
+            gsi1sk: sort_key(a.created_at.timestamp_millis(), a.id.as_str()),
             org_id: a.org_id.clone(),
             status: a.status.as_str().to_owned(),
             body: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -55,8 +61,8 @@ impl AttemptStore for DynamoStore {
         self.put(&self.tables.logs, to_item(&AttemptItem::from_attempt(a)?)?).await
     }
 
-    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
-        let Some(item) = self.get(&self.tables.logs, key(format!("ATM#{id}"), "ATM")).await? else {
+    async fn get_attempt(&self, org: &OrgId, event: &EventId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        let Some(item) = self.get(&self.tables.logs, attempt_key(event, id)).await? else {
             return Ok(None);
         };
         let a = from_item::<AttemptItem>(item)?.into_attempt()?;
@@ -87,9 +93,9 @@ impl AttemptStore for DynamoStore {
         let items = self
             .query_newest_first(
                 &self.tables.logs,
-                Index::Gsi2,
-                format!("EVT#{event}#ATM"),
-                SortRange::default(),
+                Index::Table,
+                format!("EVT#{event}"),
+                SortRange::prefixed(ATTEMPT_PREFIX),
                 None,
                 1000,
             )
@@ -99,7 +105,8 @@ impl AttemptStore for DynamoStore {
             .map(|i| from_item::<AttemptItem>(i)?.into_attempt())
             .filter(|a| a.as_ref().map_or(true, |a| a.org_id == *org))
             .collect::<Result<_, _>>()?;
-        attempts.reverse();
+        // Ids made at a time sort by it, but a direct send's ids are new ones.
+        attempts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(attempts)
     }
 }

@@ -1,16 +1,21 @@
 //! The store ports on DynamoDB.
 //!
 //! Access patterns, per table:
-//! - `subscriptions` (pk, sk; GSI `gsi1` on gsi1pk, gsi1sk):
+//! - `subscriptions` (pk, sk; GSIs `gsi1` and `gsi2`):
 //!   org `ORG#{id}`/`ORG`; API key `KEY#{sha256}`/`KEY` → org id and its record, listed
 //!   per org through gsi1 `ORG#{org}#KEY`;
 //!   source `SRC#{id}`/`SRC`, listed per org through gsi1 `ORG#{org}#SRC` / `{ms}#{id}`;
 //!   endpoint `EP#{id}`/`EP`, listed per org through gsi1 `ORG#{org}#EP`, and counted
 //!   in `ORG#{org}`/`COUNT#EP` (see `counted`).
-//! - `logs` (same key shape): event `EVT#{id}`/`EVT`, listed per org newest first through
-//!   gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`.
-//!   Scheduled job `SCH#{id}`/`SCH`, listed per org through gsi1 `ORG#{org}#SCH`, and by
-//!   key (`ORG#{org}#KEY#{key}`) or recurring name (`ORG#{org}#REC#{name}`) through gsi2.
+//! - `logs` (pk, sk; GSI `gsi1`): event `EVT#{id}`/`EVT`, listed per org newest first
+//!   through gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`; its attempts in its partition,
+//!   `EVT#{event}`/`ATM#{id}`, listed per endpoint through gsi1 `EP#{endpoint}#ATM`.
+//! - Scheduled job (in `subscriptions`) `SCH#{id}`/`SCH`, listed per org through gsi1
+//!   `ORG#{org}#SCH`, and by key (`ORG#{org}#KEY#{key}`) or recurring name
+//!   (`ORG#{org}#REC#{name}`) through gsi2.
+//!
+//! Every index projects all attributes, and DynamoDB bills each copy an item leaves in
+//! an index as a write of its own: a key is given an index only where a listing needs it.
 
 mod attempts;
 mod counted;

@@ -96,7 +96,7 @@ impl DynamoStore {
         }
     }
 
-    /// Query an index newest first within `range`, keeping items that pass `filter`,
+    /// Query the table or an index newest first within `range`, keeping items that pass `filter`,
     /// until `want` items are collected or the index is exhausted (a filter applies
     /// after `Limit`, so one page may hold fewer).
     pub(super) async fn query_newest_first(
@@ -116,7 +116,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(table)
-                .index_name(index.name())
+                .set_index_name(index.name().map(str::to_owned))
                 .scan_index_forward(false)
                 .limit((want - items.len()).max(1) as i32)
                 .expression_attribute_names("#pk", pk_attr)
@@ -142,25 +142,29 @@ impl DynamoStore {
     }
 }
 
-/// The indexes of the tables.
+/// What a query reads: the table's own key or one of its indexes.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Index {
+    /// The table's key (an event's attempts).
+    Table,
     /// Per-owner listings (org's events and sources, endpoint's attempts).
     Gsi1,
-    /// An event's attempts.
+    /// Scheduled jobs by key or recurring name.
     Gsi2,
 }
 
 impl Index {
-    pub(super) fn name(self) -> &'static str {
+    pub(super) fn name(self) -> Option<&'static str> {
         match self {
-            Index::Gsi1 => "gsi1",
-            Index::Gsi2 => "gsi2",
+            Index::Table => None,
+            Index::Gsi1 => Some("gsi1"),
+            Index::Gsi2 => Some("gsi2"),
         }
     }
 
     pub(super) fn attrs(self) -> (&'static str, &'static str) {
         match self {
+            Index::Table => ("pk", "sk"),
             Index::Gsi1 => ("gsi1pk", "gsi1sk"),
             Index::Gsi2 => ("gsi2pk", "gsi2sk"),
         }
@@ -199,6 +203,13 @@ impl SortRange {
             q = q.expression_attribute_names("#sk", sk_attr);
         }
         q.key_condition_expression(cond)
+    }
+
+    /// Every sort key that starts with `prefix` (which ends in `#`: the next character
+    /// up, `$`, bounds it).
+    pub(super) fn prefixed(prefix: &str) -> Self {
+        let stem = prefix.strip_suffix('#').expect("a prefix ends in #");
+        Self { since: Some(prefix.to_owned()), before: Some(format!("{stem}$")) }
     }
 
     pub(super) fn from_query(cursor_text: Option<&String>, since: Option<DateTime<Utc>>) -> Result<Self, StoreError> {

@@ -231,8 +231,9 @@ impl AttemptStore for LocalStore {
         self.write_attempt(a, AttemptWrite::Replace).await.map(|_| ())
     }
 
-    async fn get_attempt(&self, org: &OrgId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
-        self.owned("SELECT body FROM attempts WHERE id = ?1 AND org_id = ?2", id.as_str(), org).await
+    async fn get_attempt(&self, org: &OrgId, event: &EventId, id: &AttemptId) -> Result<Option<Attempt>, StoreError> {
+        let sql = "SELECT body FROM attempts WHERE id = ?1 AND org_id = ?2 AND event_id = ?3";
+        self.body(sql, [id.to_string(), org.to_string(), event.to_string()]).await
     }
 
     async fn list_attempts(
