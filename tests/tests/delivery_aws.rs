@@ -13,7 +13,7 @@ use hookline_shared::delivery::{
 };
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{
-    AttemptQuery, AttemptStore, EndpointStore, ManualClock, QueueConsumer, Received, SystemClock,
+    AttemptQuery, AttemptStore, EndpointStore, ManualClock, Queue, QueueConsumer, Received, SystemClock,
 };
 use hookline_shared::{EndpointId, EventId, InboxMessage, OrgId, PublishRequest};
 use hookline_tests::{sqs_event, Receiver};
@@ -350,4 +350,65 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
     let logged = store.list_attempts(&org, &ep.id, &AttemptQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(logged.items.len(), 1);
     assert!(logged.items[0].job.is_some(), "the job is kept for replay");
+}
+
+/// An endpoint's own retry schedule, kept in DynamoDB, paces its retries on SQS: each
+/// retry is a delayed message, and after the last entry the delivery is exhausted.
+#[tokio::test]
+async fn an_endpoints_retry_schedule_paces_its_retries_on_sqs() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let store = hookline_tests::aws_store(&sdk).await.unwrap();
+    let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
+    let (_, _, timer) = hookline_tests::scheduler_timer(&sdk).await.unwrap();
+    let rx = Receiver::start().await;
+    rx.script("/down", &[(500, "down")]);
+    let org = OrgId::new();
+    let schedule = hookline_shared::delivery::RetrySchedule::parse(&["1s", "2s"]).unwrap();
+    let ep = Endpoint {
+        retry_schedule: Some(schedule.clone()),
+        ..endpoint(&org, format!("{}/down", rx.url), &["*"], Urgency::Regular)
+    };
+    store.create_endpoint(&ep, None).await.unwrap();
+    assert_eq!(store.get_endpoint(&org, &ep.id).await.unwrap().unwrap().retry_schedule, Some(schedule));
+
+    let ops = hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap());
+    let deliver = Deliver::new(
+        store.clone(),
+        deliveries.clone(),
+        timer,
+        loopback_sender(),
+        ops,
+        SystemClock,
+        Policies::default(),
+    );
+    let payload = hookline_shared::delivery::Payload::new(EventId::new(), "a.b".into(), chrono::Utc::now(), json!({}));
+    regular
+        .send(&serde_json::to_string(&DeliveryJob::first(org.clone(), ep.id.clone(), payload)).unwrap(), Duration::ZERO)
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    while statuses.last() != Some(&AttemptStatus::Exhausted) && statuses.len() < 5 {
+        let jobs = hookline_tests::until(10, || async {
+            let got = regular.receive(1, Duration::from_secs(30)).await.unwrap();
+            if got.is_empty() {
+                Err(got)
+            } else {
+                Ok(got)
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the next attempt is on the queue after {statuses:?}"));
+        let attempt = deliver.handle(&jobs[0].body).await.unwrap().unwrap();
+        regular.ack(&jobs[0].receipt).await.unwrap();
+        statuses.push(attempt.status);
+    }
+    assert_eq!(statuses, [AttemptStatus::Retrying, AttemptStatus::Retrying, AttemptStatus::Exhausted]);
+    assert_eq!(rx.got("/down").len(), 3);
+    let logged = store.list_attempts(&org, &ep.id, &AttemptQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let gaps: Vec<i64> =
+        logged.items[1..].iter().map(|a| (a.next_attempt_at.unwrap() - a.created_at).num_milliseconds()).collect();
+    // Newest first: the 2 s retry, then the 1 s one, each within the ±20 % jitter.
+    assert!((1600..=2400).contains(&gaps[0]) && (800..=1200).contains(&gaps[1]), "{gaps:?}");
+    assert!(logged.items[0].created_at >= logged.items[1].next_attempt_at.unwrap(), "the SQS delay held the retry");
 }

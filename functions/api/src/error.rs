@@ -150,6 +150,14 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
+/// For a field of a change (`PATCH`) that `null` clears: absent is `None` (left as it
+/// is), `null` is `Some(None)` (cleared). Use with `#[serde(default)]`.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 /// A JSON body every field of which `T` knows. For bodies with a flattened part, whose
 /// unknown fields serde cannot refuse by itself.
 #[derive(Debug)]

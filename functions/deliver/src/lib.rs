@@ -168,7 +168,7 @@ where
             attempt.job = Some(job.clone().for_replay());
             return (attempt, FollowUp::Nothing);
         }
-        let policy = self.policies.for_urgency(endpoint.urgency);
+        let policy = endpoint.retry_policy(self.policies.for_urgency(endpoint.urgency));
         let how = job.send(endpoint.urgency, policy.timeout, RESPONSE_READ_CAP);
         let result = send_event(&self.http, endpoint, &job.payload, how, now).await;
         let outcome = RetryRule::Queued.judge(&result);
@@ -206,7 +206,7 @@ where
                 attempt.job = Some(job.clone().for_replay());
                 (attempt, FollowUp::Nothing)
             }
-            Outcome::Retry => Self::retry_or_exhaust(job, attempt, policy, retry_after, now),
+            Outcome::Retry => Self::retry_or_exhaust(job, attempt, &policy, retry_after, now),
         }
     }
 

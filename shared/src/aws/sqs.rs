@@ -46,6 +46,14 @@ fn err<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> Me
     MessagingError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
 }
 
+/// SQS counts a delay in whole seconds: round up, so a message is never seen before it
+/// is due (a retry 1.2 s off would otherwise come back after 1 s, and one 0.9 s off at
+/// once), and cap at the most SQS allows.
+fn delay_seconds(delay: Duration) -> i32 {
+    let secs = delay.min(crate::delivery::MAX_QUEUE_DELAY).as_millis().div_ceil(1000);
+    secs as i32
+}
+
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
@@ -56,7 +64,7 @@ impl Queue for SqsQueue {
             .send_message()
             .queue_url(&self.url)
             .message_body(body)
-            .delay_seconds(delay.min(crate::delivery::MAX_QUEUE_DELAY).as_secs() as i32)
+            .delay_seconds(delay_seconds(delay))
             .send()
             .await
             .map_err(err)?;
@@ -131,5 +139,17 @@ impl QueueConsumer for SqsQueue {
     async fn ack(&self, receipt: &str) -> Result<(), MessagingError> {
         self.client.delete_message().queue_url(&self.url).receipt_handle(receipt).send().await.map_err(err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delay_is_rounded_up_to_whole_seconds_and_capped() {
+        let ms = Duration::from_millis;
+        let got: Vec<i32> = [0, 1, 900, 1000, 1001, 1999, 900_000, 3_600_000].map(|m| delay_seconds(ms(m))).to_vec();
+        assert_eq!(got, [0, 1, 1, 1, 2, 2, 900, 900]);
     }
 }

@@ -1,6 +1,7 @@
 //! Endpoints: where events are delivered, how urgently, signed with which secrets,
 //! filtered by which event types, and how they have been failing.
 
+use super::{RetryPolicy, RetrySchedule};
 use crate::domain::{validate_filter, Secret};
 use crate::ids::{EndpointId, OrgId};
 use base64::Engine as _;
@@ -105,6 +106,9 @@ pub struct Endpoint {
     /// Whether a URL change must pass the `hello` handshake.
     #[serde(default)]
     pub handshake: bool,
+    /// Its own retry delays, in place of its urgency's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<RetrySchedule>,
     /// Active or disabled.
     #[serde(flatten)]
     pub status: EndpointStatus,
@@ -134,6 +138,7 @@ impl Endpoint {
             headers: BTreeMap::new(),
             urgency: Urgency::Regular,
             handshake: false,
+            retry_schedule: None,
             status: EndpointStatus::Active,
             failure: FailureState::default(),
             version: 0,
@@ -145,6 +150,15 @@ impl Endpoint {
     /// True when `event_type` passes this endpoint's filter.
     pub fn wants(&self, event_type: &str) -> bool {
         self.events.iter().any(|f| filter_matches(f, event_type))
+    }
+
+    /// The retry policy of its deliveries: its own schedule over `base` (its urgency's
+    /// policy), or `base`.
+    pub fn retry_policy<'a>(&self, base: &'a RetryPolicy) -> std::borrow::Cow<'a, RetryPolicy> {
+        match &self.retry_schedule {
+            Some(s) => std::borrow::Cow::Owned(s.policy(base)),
+            None => std::borrow::Cow::Borrowed(base),
+        }
     }
 
     /// True unless disabled.

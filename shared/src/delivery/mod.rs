@@ -1,5 +1,5 @@
 //! Outbound delivery: endpoints, the jobs and payloads that travel to them, attempts,
-//! retry policies, continuations, and the one signed request that sends an event.
+//! retry policies and schedules, continuations, and the one signed request that sends an event.
 
 mod attempt;
 mod continuation;
@@ -7,6 +7,7 @@ mod endpoint;
 mod job;
 mod policy;
 pub mod realtime;
+mod retry_schedule;
 mod send;
 
 pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};
@@ -17,4 +18,5 @@ pub use endpoint::{
 };
 pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
 pub use policy::{DisablePolicy, RetryPolicy};
+pub use retry_schedule::{RetrySchedule, MAX_RETRIES};
 pub use send::{send_event, signature_headers, Outcome, RetryRule, SendOptions, HOPS_HEADER};

@@ -47,6 +47,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         headers: body.headers,
         urgency,
         handshake: body.handshake,
+        retry_schedule: body.retry_schedule,
         ..Endpoint::new(org.id.clone(), body.url, body.events, now)
     };
     if ep.handshake {
@@ -128,6 +129,9 @@ impl UpdateWebhook {
         }
         if let Some(h) = self.handshake {
             ep.handshake = h;
+        }
+        if let Some(s) = &self.retry_schedule {
+            ep.retry_schedule = s.clone();
         }
     }
 }

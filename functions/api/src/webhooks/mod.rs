@@ -15,7 +15,7 @@ use crate::{Api, ApiState};
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::realtime;
 use hookline_shared::delivery::{
-    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, Urgency,
+    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, RetrySchedule, Urgency,
 };
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
@@ -63,6 +63,8 @@ pub struct CreateWebhook {
     urgency: Option<Urgency>,
     #[serde(default)]
     handshake: bool,
+    #[serde(default)]
+    retry_schedule: Option<RetrySchedule>,
 }
 
 /// Body of `PATCH /v1/webhooks/{id}`.
@@ -75,6 +77,8 @@ pub struct UpdateWebhook {
     headers: Option<BTreeMap<String, String>>,
     urgency: Option<Urgency>,
     handshake: Option<bool>,
+    #[serde(default, deserialize_with = "crate::error::nullable")]
+    retry_schedule: Option<Option<RetrySchedule>>,
 }
 
 /// An endpoint as the API shows it; `secret` only on create and rotation.
@@ -87,6 +91,7 @@ pub struct WebhookView {
     headers: BTreeMap<String, String>,
     urgency: Urgency,
     handshake: bool,
+    retry_schedule: Option<RetrySchedule>,
     #[serde(flatten)]
     status: EndpointStatus,
     failure: FailureState,
@@ -108,6 +113,7 @@ impl WebhookView {
             headers: ep.headers,
             urgency: ep.urgency,
             handshake: ep.handshake,
+            retry_schedule: ep.retry_schedule,
             status: ep.status,
             failure: ep.failure,
             created_at: ep.created_at,
