@@ -174,13 +174,27 @@ pub trait ScheduleStore: Send + Sync {
     async fn delete_job(&self, org: &OrgId, id: &ScheduleId) -> Result<bool, StoreError>;
 }
 
+/// The send slots of rate-limited endpoints, shared by every deliver worker so a limit
+/// holds across them (`logs` table). Only an endpoint with a limit claims slots.
+#[async_trait]
+pub trait SlotStore: Send + Sync {
+    /// Claim `endpoint`'s next send slot by [`crate::delivery::rate::claim`], slots
+    /// `interval` apart: when its delivery may go. Concurrent claims get distinct slots.
+    async fn claim_slot(
+        &self,
+        endpoint: &EndpointId,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError>;
+}
+
 /// Every store piece at once, for handlers that need several.
 pub trait Store:
-    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
+    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + SlotStore + Clone + 'static
 {
 }
 impl<T> Store for T where
-    T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + Clone + 'static
+    T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + SlotStore + Clone + 'static
 {
 }
 

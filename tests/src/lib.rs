@@ -306,6 +306,8 @@ pub struct Got {
     pub headers: std::collections::HashMap<String, String>,
     /// The body.
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Got {
@@ -356,7 +358,7 @@ impl Receiver {
                 let n = {
                     let mut got = g.lock().expect("lock");
                     let n = got.iter().filter(|r| r.path == path).count();
-                    got.push(Got { path: path.clone(), headers, body: body.clone() });
+                    got.push(Got { path: path.clone(), headers, body: body.clone(), at: std::time::Instant::now() });
                     n
                 };
                 let gate = h.lock().expect("lock").get(&path).cloned();

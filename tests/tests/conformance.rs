@@ -537,10 +537,37 @@ async fn endpoint_updates_never_undo_a_concurrent_change<S: Store>(store: S) {
     assert_eq!(store.get_endpoint(&org, &e.id).await.unwrap(), None);
 }
 
+/// A rate-limited endpoint's send slots: concurrent claims (as from concurrent `deliver`
+/// invocations) each get their own, one interval apart; an endpoint idle past its next
+/// free time starts again from now; endpoints do not share a budget.
+async fn send_slots_are_spaced_and_never_shared<S: Store>(store: S) {
+    let (ep, other) = (EndpointId::new(), EndpointId::new());
+    let now = Utc.timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+    let step = Duration::from_millis(20);
+    let claims: Vec<_> = (0..24)
+        .map(|_| {
+            let (store, ep) = (store.clone(), ep.clone());
+            tokio::spawn(async move { store.claim_slot(&ep, step, now).await.unwrap() })
+        })
+        .collect();
+    let mut slots = Vec::new();
+    for c in claims {
+        slots.push(c.await.unwrap());
+    }
+    slots.sort();
+    let want: Vec<_> = (0..24).map(|i| now + Days::milliseconds(20 * i)).collect();
+    assert_eq!(slots, want, "one slot each, 20 ms apart, from now");
+    assert_eq!(store.claim_slot(&other, step, now).await.unwrap(), now, "another endpoint's budget is its own");
+    let later = now + Days::seconds(5);
+    assert_eq!(store.claim_slot(&ep, step, later).await.unwrap(), later, "idle since its last slot: now");
+    assert_eq!(store.claim_slot(&ep, step, later).await.unwrap(), later + Days::milliseconds(20));
+}
+
 conformance!(
     local_delivery, aws_delivery;
     stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event,
-            endpoint_updates_never_undo_a_concurrent_change, concurrent_creates_never_pass_the_plan_limit;
+            endpoint_updates_never_undo_a_concurrent_change, concurrent_creates_never_pass_the_plan_limit,
+            send_slots_are_spaced_and_never_shared;
     queues:
 );
 

@@ -328,6 +328,9 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     ] {
         ids.push(c.post(&key, "/v1/webhooks", hook(path, urgency)).await["id"].as_str().expect("id").to_owned());
     }
+    // A rate-limited endpoint claims a send slot per delivery.
+    let paced = json!({"url": format!("{}/paced", receiver.url), "events": ["*"], "rate_limit": 1});
+    assert_eq!(c.post(&key, "/v1/webhooks", paced).await["rate_limit"], 1);
 
     // One event in from Stripe, to every endpoint.
     let secret = "whsec_stack_tour_secret_0001";
@@ -346,6 +349,7 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
         ("/flaky-regular", 2),
         ("/later", 1),
         ("/chain", 1),
+        ("/paced", 1),
     ] {
         assert_eq!(receiver.wait_for(path, n, 60).await.len(), n, "{path}");
     }

@@ -15,13 +15,14 @@ use hookline_shared::delivery::{
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
-    AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, Timer, TimerPayload,
+    AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, SlotStore, Timer, TimerPayload,
 };
 use hookline_shared::{AttemptId, Event, EventId};
 use std::time::Duration;
 
 mod endpoints;
 mod gate;
+mod rate;
 
 use endpoints::EndpointCache;
 use gate::{deferral_delay, EndpointGate};
@@ -87,7 +88,7 @@ pub struct Deliver<S, Q, T, H, O, C> {
 
 impl<S, Q, T, H, O, C> MessageHandler for Deliver<S, Q, T, H, O, C>
 where
-    S: EndpointStore + AttemptStore + EventStore,
+    S: EndpointStore + AttemptStore + EventStore + SlotStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,
@@ -101,7 +102,7 @@ where
 
 impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
 where
-    S: EndpointStore + AttemptStore + EventStore,
+    S: EndpointStore + AttemptStore + EventStore + SlotStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,
@@ -122,7 +123,8 @@ where
     }
 
     /// Attempt one delivery; `None` when the endpoint no longer exists, or has as many
-    /// requests open as it may (the job is put back on its queue to wait).
+    /// requests open as it may, or its rate limit's next slot is a while off (the job is
+    /// put back on its queue to wait).
     ///
     /// The attempt is logged under an id derived from the job before anything follows
     /// from it (the retry, the next iteration, the endpoint's failure record), so a
@@ -130,11 +132,16 @@ where
     /// logged and followed up, the repeat stops; logged but not followed up (a crash in
     /// between), the repeat's outcome replaces it and is followed up. No repeat starts a
     /// second retry chain.
-    pub async fn deliver(&self, job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
+    pub async fn deliver(&self, mut job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
         let Some(endpoint) = self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? else {
             tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
             return Ok(None);
         };
+        if let Some(limit) = endpoint.rate_limit {
+            if !self.wait_for_slot(&mut job, limit, endpoint.urgency).await? {
+                return Ok(None);
+            }
+        }
         let Some(pass) = self.gate.enter(&endpoint.id) else {
             self.defer(job, endpoint.urgency).await?;
             return Ok(None);
@@ -224,8 +231,13 @@ where
         if policy.may_retry(job.attempt, first, next_at) {
             attempt.status = AttemptStatus::Retrying;
             attempt.next_attempt_at = Some(next_at);
-            let next =
-                DeliveryJob { attempt: job.attempt + 1, first_attempt_at: Some(first), deferred: 0, ..job.clone() };
+            let next = DeliveryJob {
+                attempt: job.attempt + 1,
+                first_attempt_at: Some(first),
+                deferred: 0,
+                slot_at: None,
+                ..job.clone()
+            };
             (attempt, FollowUp::Retry { next: Box::new(next), delay, next_at })
         } else {
             attempt.status = AttemptStatus::Exhausted;

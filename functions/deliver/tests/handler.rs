@@ -13,7 +13,7 @@ use hookline_shared::local::{LocalDb, LocalOps, LocalStore, LocalTimer};
 use hookline_shared::memory::MemoryQueue;
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::ManualClock;
-use hookline_shared::ports::{AttemptStore, EndpointStore, EventStore};
+use hookline_shared::ports::{AttemptStore, EndpointStore, EventStore, SlotStore};
 use hookline_shared::{AttemptId, Event, StoreError};
 use hookline_shared::{EndpointId, EventId, OrgId};
 use std::sync::Arc;
@@ -52,6 +52,18 @@ impl AttemptStore for FlakyStore {
     }
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
         self.inner.list_event_attempts(org, event).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SlotStore for FlakyStore {
+    async fn claim_slot(
+        &self,
+        endpoint: &EndpointId,
+        interval: Duration,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<chrono::DateTime<Utc>, StoreError> {
+        self.inner.claim_slot(endpoint, interval, now).await
     }
 }
 

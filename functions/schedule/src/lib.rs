@@ -160,6 +160,7 @@ mod tests {
             replay: None,
             hops: 0,
             deferred: 0,
+            slot_at: None,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
         serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()

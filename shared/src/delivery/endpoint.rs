@@ -1,7 +1,7 @@
 //! Endpoints: where events are delivered, how urgently, signed with which secrets,
 //! filtered by which event types, and how they have been failing.
 
-use super::{RetryPolicy, RetrySchedule};
+use super::{RateLimit, RetryPolicy, RetrySchedule};
 use crate::domain::{validate_filter, Secret};
 use crate::ids::{EndpointId, OrgId};
 use base64::Engine as _;
@@ -109,6 +109,9 @@ pub struct Endpoint {
     /// Its own retry delays, in place of its urgency's policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<RetrySchedule>,
+    /// The most deliveries per second it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     /// Active or disabled.
     #[serde(flatten)]
     pub status: EndpointStatus,
@@ -139,6 +142,7 @@ impl Endpoint {
             urgency: Urgency::Regular,
             handshake: false,
             retry_schedule: None,
+            rate_limit: None,
             status: EndpointStatus::Active,
             failure: FailureState::default(),
             version: 0,

@@ -56,6 +56,10 @@ pub struct DeliveryJob {
     /// open as it may (each time it waits longer); not an attempt, so not logged.
     #[serde(default, skip_serializing_if = "crate::domain::is_zero")]
     pub deferred: u32,
+    /// The send slot this attempt claimed under its endpoint's rate limit, when it was
+    /// put back to wait for it (it does not claim another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_at: Option<DateTime<Utc>>,
     /// What to send.
     pub payload: Payload,
 }
@@ -63,7 +67,17 @@ pub struct DeliveryJob {
 impl DeliveryJob {
     /// The first attempt of `payload` to an endpoint.
     pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
-        Self { org_id, endpoint_id, attempt: 1, first_attempt_at: None, replay: None, hops: 0, deferred: 0, payload }
+        Self {
+            org_id,
+            endpoint_id,
+            attempt: 1,
+            first_attempt_at: None,
+            replay: None,
+            hops: 0,
+            deferred: 0,
+            slot_at: None,
+            payload,
+        }
     }
 
     /// How this job's request is sent.
@@ -89,7 +103,7 @@ impl DeliveryJob {
 
     /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
     pub fn for_replay(self) -> Self {
-        Self { attempt: 1, first_attempt_at: None, deferred: 0, ..self }
+        Self { attempt: 1, first_attempt_at: None, deferred: 0, slot_at: None, ..self }
     }
 
     /// The queue body of a first attempt, from a payload serialized once for every

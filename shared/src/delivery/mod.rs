@@ -1,11 +1,12 @@
 //! Outbound delivery: endpoints, the jobs and payloads that travel to them, attempts,
-//! retry policies and schedules, continuations, and the one signed request that sends an event.
+//! retry policies and schedules, rate limits, continuations, and the one signed request that sends an event.
 
 mod attempt;
 mod continuation;
 mod endpoint;
 mod job;
 mod policy;
+pub mod rate;
 pub mod realtime;
 mod retry_schedule;
 mod send;
@@ -18,5 +19,6 @@ pub use endpoint::{
 };
 pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
 pub use policy::{DisablePolicy, RetryPolicy};
+pub use rate::RateLimit;
 pub use retry_schedule::{RetrySchedule, MAX_RETRIES};
 pub use send::{send_event, signature_headers, Outcome, RetryRule, SendOptions, HOPS_HEADER};

@@ -230,6 +230,10 @@ pub struct LocalDb {
     ops: std::sync::mpsc::Sender<Op>,
     endpoints: Arc<store::EndpointCache>,
     queues: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<queue::QueueState>>>>,
+    /// The next free send slot of each rate-limited endpoint, in microseconds. In
+    /// memory, like the queues' state: one process delivers from a database, and a
+    /// restart only lets each limited endpoint start again from now.
+    slots: Arc<std::sync::Mutex<std::collections::HashMap<crate::ids::EndpointId, i64>>>,
     /// Seals the secrets of sources and endpoints.
     sealer: crate::sealing::Sealer,
 }
@@ -293,7 +297,7 @@ impl LocalDb {
             .name(DB_THREAD.into())
             .spawn(move || run_groups(conn, rx, wal_grew))
             .map_err(|e| StoreError::Unavailable(format!("starting the database thread: {e}")))?;
-        Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default(), sealer })
+        Ok(Self { ops, endpoints: Arc::default(), queues: Arc::default(), slots: Arc::default(), sealer })
     }
 
     /// The in-memory side of queue `name`, shared by every handle on it.

@@ -48,6 +48,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         urgency,
         handshake: body.handshake,
         retry_schedule: body.retry_schedule,
+        rate_limit: body.rate_limit,
         ..Endpoint::new(org.id.clone(), body.url, body.events, now)
     };
     if ep.handshake {
@@ -132,6 +133,9 @@ impl UpdateWebhook {
         }
         if let Some(s) = &self.retry_schedule {
             ep.retry_schedule = s.clone();
+        }
+        if let Some(r) = self.rate_limit {
+            ep.rate_limit = r;
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::{Api, ApiState};
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::realtime;
 use hookline_shared::delivery::{
-    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, RetrySchedule, Urgency,
+    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, RateLimit,
+    RetrySchedule, Urgency,
 };
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
@@ -65,6 +66,8 @@ pub struct CreateWebhook {
     handshake: bool,
     #[serde(default)]
     retry_schedule: Option<RetrySchedule>,
+    #[serde(default)]
+    rate_limit: Option<RateLimit>,
 }
 
 /// Body of `PATCH /v1/webhooks/{id}`.
@@ -79,6 +82,8 @@ pub struct UpdateWebhook {
     handshake: Option<bool>,
     #[serde(default, deserialize_with = "crate::error::nullable")]
     retry_schedule: Option<Option<RetrySchedule>>,
+    #[serde(default, deserialize_with = "crate::error::nullable")]
+    rate_limit: Option<Option<RateLimit>>,
 }
 
 /// An endpoint as the API shows it; `secret` only on create and rotation.
@@ -92,6 +97,7 @@ pub struct WebhookView {
     urgency: Urgency,
     handshake: bool,
     retry_schedule: Option<RetrySchedule>,
+    rate_limit: Option<RateLimit>,
     #[serde(flatten)]
     status: EndpointStatus,
     failure: FailureState,
@@ -114,6 +120,7 @@ impl WebhookView {
             urgency: ep.urgency,
             handshake: ep.handshake,
             retry_schedule: ep.retry_schedule,
+            rate_limit: ep.rate_limit,
             status: ep.status,
             failure: ep.failure,
             created_at: ep.created_at,

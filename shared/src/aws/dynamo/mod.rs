@@ -9,7 +9,8 @@
 //!   in `ORG#{org}`/`COUNT#EP` (see `counted`).
 //! - `logs` (pk, sk; GSI `gsi1`): event `EVT#{id}`/`EVT`, listed per org newest first
 //!   through gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`; its attempts in its partition,
-//!   `EVT#{event}`/`ATM#{id}`, listed per endpoint through gsi1 `EP#{endpoint}#ATM`.
+//!   `EVT#{event}`/`ATM#{id}`, listed per endpoint through gsi1 `EP#{endpoint}#ATM`;
+//!   a rate-limited endpoint's next send slot, `EP#{id}#SLOT`/`SLOT` (see `slots`).
 //! - Scheduled job (in `subscriptions`) `SCH#{id}`/`SCH`, listed per org through gsi1
 //!   `ORG#{org}#SCH`, and by key (`ORG#{org}#KEY#{key}`) or recurring name
 //!   (`ORG#{org}#REC#{name}`) through gsi2.
@@ -24,6 +25,7 @@ mod events;
 mod jobs;
 mod orgs;
 mod query;
+mod slots;
 mod sources;
 
 use crate::error::StoreError;
@@ -59,12 +61,13 @@ pub struct DynamoStore {
     tables: TableNames,
     /// Seals endpoint and source secrets.
     sealer: Sealer,
+    slot_hints: std::sync::Arc<slots::SlotHints>,
 }
 
 impl DynamoStore {
     /// A store using `client` on `tables`, sealing secrets with `sealer`.
     pub fn new(client: Client, tables: TableNames, sealer: Sealer) -> Self {
-        Self { client, tables, sealer }
+        Self { client, tables, sealer, slot_hints: Default::default() }
     }
 
     /// A store with clients built from the SDK configuration, sealing secrets with data

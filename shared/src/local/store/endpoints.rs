@@ -1,5 +1,5 @@
-//! Endpoints on the local store, and the cache of each org's list that routing and
-//! delivery read for every event.
+//! Endpoints on the local store, the cache of each org's list that routing and
+//! delivery read for every event, and the send slots of rate-limited endpoints.
 
 use super::LocalStore;
 use crate::delivery::Endpoint;
@@ -117,5 +117,21 @@ impl EndpointStore for LocalStore {
             .await;
         self.db.endpoints.invalidate(org);
         Ok(deleted? > 0)
+    }
+}
+
+#[async_trait]
+impl crate::ports::SlotStore for LocalStore {
+    async fn claim_slot(
+        &self,
+        endpoint: &EndpointId,
+        interval: std::time::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        let mut slots = self.db.slots.lock().map_err(|_| StoreError::Unavailable("slots lock poisoned".into()))?;
+        let next = slots.get(endpoint).copied();
+        let (slot, next) = crate::delivery::rate::claim(next, now.timestamp_micros(), interval.as_micros() as i64);
+        slots.insert(endpoint.clone(), next);
+        Ok(chrono::DateTime::from_timestamp_micros(slot).unwrap_or(now))
     }
 }
