@@ -111,3 +111,66 @@ async fn a_rate_limited_endpoint_is_paced_while_the_others_of_its_org_are_not() 
     let busiest = busiest.max().unwrap();
     assert!(busiest <= 22, "{busiest} deliveries within one second");
 }
+
+#[tokio::test]
+async fn a_replay_keeps_to_its_window_and_types_and_says_how_many_it_queued() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/gone", &[(410, ""), (200, "{}")]);
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/gone", rx.url), "events": ["*"]})).await;
+    let id = ep["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/webhooks/{id}");
+    let start = chrono::Utc::now();
+
+    // The first event's 410 disables the endpoint; the next are logged `failed`.
+    let first = app.publish(&key, "order.created", json!({"n": 1})).await;
+    until(10, || async {
+        if app.get(&key, &path).await.1["status"] == "disabled" {
+            Ok(())
+        } else {
+            Err(())
+        }
+    })
+    .await
+    .expect("disabled by the 410");
+    let second = app.publish(&key, "invoice.paid", json!({"n": 2})).await;
+    let third = app.publish(&key, "order.shipped", json!({"n": 3})).await;
+    let failed = |n: usize| {
+        let (app, key, id) = (&app, &key, &id);
+        async move {
+            let (_, v) = app.get(key, &format!("/v1/webhooks/{id}/logs?status=failed")).await;
+            if v["data"].as_array().map_or(0, Vec::len) >= n {
+                Ok(())
+            } else {
+                Err(())
+            }
+        }
+    };
+    until(10, || failed(3)).await.expect("three failed deliveries");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let middle = chrono::Utc::now();
+    app.publish(&key, "order.created", json!({"n": 4})).await;
+    until(10, || failed(4)).await.expect("four failed deliveries");
+    assert_eq!(app.post(&key, &format!("{path}/enable"), json!({})).await.0, 200);
+
+    let replay = format!("{path}/replay");
+    for bad in [
+        json!({"since": start, "until": start}),
+        json!({"since": start, "types": []}),
+        json!({"since": start, "types": ["no spaces"]}),
+        json!({"since": start, "limit": 5}),
+    ] {
+        let (status, v) = app.post(&key, &replay, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let (status, v) = app.post(&key, &replay, json!({"since": start, "until": middle, "types": ["order.*"]})).await;
+    assert_eq!((status, &v), (200, &json!({"replayed": 2})));
+    let got = rx.wait_for("/gone", 3, 10).await;
+    let ids: Vec<&str> = got.iter().map(|g| g.headers["webhook-id"].as_str()).collect();
+    assert_eq!(ids, [first.as_str(), first.as_str(), third.as_str()], "the 410, then the two replayed, oldest first");
+    let (_, v) = app.post(&key, &replay, json!({"since": start, "types": ["invoice.paid"]})).await;
+    assert_eq!(v, json!({"replayed": 1}));
+    let got = rx.wait_for("/gone", 4, 10).await;
+    assert_eq!(got[3].headers["webhook-id"], second);
+}

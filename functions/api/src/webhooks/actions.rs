@@ -9,8 +9,8 @@ use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    send_event, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus, FailureState, Payload, SendOptions,
-    RESPONSE_BODY_CAP,
+    filter_matches, send_event, validate_filters, Attempt, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus,
+    FailureState, Payload, SendOptions, RESPONSE_BODY_CAP,
 };
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
 use hookline_shared::EventId;
@@ -96,9 +96,34 @@ pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
 #[serde(deny_unknown_fields)]
 pub struct Replay {
     since: DateTime<Utc>,
+    /// Only attempts made before this time.
+    #[serde(default)]
+    until: Option<DateTime<Utc>>,
+    /// Only events of these types (patterns as in a filter).
+    #[serde(default)]
+    types: Option<Vec<String>>,
 }
 
-/// Answer to a replay.
+impl Replay {
+    /// Check the bounds before anything is read.
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.until.is_some_and(|u| u <= self.since) {
+            return Err(ApiError::BadRequest("until: must be after `since`".into()));
+        }
+        if let Some(types) = &self.types {
+            validate_filters(types).map_err(|e| ApiError::BadRequest(format!("types: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Whether a failed attempt falls within the bounds (`since` is the query's).
+    fn covers(&self, a: &Attempt) -> bool {
+        self.until.is_none_or(|u| a.created_at < u)
+            && self.types.as_ref().is_none_or(|t| t.iter().any(|f| filter_matches(f, &a.event_type)))
+    }
+}
+
+/// Answer to a replay: how many deliveries it queued.
 #[derive(Debug, Serialize)]
 pub struct Replayed {
     replayed: usize,
@@ -110,8 +135,10 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Replay>,
 ) -> Result<ApiJson<Replayed>, ApiError> {
+    body.validate()?;
     let ep = load(&api, &org, &id).await?;
-    let mut jobs: BTreeMap<EventId, DeliveryJob> = BTreeMap::new();
+    // One job per event, sent in the order the events were made.
+    let mut jobs: BTreeMap<(DateTime<Utc>, EventId), DeliveryJob> = BTreeMap::new();
     let mut cursor = None;
     loop {
         let page = api
@@ -127,9 +154,9 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
                 },
             )
             .await?;
-        for a in page.items {
+        for a in page.items.into_iter().filter(|a| body.covers(a)) {
             if let Some(job) = a.job {
-                jobs.entry(a.event_id).or_insert(job);
+                jobs.entry((job.payload.created_at, a.event_id)).or_insert(job);
             }
         }
         match page.next_cursor {
