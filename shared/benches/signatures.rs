@@ -53,7 +53,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sign_delivery", |b| {
         b.iter(|| {
             hookline_shared::delivery::signature_headers(
-                [STD_SECRET].iter(),
+                &hookline_shared::delivery::SignatureScheme::Standard,
+                &[STD_SECRET],
                 black_box("evt_01JD3Q5N7Z8X9Y0A1B2C3D4E5F"),
                 now,
                 black_box(&body),

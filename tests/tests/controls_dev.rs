@@ -1,13 +1,15 @@
 //! Delivery controls on `hookline dev`, each watched at the receiver: an endpoint's own
-//! retry schedule, its rate limit.
+//! retry schedule, its rate limit, bounded replays, and receivers written to another
+//! platform's conventions (its signature, no retry of a 4xx, disabled at once).
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use chrono::{DateTime, FixedOffset};
-use hookline_tests::{spawn_app, until, Receiver};
+use hookline_tests::{python, spawn_app, until, Receiver};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt as _;
 
 fn at(a: &Value, field: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(a[field].as_str().unwrap_or_else(|| panic!("{field} in {a}"))).unwrap()
@@ -173,4 +175,111 @@ async fn a_replay_keeps_to_its_window_and_types_and_says_how_many_it_queued() {
     assert_eq!(v, json!({"replayed": 1}));
     let got = rx.wait_for("/gone", 4, 10).await;
     assert_eq!(got[3].headers["webhook-id"], second);
+}
+
+/// The receiver of `tests/peers/hmac_receiver.py` with `secret`: its URL, and the lines
+/// it prints (`ok <webhook-id>` or `bad <webhook-id>` per request).
+async fn hmac_receiver(
+    py: &str,
+    secret: &str,
+) -> (String, tokio::process::Child, tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>) {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/hmac_receiver.py");
+    let mut child = tokio::process::Command::new(py)
+        .arg(script)
+        .arg(secret)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let port = first.strip_prefix("port ").unwrap().to_owned();
+    (format!("http://127.0.0.1:{port}/hooks"), child, lines)
+}
+
+#[tokio::test]
+async fn a_receiver_written_to_another_platforms_signature_accepts_every_delivery() {
+    let Some(py) = python() else { return };
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    // The secret the receiver already holds: not a `whsec_` one.
+    let secret = "sf_live_8c1d3e5f7a9b2c4d6e8f0a1b";
+    let (url, _child, mut lines) = hmac_receiver(&py, secret).await;
+    let scheme = json!({"scheme": "hmac-sha256-hex", "header": "X-SubscribeFlow-Signature", "prefix": "sha256="});
+    let body = json!({"url": url, "events": ["*"], "secret": secret, "signature": scheme});
+    let ep = app.create_webhook(&key, body).await;
+    assert_eq!(ep["signature"]["header"], "x-subscribeflow-signature");
+    let mut sent = HashSet::new();
+    for n in 0..5 {
+        sent.insert(app.publish(&key, "order.created", json!({"n": n, "note": "ünïcode ✓"})).await);
+    }
+    let mut seen = HashSet::new();
+    while seen.len() < 5 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let (verdict, id) = line.split_once(' ').unwrap();
+        assert_eq!(verdict, "ok", "the receiver's own check refused {id}");
+        seen.insert(id.to_owned());
+    }
+    assert_eq!(seen, sent);
+
+    // The API's test send is signed the same way.
+    let (status, attempt) =
+        app.post(&key, &format!("/v1/webhooks/{}/test", ep["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!((status, attempt["response_code"].as_u64()), (200, Some(200)), "{attempt}");
+
+    // A standard signature needs a `whsec_` secret; the signature's header is its own.
+    let path = format!("/v1/webhooks/{}", ep["id"].as_str().unwrap());
+    let (status, v) = app.patch(&key, &path, json!({"signature": "standard"})).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("whsec_"), "{v}");
+    let (status, v) = app.patch(&key, &path, json!({"headers": {"X-SubscribeFlow-Signature": "x"}})).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = app
+        .post(&key, "/v1/webhooks", json!({"url": url, "events": ["*"], "secret": "short", "signature": scheme}))
+        .await;
+    assert_eq!(status, 400, "{v}");
+}
+
+#[tokio::test]
+async fn a_4xx_ends_a_delivery_when_retry_4xx_is_off_and_one_exhausted_event_disables() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/strict", &[(400, "bad request")]);
+    rx.script("/down", &[(503, "down")]);
+    let strict = app
+        .create_webhook(&key, json!({"url": format!("{}/strict", rx.url), "events": ["a.*"], "retry_4xx": false}))
+        .await;
+    assert_eq!(strict["retry_4xx"], false);
+    let body = json!({"url": format!("{}/down", rx.url), "events": ["b.*"], "retry_schedule": ["1s"],
+        "disable_after_exhausted": 1});
+    let fragile = app.create_webhook(&key, body).await;
+    assert_eq!(fragile["disable_after_exhausted"], 1);
+    app.publish(&key, "a.one", json!({})).await;
+    app.publish(&key, "b.one", json!({})).await;
+
+    let path = format!("/v1/webhooks/{}", fragile["id"].as_str().unwrap());
+    let disabled = until(15, || async {
+        let (_, v) = app.get(&key, &path).await;
+        if v["status"] == "disabled" {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await
+    .unwrap_or_else(|v| panic!("not disabled after its first exhausted event: {v}"));
+    assert_eq!(disabled["failure"]["consecutive_exhausted"], 1);
+    assert_eq!(rx.got("/down").len(), 2, "the attempt and its one retry");
+
+    let (_, logs) = app.get(&key, &format!("/v1/webhooks/{}/logs", strict["id"].as_str().unwrap())).await;
+    let logs = logs["data"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!((logs[0]["status"].as_str(), logs[0]["response_code"].as_u64()), (Some("failed"), Some(400)));
+    assert!(logs[0]["next_attempt_at"].is_null());
+    assert_eq!(rx.got("/strict").len(), 1, "a 400 is not tried again");
+    let (status, v) = app.patch(&key, &path, json!({"disable_after_exhausted": 0})).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, v) = app.patch(&key, &path, json!({"disable_after_exhausted": null})).await;
+    assert_eq!((status, v["disable_after_exhausted"].is_null()), (200, true), "{v}");
 }

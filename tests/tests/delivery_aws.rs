@@ -13,7 +13,7 @@ use hookline_shared::delivery::{
 };
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{
-    AttemptQuery, AttemptStore, EndpointStore, ManualClock, Queue, QueueConsumer, Received, SystemClock,
+    AttemptQuery, AttemptStore, EndpointStore, ManualClock, Queue, QueueConsumer, Received, SlotStore, SystemClock,
 };
 use hookline_shared::{EndpointId, EventId, InboxMessage, OrgId, PublishRequest};
 use hookline_tests::{sqs_event, Receiver};
@@ -352,10 +352,12 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
     assert!(logged.items[0].job.is_some(), "the job is kept for replay");
 }
 
-/// An endpoint's own retry schedule, kept in DynamoDB, paces its retries on SQS: each
-/// retry is a delayed message, and after the last entry the delivery is exhausted.
+/// An endpoint's delivery controls, kept in DynamoDB, hold on SQS: its own retry
+/// schedule paces its retries (each a delayed message) and after the last entry the
+/// delivery is exhausted, which disables it at once; its rate limit's slots are
+/// claimed in DynamoDB; its own signature header signs every attempt.
 #[tokio::test]
-async fn an_endpoints_retry_schedule_paces_its_retries_on_sqs() {
+async fn an_endpoints_delivery_controls_hold_on_dynamodb_and_sqs() {
     let Some(sdk) = hookline_tests::moto().await else { return };
     let store = hookline_tests::aws_store(&sdk).await.unwrap();
     let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
@@ -366,11 +368,15 @@ async fn an_endpoints_retry_schedule_paces_its_retries_on_sqs() {
     let org = OrgId::new();
     let schedule = hookline_shared::delivery::RetrySchedule::parse(&["1s", "2s"]).unwrap();
     let ep = Endpoint {
-        retry_schedule: Some(schedule.clone()),
+        retry_schedule: Some(schedule),
+        rate_limit: Some(hookline_shared::delivery::RateLimit::new(50).unwrap()),
+        signature: hookline_shared::delivery::SignatureScheme::hmac_sha256_hex("X-Sig", "sha256=").unwrap(),
+        retry_4xx: false,
+        disable_after_exhausted: Some(1),
         ..endpoint(&org, format!("{}/down", rx.url), &["*"], Urgency::Regular)
     };
     store.create_endpoint(&ep, None).await.unwrap();
-    assert_eq!(store.get_endpoint(&org, &ep.id).await.unwrap().unwrap().retry_schedule, Some(schedule));
+    assert_eq!(store.get_endpoint(&org, &ep.id).await.unwrap().as_ref(), Some(&ep), "every control kept");
 
     let ops = hookline_shared::local::LocalOps::new(hookline_shared::local::LocalDb::in_memory().unwrap());
     let deliver = Deliver::new(
@@ -404,11 +410,23 @@ async fn an_endpoints_retry_schedule_paces_its_retries_on_sqs() {
         statuses.push(attempt.status);
     }
     assert_eq!(statuses, [AttemptStatus::Retrying, AttemptStatus::Retrying, AttemptStatus::Exhausted]);
-    assert_eq!(rx.got("/down").len(), 3);
+    let got = rx.got("/down");
+    assert_eq!(got.len(), 3);
+    assert!(got
+        .iter()
+        .all(|g| g.headers["x-sig"].starts_with("sha256=") && !g.headers.contains_key("webhook-signature")));
+    let now = store.get_endpoint(&org, &ep.id).await.unwrap().unwrap();
+    assert!(matches!(now.status, EndpointStatus::Disabled { .. }), "one exhausted event disables it");
+
     let logged = store.list_attempts(&org, &ep.id, &AttemptQuery { limit: 10, ..Default::default() }).await.unwrap();
     let gaps: Vec<i64> =
         logged.items[1..].iter().map(|a| (a.next_attempt_at.unwrap() - a.created_at).num_milliseconds()).collect();
     // Newest first: the 2 s retry, then the 1 s one, each within the ±20 % jitter.
     assert!((1600..=2400).contains(&gaps[0]) && (800..=1200).contains(&gaps[1]), "{gaps:?}");
     assert!(logged.items[0].created_at >= logged.items[1].next_attempt_at.unwrap(), "the SQS delay held the retry");
+    // Each attempt claimed a slot in DynamoDB: a claim made as of the first attempt
+    // finds the endpoint busy until just after the last one.
+    let first = logged.items[2].created_at;
+    let slot = store.claim_slot(&ep.id, Duration::from_millis(20), first).await.unwrap();
+    assert!(slot >= logged.items[0].created_at - chrono::Duration::milliseconds(100), "{slot} vs {first}");
 }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::delivery::{
     capped_body, send_event, Attempt, AttemptStatus, Continuation, Deliveries, DeliveryJob, DisablePolicy, Endpoint,
-    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, RetryRule, Urgency, MAX_QUEUE_DELAY,
-    RESPONSE_READ_CAP, TIMER_LEAD,
+    EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, Urgency, MAX_QUEUE_DELAY, RESPONSE_READ_CAP,
+    TIMER_LEAD,
 };
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::outbound::HttpSender;
@@ -178,7 +178,7 @@ where
         let policy = endpoint.retry_policy(self.policies.for_urgency(endpoint.urgency));
         let how = job.send(endpoint.urgency, policy.timeout, RESPONSE_READ_CAP);
         let result = send_event(&self.http, endpoint, &job.payload, how, now).await;
-        let outcome = RetryRule::Queued.judge(&result);
+        let outcome = endpoint.retry_rule().judge(&result);
         let (mut retry_after, mut continuation) = (None, None);
         match result {
             Ok(res) => {
@@ -373,7 +373,7 @@ where
     /// Nothing is recorded when the endpoint was deleted or pointed elsewhere meanwhile:
     /// an answer from an abandoned URL says nothing about the new one.
     async fn note_health(&self, sent: &Endpoint, health: Health, now: DateTime<Utc>) -> Result<(), DeliverError> {
-        let rule = self.policies.disable;
+        let rule = sent.disable_policy(self.policies.disable);
         let mut disabled_for = None;
         let updated = update_endpoint(&self.store, &sent.org_id, &sent.id, |ep| {
             disabled_for = None;

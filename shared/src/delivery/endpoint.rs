@@ -1,7 +1,7 @@
 //! Endpoints: where events are delivered, how urgently, signed with which secrets,
 //! filtered by which event types, and how they have been failing.
 
-use super::{RateLimit, RetryPolicy, RetrySchedule};
+use super::{DisablePolicy, RateLimit, RetryPolicy, RetryRule, RetrySchedule, SignatureScheme};
 use crate::domain::{validate_filter, Secret};
 use crate::ids::{EndpointId, OrgId};
 use base64::Engine as _;
@@ -112,6 +112,17 @@ pub struct Endpoint {
     /// The most deliveries per second it is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// How its deliveries are signed.
+    #[serde(default, skip_serializing_if = "SignatureScheme::is_standard")]
+    pub signature: SignatureScheme,
+    /// Whether a 4xx answer other than 408 and 429 is retried (false: it fails the
+    /// delivery for good, kept for replay).
+    #[serde(default = "yes")]
+    pub retry_4xx: bool,
+    /// Disabled once this many events in a row are exhausted, at once; `None`: the
+    /// deliver policy's rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_exhausted: Option<u32>,
     /// Active or disabled.
     #[serde(flatten)]
     pub status: EndpointStatus,
@@ -143,6 +154,9 @@ impl Endpoint {
             handshake: false,
             retry_schedule: None,
             rate_limit: None,
+            signature: SignatureScheme::Standard,
+            retry_4xx: true,
+            disable_after_exhausted: None,
             status: EndpointStatus::Active,
             failure: FailureState::default(),
             version: 0,
@@ -162,6 +176,23 @@ impl Endpoint {
         match &self.retry_schedule {
             Some(s) => std::borrow::Cow::Owned(s.policy(base)),
             None => std::borrow::Cow::Borrowed(base),
+        }
+    }
+
+    /// Which answers its queued deliveries try again.
+    pub fn retry_rule(&self) -> RetryRule {
+        if self.retry_4xx {
+            RetryRule::Queued
+        } else {
+            RetryRule::QueuedFinal4xx
+        }
+    }
+
+    /// When it is disabled for failing: its own count of exhausted events, or `base`.
+    pub fn disable_policy(&self, base: DisablePolicy) -> DisablePolicy {
+        match self.disable_after_exhausted {
+            Some(n) => DisablePolicy { after: std::time::Duration::ZERO, min_exhausted: n },
+            None => base,
         }
     }
 
@@ -191,6 +222,10 @@ impl Endpoint {
         url.set_path(&path);
         url.into()
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The placeholder an endpoint URL's path may hold, replaced by each event's type.
@@ -306,13 +341,16 @@ mod tests {
         assert_eq!(ep.signing_secrets(now + chrono::Duration::hours(25)).count(), 1);
         assert_eq!(ep.url_for("user.created"), "https://example.com/hooks/user.created");
         assert_eq!(ep.url_for("orders/create"), "https://example.com/hooks/orders%2Fcreate");
-        let [_, _, (_, sig)] = signature_headers(
-            ep.signing_secrets(now).map(Secret::expose),
+        let secrets: Vec<&str> = ep.signing_secrets(now).map(Secret::expose).collect();
+        let headers = signature_headers(
+            &ep.signature,
+            &secrets,
             "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
             1649367553,
             br#"{"email":"test@example.com","username":"test_user"}"#,
         )
         .unwrap();
+        let sig = &headers.iter().find(|(k, _)| k == "webhook-signature").unwrap().1;
         let parts: Vec<&str> = sig.split(' ').collect();
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[1], "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");

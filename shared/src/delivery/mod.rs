@@ -3,6 +3,7 @@
 
 mod attempt;
 mod continuation;
+mod conventions;
 mod endpoint;
 mod job;
 mod policy;
@@ -13,6 +14,7 @@ mod send;
 
 pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};
 pub use continuation::Continuation;
+pub use conventions::{is_reserved_header, signature_headers, validate_secret, SignatureScheme, RESERVED_HEADERS};
 pub use endpoint::{
     filter_matches, parse_endpoint_url, validate_filters, Endpoint, EndpointSecret, EndpointStatus, FailureState,
     Urgency, NAME_PLACEHOLDER,
@@ -21,4 +23,4 @@ pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use rate::RateLimit;
 pub use retry_schedule::{RetrySchedule, MAX_RETRIES};
-pub use send::{send_event, signature_headers, Outcome, RetryRule, SendOptions, HOPS_HEADER};
+pub use send::{send_event, Outcome, RetryRule, SendOptions, HOPS_HEADER};

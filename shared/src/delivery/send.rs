@@ -1,10 +1,10 @@
 //! One signed POST of an event to an endpoint: the part of delivery that `deliver`
 //! (queued, with retries) and `api` (`/test`, `/call`, the handshake) share.
 
+use super::conventions::signature_headers;
 use super::{Endpoint, Payload, Urgency};
 use crate::domain::Secret;
 use crate::outbound::{HttpSender, OutboundRequest, OutboundResponse, SendError};
-use crate::signature::standard;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -44,17 +44,13 @@ pub async fn send_event<H: HttpSender + ?Sized>(
 ) -> Result<OutboundResponse, SendError> {
     let SendOptions { urgency, timeout, max_response_bytes, hops } = how;
     let body = serde_json::to_vec(payload).map_err(|e| SendError::Refused(format!("payload: {e}")))?;
-    let signed = signature_headers(
-        endpoint.signing_secrets(now).map(Secret::expose),
-        payload.id.as_str(),
-        now.timestamp(),
-        &body,
-    )
-    .map_err(|e| SendError::Refused(e.to_string()))?;
+    let secrets: Vec<&str> = endpoint.signing_secrets(now).map(Secret::expose).collect();
+    let signed = signature_headers(&endpoint.signature, &secrets, payload.id.as_str(), now.timestamp(), &body)
+        .map_err(|e| SendError::Refused(e.to_string()))?;
     let mut headers: Vec<(String, String)> = Vec::with_capacity(8 + endpoint.headers.len());
     // The endpoint's own headers first, so they can never replace the signature.
     headers.extend(endpoint.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    headers.extend(signed.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    headers.extend(signed);
     headers.push(("content-type".into(), "application/json".into()));
     headers.push(("x-request-id".into(), ulid::Ulid::new().to_string()));
     headers.push(("x-hookline-event-type".into(), payload.event_type.clone()));
@@ -68,22 +64,6 @@ pub async fn send_event<H: HttpSender + ?Sized>(
         max_response_bytes,
     })
     .await
-}
-
-/// The headers that sign one delivery (Standard Webhooks): id, timestamp, and one
-/// `v1,` signature per signing secret, space-separated.
-pub fn signature_headers(
-    secrets: impl Iterator<Item = impl AsRef<str>>,
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> Result<[(&'static str, String); 3], crate::signature::SecretFormatError> {
-    let sigs = secrets.map(|s| standard::sign(s.as_ref(), msg_id, timestamp, body)).collect::<Result<Vec<_>, _>>()?;
-    Ok([
-        ("webhook-id", msg_id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        ("webhook-signature", sigs.join(" ")),
-    ])
 }
 
 /// What one request's outcome means for its delivery.
@@ -110,6 +90,9 @@ pub enum RetryRule {
     /// Real-time calls: the caller is waiting seconds, so only the answers that mean
     /// "later" (5xx, 408, 429) and no answer at all are tried again.
     RealTime,
+    /// Queued deliveries to an endpoint that says a 4xx means "do not retry": any
+    /// answer but 2xx and 410, and no answer, except a 4xx other than 408 and 429.
+    QueuedFinal4xx,
 }
 
 impl RetryRule {
@@ -129,6 +112,7 @@ impl RetryRule {
         match self {
             RetryRule::Queued => true,
             RetryRule::RealTime => status >= 500 || status == 408 || status == 429,
+            RetryRule::QueuedFinal4xx => !(400..500).contains(&status) || status == 408 || status == 429,
         }
     }
 }
@@ -163,5 +147,9 @@ mod tests {
         }
         assert_eq!(RetryRule::RealTime.judge(&answer(404)), Final);
         assert_eq!(RetryRule::Queued.judge(&answer(404)), Retry);
+        for (status, want) in [(400, Final), (404, Final), (408, Retry), (429, Retry), (500, Retry), (302, Retry)] {
+            assert_eq!(RetryRule::QueuedFinal4xx.judge(&answer(status)), want, "{status}");
+        }
+        assert_eq!(RetryRule::QueuedFinal4xx.judge(&answer(410)), Gone);
     }
 }

@@ -1,8 +1,8 @@
 //! Create, read, change and delete webhooks.
 
 use super::{
-    change, load, parse_id, validate_filters, validate_headers, CalledAs, CreateWebhook, UpdateWebhook, WebhookList,
-    WebhookView,
+    change, load, parse_id, validate_conventions, validate_filters, validate_headers, CalledAs, CreateWebhook,
+    UpdateWebhook, WebhookList, WebhookView,
 };
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hookline_shared::delivery::{Endpoint, EndpointSecret, FailureState, Urgency};
 use hookline_shared::ports::{Clock, Queue};
-use hookline_shared::signature::standard;
 use std::sync::Arc;
 
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
@@ -26,16 +25,8 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         validate_filters(&body.events)?;
     }
     validate_headers(&body.headers)?;
-    let secret = match body.secret {
-        Some(s) => {
-            if !s.expose().starts_with("whsec_") {
-                return Err(ApiError::BadRequest("secret: must be `whsec_` followed by base64".into()));
-            }
-            standard::decode_secret(s.expose()).map_err(|e| ApiError::BadRequest(format!("secret: {}", e.0)))?;
-            EndpointSecret { secret: s, expires_at: None }
-        }
-        None => EndpointSecret::generate(),
-    };
+    // Checked with the scheme it signs under, below.
+    let secret = body.secret.map_or_else(EndpointSecret::generate, |s| EndpointSecret { secret: s, expires_at: None });
     let now = api.clock.now();
     let urgency = match body.urgency {
         Some(Urgency::RealTime) => return Err(ApiError::BadRequest("urgency: `regular` or `urgent`".into())),
@@ -49,8 +40,12 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
         handshake: body.handshake,
         retry_schedule: body.retry_schedule,
         rate_limit: body.rate_limit,
+        signature: body.signature,
+        retry_4xx: body.retry_4xx.unwrap_or(true),
+        disable_after_exhausted: body.disable_after_exhausted,
         ..Endpoint::new(org.id.clone(), body.url, body.events, now)
     };
+    validate_conventions(&ep)?;
     if ep.handshake {
         if let Some(events) = api.handshake(&ep).await? {
             ep.events = events;
@@ -137,6 +132,15 @@ impl UpdateWebhook {
         if let Some(r) = self.rate_limit {
             ep.rate_limit = r;
         }
+        if let Some(s) = &self.signature {
+            ep.signature = s.clone();
+        }
+        if let Some(r) = self.retry_4xx {
+            ep.retry_4xx = r;
+        }
+        if let Some(n) = self.disable_after_exhausted {
+            ep.disable_after_exhausted = n;
+        }
     }
 }
 
@@ -151,6 +155,7 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     let stored = load(&api, &org, &id).await?;
     let mut edited = stored.clone();
     body.apply(&mut edited);
+    validate_conventions(&edited)?;
     // The handshake runs once, against the endpoint as edited; its filter is then
     // applied with the rest of the edit.
     let handshake_events =

@@ -15,8 +15,8 @@ use crate::{Api, ApiState};
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::realtime;
 use hookline_shared::delivery::{
-    parse_endpoint_url, Attempt, AttemptStatus, Endpoint, EndpointStatus, FailureState, Payload, RateLimit,
-    RetrySchedule, Urgency,
+    is_reserved_header, parse_endpoint_url, validate_secret, Attempt, AttemptStatus, Endpoint, EndpointStatus,
+    FailureState, Payload, RateLimit, RetrySchedule, SignatureScheme, Urgency,
 };
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
@@ -28,19 +28,6 @@ use std::time::Duration;
 
 /// How long a rotated-out secret keeps signing.
 const ROTATION_GRACE: chrono::Duration = chrono::Duration::hours(24);
-/// Headers an endpoint may not set: they carry the signature and Hookline's own data.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-request-id",
-    "transfer-encoding",
-    "connection",
-];
 /// The longest a request the API makes to an endpoint (`/test`, the handshake) waits;
 /// `/call` keeps to the real-time policy's budget, the same 10 s. The api function's
 /// timeout in `template.yaml` leaves room above it to log the attempt.
@@ -68,6 +55,12 @@ pub struct CreateWebhook {
     retry_schedule: Option<RetrySchedule>,
     #[serde(default)]
     rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    signature: SignatureScheme,
+    #[serde(default)]
+    retry_4xx: Option<bool>,
+    #[serde(default)]
+    disable_after_exhausted: Option<u32>,
 }
 
 /// Body of `PATCH /v1/webhooks/{id}`.
@@ -84,6 +77,10 @@ pub struct UpdateWebhook {
     retry_schedule: Option<Option<RetrySchedule>>,
     #[serde(default, deserialize_with = "crate::error::nullable")]
     rate_limit: Option<Option<RateLimit>>,
+    signature: Option<SignatureScheme>,
+    retry_4xx: Option<bool>,
+    #[serde(default, deserialize_with = "crate::error::nullable")]
+    disable_after_exhausted: Option<Option<u32>>,
 }
 
 /// An endpoint as the API shows it; `secret` only on create and rotation.
@@ -98,6 +95,9 @@ pub struct WebhookView {
     handshake: bool,
     retry_schedule: Option<RetrySchedule>,
     rate_limit: Option<RateLimit>,
+    signature: SignatureScheme,
+    retry_4xx: bool,
+    disable_after_exhausted: Option<u32>,
     #[serde(flatten)]
     status: EndpointStatus,
     failure: FailureState,
@@ -121,6 +121,9 @@ impl WebhookView {
             handshake: ep.handshake,
             retry_schedule: ep.retry_schedule,
             rate_limit: ep.rate_limit,
+            signature: ep.signature,
+            retry_4xx: ep.retry_4xx,
+            disable_after_exhausted: ep.disable_after_exhausted,
             status: ep.status,
             failure: ep.failure,
             created_at: ep.created_at,
@@ -196,11 +199,35 @@ fn validate_filters(events: &[String]) -> Result<(), ApiError> {
     hookline_shared::delivery::validate_filters(events).map_err(|m| ApiError::BadRequest(format!("events: {m}")))
 }
 
+/// The most events exhausted in a row an endpoint may be set to be disabled after.
+const MAX_DISABLE_AFTER: u32 = 100;
+
+/// Check what signs an endpoint's deliveries and what follows its failures, on the
+/// endpoint as it would be stored: its current secret fits its scheme, its own headers
+/// leave the scheme's header alone, and its disable count is in bounds.
+fn validate_conventions(ep: &Endpoint) -> Result<(), ApiError> {
+    if let Some(current) = ep.secrets.iter().rev().find(|s| s.expires_at.is_none()) {
+        validate_secret(&ep.signature, current.secret.expose()).map_err(|e| {
+            let hint = if ep.signature.is_standard() { " (rotate-secret gives the endpoint one)" } else { "" };
+            ApiError::BadRequest(format!("secret: {e}{hint}"))
+        })?;
+    }
+    if let Some(header) = ep.signature.header() {
+        if ep.headers.keys().any(|k| k.eq_ignore_ascii_case(header)) {
+            return Err(ApiError::BadRequest(format!("headers: `{header}` carries the signature")));
+        }
+    }
+    if ep.disable_after_exhausted.is_some_and(|n| !(1..=MAX_DISABLE_AFTER).contains(&n)) {
+        return Err(ApiError::BadRequest(format!("disable_after_exhausted: 1-{MAX_DISABLE_AFTER}")));
+    }
+    Ok(())
+}
+
 fn validate_headers(headers: &BTreeMap<String, String>) -> Result<(), ApiError> {
     for (k, v) in headers {
         let name = http::HeaderName::from_bytes(k.as_bytes())
             .map_err(|_| ApiError::BadRequest(format!("headers: `{k}` is not a valid header name")))?;
-        if RESERVED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("x-hookline-") {
+        if is_reserved_header(name.as_str()) {
             return Err(ApiError::BadRequest(format!("headers: `{k}` is set by Hookline")));
         }
         http::HeaderValue::from_str(v)
