@@ -38,6 +38,10 @@ struct Args {
     /// Requests one endpoint may have open at once (`hookline dev`'s default when absent).
     #[arg(long)]
     max_open_per_endpoint: Option<usize>,
+    /// Give every endpoint this `rate_limit` (deliveries per second), to measure what
+    /// the limit's bookkeeping costs when it is well above the load.
+    #[arg(long)]
+    rate_limit: Option<u32>,
     /// Print progress and queue depths every second.
     #[arg(long)]
     verbose: bool,
@@ -105,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
         let res = http
             .post(format!("{base}/v1/webhooks"))
             .bearer_auth(&key)
-            .json(&json!({"url": format!("{rx}/ep{i}"), "events": ["load.*"]}))
+            .json(&json!({"url": format!("{rx}/ep{i}"), "events": ["load.*"], "rate_limit": args.rate_limit}))
             .send()
             .await?;
         anyhow::ensure!(res.status() == 201, "creating endpoint: {}", res.status());

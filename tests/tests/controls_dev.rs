@@ -1,6 +1,7 @@
 //! Delivery controls on `hookline dev`, each watched at the receiver: an endpoint's own
-//! retry schedule, its rate limit, bounded replays, and receivers written to another
-//! platform's conventions (its signature, no retry of a 4xx, disabled at once).
+//! retry schedule, its rate limit, pause and resume, bounded replays, and receivers
+//! written to another platform's conventions (its signature, no retry of a 4xx,
+//! disabled at once).
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
@@ -282,4 +283,62 @@ async fn a_4xx_ends_a_delivery_when_retry_4xx_is_off_and_one_exhausted_event_dis
     assert_eq!(status, 400, "{v}");
     let (status, v) = app.patch(&key, &path, json!({"disable_after_exhausted": null})).await;
     assert_eq!((status, v["disable_after_exhausted"].is_null()), (200, true), "{v}");
+}
+
+#[tokio::test]
+async fn a_paused_endpoint_holds_its_deliveries_and_resume_sends_them_in_order() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/held", rx.url), "events": ["*"]})).await;
+    let path = format!("/v1/webhooks/{}", ep["id"].as_str().unwrap());
+    let (status, v) = app.post(&key, &format!("{path}/resume"), json!({})).await;
+    assert_eq!(status, 409, "not paused: {v}");
+    let (status, v) = app.post(&key, &format!("{path}/pause"), json!({})).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("paused")), "{v}");
+    assert!(v["paused_at"].is_string());
+
+    let mut published = Vec::new();
+    for n in 0..6 {
+        published.push(app.publish(&key, "order.created", json!({"n": n})).await);
+    }
+    let logs = |status: &'static str| {
+        let (app, key, path) = (&app, &key, &path);
+        async move {
+            let (_, v) = app.get(key, &format!("{path}/logs?status={status}")).await;
+            v["data"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    until(10, || async {
+        if logs("held").await.len() == 6 {
+            Ok(())
+        } else {
+            Err(())
+        }
+    })
+    .await
+    .expect("six held deliveries in the log");
+    assert!(rx.got("/held").is_empty(), "nothing sent while paused");
+    let held = logs("held").await;
+    assert!(held.iter().all(|a| a["response_code"].is_null() && a["attempt"] == 1), "{held:?}");
+
+    let (status, v) = app.post(&key, &format!("{path}/resume"), json!({})).await;
+    assert_eq!((status, v["status"].as_str(), v["resumed"].as_u64()), (200, Some("active"), Some(6)), "{v}");
+    // Queued oldest event first; like any deliveries they then run side by side.
+    let got = rx.wait_for("/held", 6, 10).await;
+    let sent: HashSet<&str> = got.iter().map(|g| g.headers["webhook-id"].as_str()).collect();
+    assert_eq!((got.len(), sent), (6, published.iter().map(String::as_str).collect()), "each held delivery, once");
+    until(10, || async {
+        if logs("delivered").await.len() == 6 {
+            Ok(())
+        } else {
+            Err(())
+        }
+    })
+    .await
+    .expect("each held entry replaced by its delivery");
+    assert!(logs("held").await.is_empty());
+    // New events go straight out again.
+    let next = app.publish(&key, "order.created", json!({"n": 6})).await;
+    assert_eq!(rx.wait_for("/held", 7, 10).await[6].headers["webhook-id"], next);
 }

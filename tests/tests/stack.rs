@@ -331,6 +331,12 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     // A rate-limited endpoint claims a send slot per delivery.
     let paced = json!({"url": format!("{}/paced", receiver.url), "events": ["*"], "rate_limit": 1});
     assert_eq!(c.post(&key, "/v1/webhooks", paced).await["rate_limit"], 1);
+    // A paused endpoint's delivery is held, then sent on by its resume.
+    let paused =
+        c.post(&key, "/v1/webhooks", json!({"url": format!("{}/paused", receiver.url), "events": ["stripe.*"]})).await;
+    let paused = format!("/v1/webhooks/{}", paused["id"].as_str().expect("id"));
+    let (status, v) = c.send(reqwest::Method::POST, &key, &format!("{paused}/pause"), None).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("paused")), "{v}");
 
     // One event in from Stripe, to every endpoint.
     let secret = "whsec_stack_tour_secret_0001";
@@ -353,6 +359,20 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     ] {
         assert_eq!(receiver.wait_for(path, n, 60).await.len(), n, "{path}");
     }
+    let held = until(30, || async {
+        let logs = c.get(&key, &format!("{paused}/logs")).await;
+        if logs["data"][0]["status"] == "held" {
+            Ok(logs)
+        } else {
+            Err(logs)
+        }
+    })
+    .await
+    .unwrap_or_else(|logs| panic!("no held delivery: {logs}"));
+    assert!(receiver.got("/paused").is_empty(), "{held}");
+    let (status, v) = c.send(reqwest::Method::POST, &key, &format!("{paused}/resume"), None).await;
+    assert_eq!((status, v["resumed"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(receiver.wait_for("/paused", 1, 60).await.len(), 1, "sent on by the resume");
 
     // The API's writes: a publish; a webhook changed, one tested, the disabled ones
     // enabled and their failed deliveries replayed (each urgency); one deleted.

@@ -86,18 +86,20 @@ fn deliver_and_schedule_write_only_the_items_they_own() {
             .filter_map(|l| l.trim().strip_prefix("dynamodb:LeadingKeys:").map(|v| v.trim().to_owned()))
             .collect()
     };
-    assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["ATM#*", "EVT#*"]"#]);
+    // Endpoints; attempts (in their event's partition) and continuations; send slots.
+    assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["EVT#*"]"#, r#"["EP#*"]"#]);
     assert_eq!(conditions("ScheduleFunction"), [r#"["SCH#*"]"#]);
     // Those are the key prefixes the DynamoDB adapter writes them under.
     let entities = [
         ("EP#", include_str!("../../shared/src/aws/dynamo/endpoints.rs")),
-        ("ATM#", include_str!("../../shared/src/aws/dynamo/attempts.rs")),
+        ("EVT#", include_str!("../../shared/src/aws/dynamo/attempts.rs")),
         ("EVT#", include_str!("../../shared/src/aws/dynamo/events.rs")),
         ("SCH#", include_str!("../../shared/src/aws/dynamo/jobs.rs")),
     ];
     for (prefix, source) in entities {
         assert!(source.contains(&format!("pk: format!(\"{prefix}{{}}\"")), "{prefix}");
     }
+    assert!(include_str!("../../shared/src/aws/dynamo/slots.rs").contains(r#"key(format!("EP#{endpoint}#SLOT")"#));
 }
 
 #[test]

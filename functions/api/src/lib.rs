@@ -86,6 +86,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/webhooks/{id}/rotate-secret"),
     ("post", "/v1/webhooks/{id}/replay"),
     ("post", "/v1/webhooks/{id}/enable"),
+    ("post", "/v1/webhooks/{id}/pause"),
+    ("post", "/v1/webhooks/{id}/resume"),
     ("post", "/v1/webhooks/{id}/call"),
     ("post", "/v1/schedules"),
     ("get", "/v1/schedules"),
@@ -190,6 +192,8 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         .route("/v1/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret::<S, Q, C>))
         .route("/v1/webhooks/{id}/replay", post(webhooks::replay::<S, Q, C>))
         .route("/v1/webhooks/{id}/enable", post(webhooks::enable::<S, Q, C>))
+        .route("/v1/webhooks/{id}/pause", post(webhooks::pause::<S, Q, C>))
+        .route("/v1/webhooks/{id}/resume", post(webhooks::resume::<S, Q, C>))
         .route("/v1/webhooks/{id}/call", post(webhooks::call::<S, Q, C>))
         .route(
             "/v1/schedules",

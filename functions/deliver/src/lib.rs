@@ -22,6 +22,7 @@ use std::time::Duration;
 
 mod endpoints;
 mod gate;
+mod hold;
 mod rate;
 
 use endpoints::EndpointCache;
@@ -124,7 +125,7 @@ where
 
     /// Attempt one delivery; `None` when the endpoint no longer exists, or has as many
     /// requests open as it may, or its rate limit's next slot is a while off (the job is
-    /// put back on its queue to wait).
+    /// put back on its queue to wait). A paused endpoint's job is held: the `held` entry.
     ///
     /// The attempt is logged under an id derived from the job before anything follows
     /// from it (the retry, the next iteration, the endpoint's failure record), so a
@@ -133,10 +134,25 @@ where
     /// between), the repeat's outcome replaces it and is followed up. No repeat starts a
     /// second retry chain.
     pub async fn deliver(&self, mut job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
-        let Some(endpoint) = self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? else {
+        let Some(mut endpoint) = self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? else {
             tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
             return Ok(None);
         };
+        if endpoint.is_paused() {
+            // A pause is read fresh: the jobs a resume sends must not wait out the cache.
+            self.endpoints.forget(&job.org_id, &job.endpoint_id);
+            match self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? {
+                Some(fresh) if fresh.is_paused() => return self.hold(&job, fresh.urgency).await.map(Some),
+                Some(fresh) => endpoint = fresh,
+                None => return Ok(None),
+            }
+        }
+        if job.held {
+            if let Some(made) = self.made_since_held(&job).await? {
+                tracing::info!(attempt = %made.id, "a held job already sent since; dropped");
+                return Ok(Some(made));
+            }
+        }
         if let Some(limit) = endpoint.rate_limit {
             if !self.wait_for_slot(&mut job, limit, endpoint.urgency).await? {
                 return Ok(None);
@@ -236,6 +252,7 @@ where
                 first_attempt_at: Some(first),
                 deferred: 0,
                 slot_at: None,
+                held: false,
                 ..job.clone()
             };
             (attempt, FollowUp::Retry { next: Box::new(next), delay, next_at })

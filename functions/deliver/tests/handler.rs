@@ -272,3 +272,47 @@ async fn a_repeat_finishes_the_follow_up_a_crash_left_undone() {
     assert_ne!(retry.attempt_id(), s.job.attempt_id());
     assert_ne!(replay.attempt_id(), s.job.attempt_id());
 }
+
+/// A paused endpoint's job is held, logged as `held` with a copy of the job back on its
+/// queue. Once the endpoint resumes, whichever copy comes first (the hold's own, or the
+/// resume's) sends it; the other finds it logged and sends nothing.
+#[tokio::test]
+async fn a_held_job_goes_out_once_whichever_copy_comes_first() {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let s = setup(url, policy(&[1], 60)).await;
+
+    let paused =
+        Endpoint { status: EndpointStatus::Paused { paused_at: Utc::now() }, version: 1, ..s.endpoint.clone() };
+    assert!(s.store.put_endpoint_if(&paused, 0).await.unwrap());
+    let held = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+    assert_eq!((held.status, held.response_code), (AttemptStatus::Held, None));
+    let copies = s.queues.regular.take();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].1, hookline_shared::delivery::MAX_QUEUE_DELAY, "the copy looks again later");
+    let copy: DeliveryJob = serde_json::from_str(&copies[0].0).unwrap();
+    assert!(copy.held);
+    // Still paused when the copy comes back: held again, one entry in the log.
+    s.deliver.deliver(copy.clone()).await.unwrap();
+    assert_eq!(attempts_of(&s).await.len(), 1);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing sent while paused");
+
+    let active = Endpoint { status: EndpointStatus::Active, version: 2, ..paused };
+    assert!(s.store.put_endpoint_if(&active, 1).await.unwrap());
+    let sent = s.deliver.deliver(copy.clone()).await.unwrap().unwrap();
+    assert_eq!((sent.status, sent.id.clone()), (AttemptStatus::Delivered, held.id.clone()), "it replaces the entry");
+    let again = s.deliver.deliver(copy).await.unwrap().unwrap();
+    assert_eq!(again.status, AttemptStatus::Delivered);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once");
+    assert_eq!(attempts_of(&s).await.len(), 1);
+}

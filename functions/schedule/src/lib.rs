@@ -161,6 +161,7 @@ mod tests {
             hops: 0,
             deferred: 0,
             slot_at: None,
+            held: false,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
         serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()

@@ -18,6 +18,9 @@ pub enum AttemptStatus {
     Retrying,
     /// Failed and the policy gave up.
     Exhausted,
+    /// Not attempted: its endpoint is paused. Replaced by the attempt made once it
+    /// resumes.
+    Held,
 }
 
 impl AttemptStatus {
@@ -28,6 +31,7 @@ impl AttemptStatus {
             AttemptStatus::Failed => "failed",
             AttemptStatus::Retrying => "retrying",
             AttemptStatus::Exhausted => "exhausted",
+            AttemptStatus::Held => "held",
         }
     }
 }

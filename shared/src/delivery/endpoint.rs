@@ -68,6 +68,12 @@ pub enum EndpointStatus {
         /// When.
         disabled_at: DateTime<Utc>,
     },
+    /// Paused by its owner: deliveries are held (not attempted, not failed) until it
+    /// resumes, then sent in order.
+    Paused {
+        /// Since when.
+        paused_at: DateTime<Utc>,
+    },
 }
 
 /// How an endpoint has been failing, for the auto-disable rule.
@@ -196,7 +202,12 @@ impl Endpoint {
         }
     }
 
-    /// True unless disabled.
+    /// Whether its deliveries are held.
+    pub fn is_paused(&self) -> bool {
+        matches!(self.status, EndpointStatus::Paused { .. })
+    }
+
+    /// True unless disabled or paused.
     pub fn is_active(&self) -> bool {
         matches!(self.status, EndpointStatus::Active)
     }

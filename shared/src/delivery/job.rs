@@ -60,6 +60,10 @@ pub struct DeliveryJob {
     /// put back to wait for it (it does not claim another).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_at: Option<DateTime<Utc>>,
+    /// Held while its endpoint was paused (by the hold's own copy, or a resume): it
+    /// may have been sent meanwhile, so its log is read before it is sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
     /// What to send.
     pub payload: Payload,
 }
@@ -76,6 +80,7 @@ impl DeliveryJob {
             hops: 0,
             deferred: 0,
             slot_at: None,
+            held: false,
             payload,
         }
     }
@@ -103,7 +108,7 @@ impl DeliveryJob {
 
     /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
     pub fn for_replay(self) -> Self {
-        Self { attempt: 1, first_attempt_at: None, deferred: 0, slot_at: None, ..self }
+        Self { attempt: 1, first_attempt_at: None, deferred: 0, slot_at: None, held: false, ..self }
     }
 
     /// The queue body of a first attempt, from a payload serialized once for every

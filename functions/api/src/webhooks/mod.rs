@@ -1,14 +1,17 @@
 //! `/v1/webhooks`: endpoints that receive events. The bodies and views of the routes,
 //! and the checks they share; the routes are in `endpoints` (create, read, change,
-//! delete), `actions` (test, logs, rotation, replay, enable) and `call` (real time).
+//! delete), `actions` (test, logs, rotation, replay, enable), `pause` (pause, resume) and
+//! `call` (real time).
 
 mod actions;
 mod call;
 mod endpoints;
+mod pause;
 
 pub(crate) use actions::{enable, logs, replay, rotate_secret, test};
 pub(crate) use call::call;
 pub(crate) use endpoints::{create, delete, get, list, update};
+pub(crate) use pause::{pause, resume};
 
 use crate::error::ApiError;
 use crate::{Api, ApiState};
