@@ -47,6 +47,7 @@ fn job(org: &OrgId, at: chrono::DateTime<Utc>, i: usize) -> Job {
         last_run_at: None,
         last_due_at: None,
         runs: 0,
+        paused_at: None,
         created_at: now,
         updated_at: now,
     }

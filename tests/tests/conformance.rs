@@ -624,6 +624,7 @@ fn job(org: &OrgId, at_ms: i64, key: Option<&str>, recurring: Option<(&str, &str
         last_run_at: None,
         last_due_at: None,
         runs: 0,
+        paused_at: None,
         created_at: t,
         updated_at: t,
     }

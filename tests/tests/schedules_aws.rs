@@ -1,8 +1,9 @@
 //! Scheduled jobs on the AWS adapters against moto, through the `api` router as the
 //! Lambda adapter hands it requests: each job is one EventBridge Scheduler schedule with
 //! the job's expression, time zone, group and target input; an update updates it and a
-//! cancel deletes it; the `schedule` handler, given that input, publishes the run and
-//! does nothing for an outdated version or after a cancel.
+//! cancel deletes it, and so does a pause until the resume; the `schedule` handler, given
+//! that input, publishes the run and does nothing for an outdated version or after a
+//! cancel.
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
@@ -106,6 +107,18 @@ async fn each_job_is_one_scheduler_schedule_and_the_handler_honours_cancels() {
         s.start_date.unwrap().secs(),
         "2027-03-22T08:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap().timestamp()
     );
+
+    // A pause deletes the recurring job's schedule; a resume creates it again, for a new
+    // version (a timer of the paused one is skipped).
+    let weekly_id = weekly["id"].as_str().unwrap().to_owned();
+    let (status, paused) = request("POST", format!("/v1/schedules/{weekly_id}/pause"), Value::Null).await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")), "{paused}");
+    assert!(schedule_of(weekly_id.clone()).await.is_err(), "no schedule while paused");
+    let (status, resumed) = request("POST", format!("/v1/schedules/{weekly_id}/resume"), Value::Null).await;
+    assert_eq!((status, resumed["status"].as_str()), (200, Some("pending")), "{resumed}");
+    let s = schedule_of(weekly_id).await.unwrap();
+    assert_eq!(s.schedule_expression.as_deref(), Some("cron(0 9 ? * 2 *)"));
+    assert!(s.target.unwrap().input.unwrap().contains(r#""version":3"#));
 
     // An update updates the schedule.
     let (status, updated) =

@@ -303,3 +303,38 @@ async fn a_restart_loses_no_schedule_and_repeats_no_run() {
     let (_, shown) = app.get(&key, &format!("/v1/schedules/{}", once["id"].as_str().unwrap())).await;
     assert_eq!(shown["runs"], 1);
 }
+
+#[tokio::test]
+async fn a_paused_recurring_job_skips_its_runs_and_resumes_without_making_them_up() {
+    let app = app_with(fast_config()).await;
+    let rx = Receiver::start().await;
+    let key = org_with_endpoint(&app, &rx, "/digest").await;
+    let put = |body: Value| send(&app, reqwest::Method::PUT, &key, "/v1/recurring/digest/user_7", Some(body));
+    let (status, job) = put(json!({"rate": "1 second"})).await;
+    assert_eq!(status, 201, "{job}");
+    let path = format!("/v1/schedules/{}", job["id"].as_str().unwrap());
+    assert!(!rx.wait_for("/digest", 1, 10).await.is_empty());
+    let (status, v) = send(&app, reqwest::Method::POST, &key, &format!("{path}/resume"), None).await;
+    assert_eq!(status, 409, "not paused: {v}");
+
+    let (status, paused) = send(&app, reqwest::Method::POST, &key, &format!("{path}/pause"), None).await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")), "{paused}");
+    assert!(paused["next_run_at"].is_null() && paused["upcoming"] == json!([]), "{paused}");
+    // A run already on its way lands; then none while paused, and a change keeps it so.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let settled = rx.got("/digest").len();
+    let (status, changed) = put(json!({"rate": "2 seconds"})).await;
+    assert_eq!((status, changed["status"].as_str()), (200, Some("paused")), "{changed}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(rx.got("/digest").len(), settled, "runs while paused");
+    let runs = app.get(&key, &path).await.1["runs"].as_u64().unwrap();
+
+    let before = Utc::now();
+    let (status, resumed) = send(&app, reqwest::Method::POST, &key, &format!("{path}/resume"), None).await;
+    assert_eq!((status, resumed["status"].as_str()), (200, Some("pending")), "{resumed}");
+    assert!(at(&resumed["next_run_at"]) >= before, "from now on, not the runs it missed: {resumed}");
+    assert_eq!(resumed["upcoming"].as_array().unwrap().len(), 5);
+    assert_eq!(rx.wait_for("/digest", settled + 1, 10).await.len(), settled + 1);
+    let after = app.get(&key, &path).await.1;
+    assert!(after["runs"].as_u64().unwrap() <= runs + 2, "missed runs made up: {after}");
+}

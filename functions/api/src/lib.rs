@@ -95,6 +95,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/schedules/{id}"),
     ("patch", "/v1/schedules/{id}"),
     ("delete", "/v1/schedules/{id}"),
+    ("post", "/v1/schedules/{id}/pause"),
+    ("post", "/v1/schedules/{id}/resume"),
     ("get", "/v1/recurring/{name}"),
     ("put", "/v1/recurring/{name}/{thing}"),
     ("get", "/v1/recurring/{name}/{thing}"),
@@ -205,6 +207,8 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
             "/v1/schedules/{id}",
             get(schedules::get::<S, Q, C>).patch(schedules::update::<S, Q, C>).delete(schedules::delete::<S, Q, C>),
         )
+        .route("/v1/schedules/{id}/pause", post(schedules::pause::<S, Q, C>))
+        .route("/v1/schedules/{id}/resume", post(schedules::resume::<S, Q, C>))
         .route("/v1/recurring/{name}", get(recurring::list::<S, Q, C>))
         .route(
             "/v1/recurring/{name}/{thing}",

@@ -93,7 +93,10 @@ pub(crate) async fn put<S: ApiState, Q: Queue + 'static, C: Clock>(
         created_at: existing.as_ref().map_or(now, |j| j.created_at),
         ..Job::new(org.id.clone(), r.name, data_object(body.data), when, tz, now)
     };
-    let job = api.plan(job, now, ("start", "end"))?;
+    let mut job = api.plan(job, now, ("start", "end"))?;
+    if let Some(old) = &existing {
+        job = job.paused_as(old);
+    }
     api.save(&job, existing.as_ref().map(|j| j.version)).await?;
     let status = if existing.is_some() { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, ApiJson(JobView::new(job))).into_response())

@@ -81,8 +81,11 @@ pub struct JobView {
     name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     thing: Option<String>,
-    /// `pending` while a run is to come, `completed` after the last.
+    /// `pending` while a run is to come, `paused` while paused (no next run, no
+    /// upcoming), `completed` after the last.
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_at: Option<DateTime<Utc>>,
     next_run_at: Option<DateTime<Utc>>,
     /// The next runs (UTC), so a cron and time zone can be checked before the first run.
     upcoming: Vec<DateTime<Utc>>,
@@ -117,7 +120,12 @@ impl JobView {
             key: job.key,
             name,
             thing,
-            status: if job.next_run_at.is_some() { "pending" } else { "completed" },
+            status: match (job.paused_at, job.next_run_at) {
+                (Some(_), _) => "paused",
+                (None, Some(_)) => "pending",
+                (None, None) => "completed",
+            },
+            paused_at: job.paused_at,
             next_run_at: job.next_run_at,
             upcoming,
             last_run_at: job.last_run_at,
@@ -312,7 +320,40 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     job.version = old.version + 1;
     job.updated_at = now;
-    let job = api.plan(job, now, ("start_at", "end_at"))?;
+    let job = api.plan(job, now, ("start_at", "end_at"))?.paused_as(&old);
+    api.save(&job, Some(old.version)).await?;
+    Ok(ApiJson(JobView::new(job)))
+}
+
+/// Pause a job (a recurring one too): no run, and an empty `upcoming`, until it resumes.
+pub(crate) async fn pause<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<JobView>, ApiError> {
+    let old = load(&api, &org, &id).await?;
+    if old.paused_at.is_some() {
+        return Ok(ApiJson(JobView::new(old)));
+    }
+    if !old.pending() {
+        return Err(ApiError::Conflict("the schedule has completed".into()));
+    }
+    let job = old.clone().pause(api.clock.now());
+    api.save(&job, Some(old.version)).await?;
+    Ok(ApiJson(JobView::new(job)))
+}
+
+/// Resume a paused job from its next run after now; the runs it missed are skipped.
+pub(crate) async fn resume<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<JobView>, ApiError> {
+    let old = load(&api, &org, &id).await?;
+    if old.paused_at.is_none() {
+        return Err(ApiError::Conflict("the schedule is not paused".into()));
+    }
+    let job = old.clone().resume(api.clock.now());
     api.save(&job, Some(old.version)).await?;
     Ok(ApiJson(JobView::new(job)))
 }

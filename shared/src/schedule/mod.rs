@@ -140,6 +140,9 @@ pub struct Job {
     pub last_due_at: Option<DateTime<Utc>>,
     /// How many times it ran.
     pub runs: u64,
+    /// Paused since: no run (and no timer) until it resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -173,8 +176,30 @@ impl Job {
             last_run_at: None,
             last_due_at: None,
             runs: 0,
+            paused_at: None,
             created_at: now,
             updated_at: now,
+        }
+    }
+
+    /// This job paused at `now`: no next run (saving it removes its timer), and a new
+    /// version, so a timer already on its way skips it.
+    pub fn pause(self, now: DateTime<Utc>) -> Self {
+        Self { paused_at: Some(now), next_run_at: None, version: self.version + 1, updated_at: now, ..self }
+    }
+
+    /// This job resumed at `now`: its next run is the first from now on; the runs it
+    /// missed while paused are not made up (a one-off whose time passed is done).
+    pub fn resume(self, now: DateTime<Utc>) -> Self {
+        let next_run_at = self.next_from(now);
+        Self { paused_at: None, next_run_at, version: self.version + 1, updated_at: now, ..self }
+    }
+
+    /// This job, a change of `old`, kept paused if `old` was.
+    pub fn paused_as(self, old: &Job) -> Self {
+        match old.paused_at {
+            Some(at) => Self { paused_at: Some(at), next_run_at: None, ..self },
+            None => self,
         }
     }
 
@@ -249,9 +274,9 @@ impl Job {
         }
     }
 
-    /// True while a run is still to come.
+    /// True while a run is still to come (a paused job's may come once it resumes).
     pub fn pending(&self) -> bool {
-        self.next_run_at.is_some()
+        self.next_run_at.is_some() || self.paused_at.is_some()
     }
 }
 
