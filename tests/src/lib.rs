@@ -80,6 +80,26 @@ where
     }
 }
 
+/// Whether `check` comes true within `secs`, tried as [`until`] tries.
+pub async fn until_true<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    until(secs, || {
+        let done = check();
+        async move {
+            if done.await {
+                Ok(())
+            } else {
+                Err(())
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
 /// The SDK configuration pointing at moto, if configured (`AWS_ENDPOINT_URL`).
 pub async fn moto() -> Option<aws_config::SdkConfig> {
     match std::env::var("AWS_ENDPOINT_URL") {

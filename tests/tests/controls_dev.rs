@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use chrono::{DateTime, FixedOffset};
-use hookline_tests::{python, spawn_app, until, Receiver};
+use hookline_tests::{python, spawn_app, until, until_true, Receiver};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -128,33 +128,22 @@ async fn a_replay_keeps_to_its_window_and_types_and_says_how_many_it_queued() {
 
     // The first event's 410 disables the endpoint; the next are logged `failed`.
     let first = app.publish(&key, "order.created", json!({"n": 1})).await;
-    until(10, || async {
-        if app.get(&key, &path).await.1["status"] == "disabled" {
-            Ok(())
-        } else {
-            Err(())
-        }
-    })
-    .await
-    .expect("disabled by the 410");
+    let disabled = until_true(10, || async { app.get(&key, &path).await.1["status"] == "disabled" }).await;
+    assert!(disabled, "disabled by the 410");
     let second = app.publish(&key, "invoice.paid", json!({"n": 2})).await;
     let third = app.publish(&key, "order.shipped", json!({"n": 3})).await;
     let failed = |n: usize| {
         let (app, key, id) = (&app, &key, &id);
         async move {
             let (_, v) = app.get(key, &format!("/v1/webhooks/{id}/logs?status=failed")).await;
-            if v["data"].as_array().map_or(0, Vec::len) >= n {
-                Ok(())
-            } else {
-                Err(())
-            }
+            v["data"].as_array().map_or(0, Vec::len) >= n
         }
     };
-    until(10, || failed(3)).await.expect("three failed deliveries");
+    assert!(until_true(10, || failed(3)).await, "three failed deliveries");
     tokio::time::sleep(Duration::from_millis(20)).await;
     let middle = chrono::Utc::now();
     app.publish(&key, "order.created", json!({"n": 4})).await;
-    until(10, || failed(4)).await.expect("four failed deliveries");
+    assert!(until_true(10, || failed(4)).await, "four failed deliveries");
     assert_eq!(app.post(&key, &format!("{path}/enable"), json!({})).await.0, 200);
 
     let replay = format!("{path}/replay");
@@ -309,15 +298,7 @@ async fn a_paused_endpoint_holds_its_deliveries_and_resume_sends_them_in_order()
             v["data"].as_array().cloned().unwrap_or_default()
         }
     };
-    until(10, || async {
-        if logs("held").await.len() == 6 {
-            Ok(())
-        } else {
-            Err(())
-        }
-    })
-    .await
-    .expect("six held deliveries in the log");
+    assert!(until_true(10, || async { logs("held").await.len() == 6 }).await, "six held deliveries in the log");
     assert!(rx.got("/held").is_empty(), "nothing sent while paused");
     let held = logs("held").await;
     assert!(held.iter().all(|a| a["response_code"].is_null() && a["attempt"] == 1), "{held:?}");
@@ -328,15 +309,8 @@ async fn a_paused_endpoint_holds_its_deliveries_and_resume_sends_them_in_order()
     let got = rx.wait_for("/held", 6, 10).await;
     let sent: HashSet<&str> = got.iter().map(|g| g.headers["webhook-id"].as_str()).collect();
     assert_eq!((got.len(), sent), (6, published.iter().map(String::as_str).collect()), "each held delivery, once");
-    until(10, || async {
-        if logs("delivered").await.len() == 6 {
-            Ok(())
-        } else {
-            Err(())
-        }
-    })
-    .await
-    .expect("each held entry replaced by its delivery");
+    let replaced = until_true(10, || async { logs("delivered").await.len() == 6 }).await;
+    assert!(replaced, "each held entry replaced by its delivery");
     assert!(logs("held").await.is_empty());
     // New events go straight out again.
     let next = app.publish(&key, "order.created", json!({"n": 6})).await;

@@ -1,7 +1,7 @@
 //! What can be done to a webhook besides editing it: a test delivery, its logs, a
 //! secret rotation, a replay of what it missed, and enabling it again.
 
-use super::{change, load, parse_id, AttemptView, WebhookView, API_REQUEST_TIMEOUT, ROTATION_GRACE};
+use super::{change, load, parse_id, set_status, AttemptView, WebhookView, API_REQUEST_TIMEOUT, ROTATION_GRACE};
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::page::{page_limit, PageView};
@@ -180,11 +180,9 @@ pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    let now = api.clock.now();
-    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+    let ep = set_status(&api, &org, &id, |ep, _| {
         ep.status = EndpointStatus::Active;
         ep.failure = FailureState::default();
-        ep.updated_at = now;
         true
     })
     .await?;

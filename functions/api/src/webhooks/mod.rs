@@ -285,6 +285,24 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
 }
 
 /// Change a stored endpoint of `org` without undoing a concurrent change; 404 when it is gone.
+/// Set an endpoint's status by `set` (false: it is as wanted already), stamped now.
+async fn set_status<S: ApiState, Q, C: Clock>(
+    api: &Api<S, Q, C>,
+    org: &Org,
+    id: &str,
+    mut set: impl FnMut(&mut Endpoint, DateTime<Utc>) -> bool,
+) -> Result<Endpoint, ApiError> {
+    let now = api.clock.now();
+    change(api, org, &parse_id(id)?, |ep| {
+        if !set(ep, now) {
+            return false;
+        }
+        ep.updated_at = now;
+        true
+    })
+    .await
+}
+
 async fn change<S: ApiState, Q, C>(
     api: &Api<S, Q, C>,
     org: &Org,

@@ -1,7 +1,7 @@
 //! Pausing a webhook: its deliveries are held, neither attempted nor failed, and a
 //! resume sends them in the order their events were made.
 
-use super::{change, load, parse_id, WebhookView};
+use super::{load, set_status, WebhookView};
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::{Api, ApiState};
@@ -19,14 +19,12 @@ pub(crate) async fn pause<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
-    let now = api.clock.now();
-    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
-        if ep.is_paused() {
-            return false;
+    let ep = set_status(&api, &org, &id, |ep, now| {
+        let pausing = !ep.is_paused();
+        if pausing {
+            ep.status = EndpointStatus::Paused { paused_at: now };
         }
-        ep.status = EndpointStatus::Paused { paused_at: now };
-        ep.updated_at = now;
-        true
+        pausing
     })
     .await?;
     Ok(ApiJson(WebhookView::of(ep, false)))
@@ -48,10 +46,8 @@ pub(crate) async fn resume<S: ApiState, Q: Queue + 'static, C: Clock>(
     if !load(&api, &org, &id).await?.is_paused() {
         return Err(ApiError::Conflict("the webhook is not paused".into()));
     }
-    let now = api.clock.now();
-    let ep = change(&api, &org, &parse_id(&id)?, |ep| {
+    let ep = set_status(&api, &org, &id, |ep, _| {
         ep.status = EndpointStatus::Active;
-        ep.updated_at = now;
         true
     })
     .await?;
