@@ -269,6 +269,8 @@ async fn a_paused_endpoint_holds_its_deliveries_and_resume_sends_them_in_order()
     };
     assert!(until_true(10, || async { logs("held").await.len() == 6 }).await, "six held deliveries in the log");
     assert!(rx.got("/held").is_empty(), "nothing sent while paused");
+    let (status, v) = app.post(&key, &format!("{path}/call"), json!({"type": "order.created", "data": {}})).await;
+    assert_eq!((status, v["error"]["message"].as_str()), (422, Some("the webhook is paused")), "{v}");
     let held = logs("held").await;
     assert!(held.iter().all(|a| a["response_code"].is_null() && a["attempt"] == 1), "{held:?}");
 

@@ -43,7 +43,8 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
 ) -> Result<ApiJson<CallResult>, ApiError> {
     let ep = load(&api, &org, &id).await?;
     if !ep.is_active() {
-        return Err(ApiError::Unprocessable("the webhook is disabled".into()));
+        let state = if ep.is_paused() { "paused" } else { "disabled" };
+        return Err(ApiError::Unprocessable(format!("the webhook is {state}")));
     }
     validate_event_type(&body.event_type).map_err(ApiError::BadRequest)?;
     let payload = Payload::new(EventId::new(), body.event_type, api.clock.now(), body.data);
