@@ -12,7 +12,6 @@ use hookline_shared::delivery::{
     EndpointStatus, FailureState, Outcome, Payload, RetryPolicy, Urgency, MAX_QUEUE_DELAY, RESPONSE_READ_CAP,
     TIMER_LEAD,
 };
-use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, SlotStore, Timer, TimerPayload,
@@ -22,11 +21,13 @@ use std::time::Duration;
 
 mod endpoints;
 mod gate;
+mod health;
 mod hold;
 mod rate;
 
 use endpoints::EndpointCache;
 use gate::{deferral_delay, EndpointGate};
+use health::Health;
 
 /// Why a job could not be processed (it stays on the queue).
 pub type DeliverError = ConsumeError;
@@ -384,65 +385,6 @@ where
         }
         Ok(())
     }
-
-    /// Record what this delivery says about its endpoint's health on the endpoint as it
-    /// is stored now, changing only the failure fields (and the status, to disable it).
-    /// Nothing is recorded when the endpoint was deleted or pointed elsewhere meanwhile:
-    /// an answer from an abandoned URL says nothing about the new one.
-    async fn note_health(&self, sent: &Endpoint, health: Health, now: DateTime<Utc>) -> Result<(), DeliverError> {
-        let rule = sent.disable_policy(self.policies.disable);
-        let mut disabled_for = None;
-        let updated = update_endpoint(&self.store, &sent.org_id, &sent.id, |ep| {
-            disabled_for = None;
-            if ep.url != sent.url {
-                return false;
-            }
-            match &health {
-                Health::Recovered if ep.failure == FailureState::default() => return false,
-                Health::Recovered => ep.failure = FailureState::default(),
-                Health::Gone(reason) => disabled_for = Some(reason.clone()),
-                Health::Exhausted => {
-                    ep.failure.consecutive_exhausted += 1;
-                    let since = *ep.failure.failing_since.get_or_insert(now);
-                    let long_enough = (now - since).to_std().unwrap_or_default() >= rule.after;
-                    if long_enough && ep.failure.consecutive_exhausted >= rule.min_exhausted {
-                        disabled_for = Some(format!(
-                            "no successful delivery since {} and {} events exhausted in a row",
-                            since.to_rfc3339(),
-                            ep.failure.consecutive_exhausted
-                        ));
-                    }
-                }
-            }
-            if let Some(reason) = &disabled_for {
-                if !ep.is_active() {
-                    // Disabled meanwhile (by hand or by another delivery): keep its reason.
-                    disabled_for = None;
-                    return matches!(health, Health::Exhausted);
-                }
-                ep.status = EndpointStatus::Disabled { disabled_reason: reason.clone(), disabled_at: now };
-                ep.updated_at = now;
-            }
-            true
-        })
-        .await?;
-        if matches!(updated, Updated::Written(_)) {
-            self.endpoints.forget(&sent.org_id, &sent.id);
-        }
-        if let (Updated::Written(ep), Some(reason)) = (updated, disabled_for) {
-            self.ops
-                .emit(&OpsEvent {
-                    kind: "endpoint.disabled".into(),
-                    org_id: ep.org_id.clone(),
-                    endpoint_id: ep.id.clone(),
-                    event_id: None,
-                    reason,
-                    at: now,
-                })
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 /// What follows from an attempt once it is logged.
@@ -459,16 +401,5 @@ enum FollowUp {
     /// 410: the endpoint is disabled.
     Gone,
     /// The policy gave up: the operator hears of it, and the streak grows.
-    Exhausted,
-}
-
-/// What one delivery says about its endpoint.
-#[derive(Debug)]
-enum Health {
-    /// Delivered: any failure streak ends.
-    Recovered,
-    /// Gone for good (410): disable it at once, for this reason.
-    Gone(String),
-    /// One more event exhausted: the streak grows, and may disable it.
     Exhausted,
 }
