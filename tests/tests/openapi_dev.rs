@@ -106,7 +106,9 @@ async fn every_operation_conforms_to_the_openapi_document() {
         .args(["run", &format!("{}/v1/openapi.json", app.url)])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance"])
         .args(["--checks", "response_schema_conformance,negative_data_rejection"])
-        .args(["--max-examples", &examples().to_string(), "--workers", "2", "--seed", "1"])
+        // One worker: with two threads, Python 3.11 now and then fails schemathesis's own
+        // regex compilation with "AST constructor recursion depth mismatch" (CPython #106905).
+        .args(["--max-examples", &examples().to_string(), "--workers", "1", "--seed", "1"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .output()
         .await
