@@ -1,7 +1,10 @@
 //! What can be done to a webhook besides editing it: a test delivery, its logs, a
 //! secret rotation, a replay of what it missed, and enabling it again.
 
-use super::{change, load, parse_id, set_status, AttemptView, WebhookView, API_REQUEST_TIMEOUT, ROTATION_GRACE};
+use super::{
+    all_attempts, change, load, parse_id, queue_jobs, set_status, AttemptView, WebhookView, API_REQUEST_TIMEOUT,
+    ROTATION_GRACE,
+};
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::page::{page_limit, PageView};
@@ -137,42 +140,19 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
 ) -> Result<ApiJson<Replayed>, ApiError> {
     body.validate()?;
     let ep = load(&api, &org, &id).await?;
+    let failed =
+        all_attempts(&api, &org, &ep.id, vec![AttemptStatus::Failed, AttemptStatus::Exhausted], Some(body.since));
     // One job per event, sent in the order the events were made.
     let mut jobs: BTreeMap<(DateTime<Utc>, EventId), DeliveryJob> = BTreeMap::new();
-    let mut cursor = None;
-    loop {
-        let page = api
-            .store
-            .list_attempts(
-                &org.id,
-                &ep.id,
-                &AttemptQuery {
-                    limit: 100,
-                    cursor,
-                    statuses: vec![AttemptStatus::Failed, AttemptStatus::Exhausted],
-                    since: Some(body.since),
-                },
-            )
-            .await?;
-        for a in page.items.into_iter().filter(|a| body.covers(a)) {
-            if let Some(job) = a.job {
-                jobs.entry((job.payload.created_at, a.event_id)).or_insert(job);
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+    for a in failed.await?.into_iter().filter(|a| body.covers(a)) {
+        if let Some(job) = a.job {
+            jobs.entry((job.payload.created_at, a.event_id)).or_insert(job);
         }
     }
     // A new series of attempts, logged apart from the ones it replays.
     let replay = ulid::Ulid::new().to_string();
-    let bodies: Vec<String> = jobs
-        .into_values()
-        .map(|j| serde_json::to_string(&DeliveryJob { replay: Some(replay.clone()), ..j.for_replay() }))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    api.handoffs.deliveries.queue(ep.urgency).send_batch(&bodies).await?;
-    Ok(ApiJson(Replayed { replayed: bodies.len() }))
+    let jobs = jobs.into_values().map(|j| DeliveryJob { replay: Some(replay.clone()), ..j.for_replay() });
+    Ok(ApiJson(Replayed { replayed: queue_jobs(&api, ep.urgency, jobs).await? }))
 }
 
 pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(

@@ -18,12 +18,12 @@ use crate::{Api, ApiState};
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::realtime;
 use hookline_shared::delivery::{
-    is_reserved_header, parse_endpoint_url, validate_secret, Attempt, AttemptStatus, Endpoint, EndpointStatus,
-    FailureState, Payload, RateLimit, RetrySchedule, SignatureScheme, Urgency,
+    is_reserved_header, parse_endpoint_url, validate_secret, Attempt, AttemptStatus, DeliveryJob, Endpoint,
+    EndpointStatus, FailureState, Payload, RateLimit, RetrySchedule, SignatureScheme, Urgency,
 };
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
-use hookline_shared::ports::{Clock, Queue};
+use hookline_shared::ports::{AttemptQuery, Clock, Queue};
 use hookline_shared::{AttemptId, EndpointId, EventId, Org, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -301,6 +301,43 @@ async fn set_status<S: ApiState, Q, C: Clock>(
         true
     })
     .await
+}
+
+/// Every attempt of endpoint `ep` with one of `statuses` made since `since`, all pages
+/// of the listing, newest first.
+async fn all_attempts<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &Org,
+    ep: &EndpointId,
+    statuses: Vec<AttemptStatus>,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<Attempt>, ApiError> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = AttemptQuery { limit: 100, cursor, statuses: statuses.clone(), since };
+        let page = api.store.list_attempts(&org.id, ep, &query).await?;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(all),
+        }
+    }
+}
+
+/// Put `jobs` on the queue of `urgency`, in their order, batched; how many.
+async fn queue_jobs<S: ApiState, Q: Queue + 'static, C>(
+    api: &Api<S, Q, C>,
+    urgency: Urgency,
+    jobs: impl IntoIterator<Item = DeliveryJob>,
+) -> Result<usize, ApiError> {
+    let bodies: Vec<String> = jobs
+        .into_iter()
+        .map(|j| serde_json::to_string(&j))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    api.handoffs.deliveries.queue(urgency).send_batch(&bodies).await?;
+    Ok(bodies.len())
 }
 
 async fn change<S: ApiState, Q, C>(

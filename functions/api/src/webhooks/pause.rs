@@ -1,14 +1,14 @@
 //! Pausing a webhook: its deliveries are held, neither attempted nor failed, and a
 //! resume sends them in the order their events were made.
 
-use super::{load, set_status, WebhookView};
+use super::{all_attempts, load, queue_jobs, set_status, WebhookView};
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{AttemptStatus, DeliveryJob, EndpointStatus};
-use hookline_shared::ports::{AttemptQuery, Clock, Queue};
+use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::AttemptId;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -54,25 +54,11 @@ pub(crate) async fn resume<S: ApiState, Q: Queue + 'static, C: Clock>(
     // Held after this listing (by a `deliver` that read the endpoint paused just
     // before) is sent by its hold's own copy; sent twice, a copy finds it logged.
     let mut held: BTreeMap<(DateTime<Utc>, AttemptId), DeliveryJob> = BTreeMap::new();
-    let mut cursor = None;
-    loop {
-        let query = AttemptQuery { limit: 100, cursor, statuses: vec![AttemptStatus::Held], since: None };
-        let page = api.store.list_attempts(&org.id, &ep.id, &query).await?;
-        for a in page.items {
-            if let Some(job) = a.job {
-                held.insert((job.payload.created_at, a.id), DeliveryJob { held: true, ..job });
-            }
-        }
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+    for a in all_attempts(&api, &org, &ep.id, vec![AttemptStatus::Held], None).await? {
+        if let Some(job) = a.job {
+            held.insert((job.payload.created_at, a.id), DeliveryJob { held: true, ..job });
         }
     }
-    let bodies: Vec<String> = held
-        .into_values()
-        .map(|j| serde_json::to_string(&j))
-        .collect::<Result<_, _>>()
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    api.handoffs.deliveries.queue(ep.urgency).send_batch(&bodies).await?;
-    Ok(ApiJson(Resumed { webhook: WebhookView::of(ep, false), resumed: bodies.len() }))
+    let resumed = queue_jobs(&api, ep.urgency, held.into_values()).await?;
+    Ok(ApiJson(Resumed { webhook: WebhookView::of(ep, false), resumed }))
 }
