@@ -107,7 +107,7 @@ async fn every_operation_conforms_to_the_openapi_document() {
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance"])
         .args(["--checks", "response_schema_conformance,negative_data_rejection"])
         // One worker: with two threads, Python 3.11 now and then fails schemathesis's own
-        // regex compilation with "AST constructor recursion depth mismatch" (CPython #106905).
+        // regex compilation with "AST constructor recursion depth mismatch", a bug of its own.
         .args(["--max-examples", &examples().to_string(), "--workers", "1", "--seed", "1"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .output()
