@@ -102,12 +102,18 @@ fn schedule_op(method: &Method) -> &'static str {
     }
 }
 
+/// A JSON-protocol request's service and operation, from `X-Amz-Target`
+/// (`DynamoDB_20120810.PutItem`); `None` for a REST request.
+fn amz_target(headers: &HeaderMap) -> Option<(&str, &str)> {
+    let target = headers.get("x-amz-target")?.to_str().ok()?;
+    Some(target.split_once('.').unwrap_or((target, "")))
+}
+
 /// The IAM actions and resources of one request.
 pub fn classify(acct: &Account, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Vec<Call> {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let call = |action: String, resource: String| Call { action, resource, leading_keys: vec![] };
-    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+    if let Some((prefix, op)) = amz_target(headers) {
         return match prefix {
             p if p.starts_with("DynamoDB") => dynamo_calls(acct, op, &json),
             "AmazonSQS" => {
@@ -168,13 +174,12 @@ pub fn billed(
     indexes: &meter::Indexes,
 ) -> (String, Tally) {
     let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
-    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+    let Some((prefix, op)) = amz_target(headers) else {
         // Scheduler's REST API: its management requests are not billed, only its invocations.
         let what =
             if uri.path().starts_with("/schedules/") { schedule_op(method).to_owned() } else { uri.path().to_owned() };
         return (format!("scheduler:{what}"), Tally::requests(1.0));
     };
-    let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
     match prefix {
         p if p.starts_with("DynamoDB") => {
             (format!("dynamodb:{op}"), meter::dynamodb(op, &json(body), &json(answer), indexes))

@@ -1,7 +1,7 @@
 //! Pausing a webhook: its deliveries are held, neither attempted nor failed, and a
 //! resume sends them in the order their events were made.
 
-use super::{all_attempts, load, queue_jobs, set_status, WebhookView};
+use super::{all_attempts, queue_jobs, set_status, WebhookView};
 use crate::auth::OrgAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::{Api, ApiState};
@@ -43,14 +43,20 @@ pub(crate) async fn resume<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Resumed>, ApiError> {
-    if !load(&api, &org, &id).await?.is_paused() {
-        return Err(ApiError::Conflict("the webhook is not paused".into()));
-    }
+    // Checked on the endpoint as it is changed (the last read, if a concurrent change
+    // made it read again).
+    let mut was_paused = false;
     let ep = set_status(&api, &org, &id, |ep, _| {
-        ep.status = EndpointStatus::Active;
-        true
+        was_paused = ep.is_paused();
+        if was_paused {
+            ep.status = EndpointStatus::Active;
+        }
+        was_paused
     })
     .await?;
+    if !was_paused {
+        return Err(ApiError::Conflict("the webhook is not paused".into()));
+    }
     // Held after this listing (by a `deliver` that read the endpoint paused just
     // before) is sent by its hold's own copy; sent twice, a copy finds it logged.
     let mut held: BTreeMap<(DateTime<Utc>, AttemptId), DeliveryJob> = BTreeMap::new();
