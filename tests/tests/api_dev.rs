@@ -205,8 +205,13 @@ async fn malformed_requests_get_json_4xx_never_5xx() {
     let (_, key) = app.create_org("pro").await;
     let u = |p: &str| format!("{}{p}", app.url);
     let c = &app.http;
+    let ep = app.create_webhook(&key, json!({"url": "https://hooks.example.com/in", "events": ["*"]})).await;
+    let ep_path = format!("/v1/webhooks/{}", ep["id"].as_str().unwrap());
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         (c.get(u("/v1/nope")).bearer_auth(&key), 404, "not_found"),
+        // An array is not read as a struct's fields in order.
+        (c.post(u("/v1/events")).bearer_auth(&key).json(&json!(["a", {}])), 400, "invalid_request"),
+        (c.patch(u(&ep_path)).bearer_auth(&key).json(&Value::Array(vec![Value::Null; 11])), 400, "invalid_request"),
         (c.get(u("/nope")), 404, "not_found"),
         (c.delete(u("/v1/events")).bearer_auth(&key), 405, "method_not_allowed"),
         (c.put(u("/v1/orgs")), 405, "method_not_allowed"),

@@ -129,10 +129,23 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body decoded into `T`, whose rejections are [`ApiError`]s. The body must be an
+/// object: serde would also fill a struct from an array of its fields in order.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(raw) = axum::Json::<Box<serde_json::value::RawValue>>::from_request(req, state).await?;
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+        }
+        let axum::Json(body) = axum::Json::<T>::from_bytes(raw.get().as_bytes())?;
+        Ok(Self(body))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
