@@ -9,7 +9,7 @@ use hookline_ingest::Ingest;
 use hookline_schedule::Schedule;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::local::runtime::{stream, timer_loop, BATCH};
-use hookline_shared::local::{write_private, LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
+use hookline_shared::local::{purge_loop, write_private, LocalDb, LocalOps, LocalQueue, LocalStore, LocalTimer};
 use hookline_shared::outbound::{Lookup, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{Queue, SystemClock};
 use hookline_shared::source_cache::SourceCache;
@@ -35,6 +35,8 @@ const MAX_OPEN_PER_ENDPOINT: usize = IN_FLIGHT - BATCH;
 /// How long a message is leased: one whose handling failed is handed out again after
 /// this. Longer than the longest delivery, so a slow one is never handed out twice.
 const VISIBILITY: Duration = Duration::from_secs(60);
+/// How often expired events and attempts are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// The time a request's headers, and then its body, have to arrive.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -57,6 +59,8 @@ pub struct DevOptions {
     pub read_timeout: Duration,
     /// How long a message is leased; a failed one comes back after this (tests shorten it).
     pub visibility: Duration,
+    /// How often expired events and attempts are looked for (tests shorten it).
+    pub purge_every: Duration,
 }
 
 impl DevOptions {
@@ -78,6 +82,7 @@ impl DevOptions {
             in_flight: IN_FLIGHT,
             read_timeout: READ_TIMEOUT,
             visibility: VISIBILITY,
+            purge_every: PURGE_EVERY,
         }
     }
 }
@@ -178,7 +183,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(crate::serve::serve(listener, app, opts.read_timeout, stopped.clone())));
 
-    let verifier = Verify::new(store.clone(), deliveries.clone());
+    let verifier = Verify::with_retention(store.clone(), deliveries.clone(), config.retention, config.source_cache_ttl);
+    tasks.push(tokio::spawn(purge_loop(store.clone(), opts.purge_every, stopped.clone())));
     tasks.push(tokio::spawn(stream(
         inbox.clone(),
         opts.visibility,

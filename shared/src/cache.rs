@@ -42,6 +42,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn remove(&self, key: &K) {
         self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
+
+    /// Forget every entry whose value `stale` says is out of date.
+    pub fn remove_where(&self, stale: impl Fn(&V) -> bool) {
+        self.entries.write().unwrap_or_else(|e| e.into_inner()).retain(|_, (_, v)| !stale(v));
+    }
 }
 
 #[cfg(test)]

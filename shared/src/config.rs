@@ -46,6 +46,9 @@ pub struct Config {
     pub min_schedule_rate: Duration,
     /// The longest continuation chain (`HOOKLINE_MAX_CHAIN_ITERATIONS`, default 10,000).
     pub max_chain_iterations: u64,
+    /// How long events and their attempts are kept unless an org has its own
+    /// (`HOOKLINE_RETENTION_DAYS`, default 30, 7 to 3650).
+    pub retention: crate::Retention,
 }
 
 /// How many webhooks each plan may have; `None` is unlimited.
@@ -100,6 +103,7 @@ impl Default for Config {
             allow_nets: Vec::new(),
             min_schedule_rate: Duration::from_secs(60),
             max_chain_iterations: 10_000,
+            retention: crate::Retention::default(),
         }
     }
 }
@@ -161,6 +165,11 @@ impl Config {
         if let Some(v) = number(&get, "HOOKLINE_MAX_CHAIN_ITERATIONS")? {
             c.max_chain_iterations = v;
         }
+        if let Some(v) = number(&get, "HOOKLINE_RETENTION_DAYS")? {
+            let days = u32::try_from(v).unwrap_or(u32::MAX);
+            c.retention = crate::Retention::days(days)
+                .map_err(|reason| ConfigError { name: "HOOKLINE_RETENTION_DAYS", reason })?;
+        }
         Ok(c)
     }
 
@@ -210,5 +219,13 @@ mod tests {
     fn body_limit_is_bounded_by_one_queue_message() {
         assert!(cfg(&[("HOOKLINE_MAX_BODY_BYTES", "2000000")]).is_err());
         assert!(cfg(&[("HOOKLINE_MAX_BODY_BYTES", "many")]).is_err());
+    }
+
+    #[test]
+    fn retention_is_thirty_days_unless_set_and_never_below_a_week() {
+        assert_eq!(cfg(&[]).unwrap().retention.whole_days(), 30);
+        assert_eq!(cfg(&[("HOOKLINE_RETENTION_DAYS", "90")]).unwrap().retention.whole_days(), 90);
+        let err = cfg(&[("HOOKLINE_RETENTION_DAYS", "3")]).unwrap_err();
+        assert_eq!(err.name, "HOOKLINE_RETENTION_DAYS");
     }
 }

@@ -28,6 +28,10 @@ pub struct Org {
     pub plan: Plan,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// How many days its events and their attempts are kept, when not the deployment's
+    /// default (`HOOKLINE_RETENTION_DAYS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// A secret value (source signing secret, token, API key). Its `Debug` never shows it.
@@ -280,6 +284,9 @@ pub struct Event {
     /// an app, more for one a Hookline delivery fed back in (a loop).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub hops: u32,
+    /// When it and its attempts are deleted (`None`: recorded before retention, kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// For `skip_serializing_if`: a count of zero is left out of stored records.

@@ -20,6 +20,8 @@ pub trait OrgStore: Send + Sync {
     async fn create_org(&self, org: &Org, key: &ApiKeyRecord) -> Result<(), StoreError>;
     /// An org by id.
     async fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
+    /// Replace an org's record while it exists; false when it does not.
+    async fn update_org(&self, org: &Org) -> Result<bool, StoreError>;
     /// The org an API key belongs to, and the key's record.
     async fn org_for_key(&self, key: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError>;
     /// Add a new key to its org.

@@ -19,7 +19,7 @@ use serde_json::json;
 use std::time::Duration;
 
 fn org(name: &str) -> Org {
-    Org { id: OrgId::new(), name: name.into(), plan: Plan::Starter, created_at: Utc::now() }
+    Org { id: OrgId::new(), name: name.into(), plan: Plan::Starter, created_at: Utc::now(), retention_days: None }
 }
 
 fn source(org: &OrgId, name: &str, at_ms: i64) -> Source {
@@ -50,7 +50,13 @@ fn event(org: &OrgId, t: &str, at_ms: i64) -> Event {
         created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
         // Kept like every other field (a loop's count must survive the store).
         hops: (at_ms % 3) as u32,
+        expires_at: expiry(at_ms),
     }
+}
+
+/// Some records expire (to the second, as retention sets it), some are from before it.
+fn expiry(at_ms: i64) -> Option<chrono::DateTime<Utc>> {
+    (at_ms % 2 == 0).then(|| Utc.timestamp_opt(at_ms / 1000 + 30 * 86_400 + 1, 0).unwrap())
 }
 
 async fn orgs_and_keys<S: Store>(store: S) {
@@ -83,7 +89,15 @@ async fn orgs_and_keys<S: Store>(store: S) {
     assert!(!store.update_api_key(&first).await.unwrap());
     assert_eq!(store.org_for_key(&key.hash()).await.unwrap(), None, "still revoked");
     assert_eq!(store.list_api_keys(&a.id).await.unwrap(), [second_rec.clone()]);
-    assert_eq!(store.org_for_key(&second.hash()).await.unwrap(), Some((a.clone(), second_rec)));
+    assert_eq!(store.org_for_key(&second.hash()).await.unwrap(), Some((a.clone(), second_rec.clone())));
+
+    // A change to the org (its retention) is what its keys find from then on.
+    let changed = Org { retention_days: Some(90), plan: Plan::Pro, ..a.clone() };
+    assert!(store.update_org(&changed).await.unwrap());
+    assert_eq!(store.get_org(&a.id).await.unwrap(), Some(changed.clone()));
+    assert_eq!(store.org_for_key(&second.hash()).await.unwrap(), Some((changed, second_rec)));
+    assert!(!store.update_org(&org("never created")).await.unwrap(), "an update creates no org");
+    assert_eq!(store.get_org(&b.id).await.unwrap(), None);
 }
 
 async fn sources_are_scoped_to_their_org<S: Store>(store: S) {
@@ -340,6 +354,7 @@ fn attempt(org: &OrgId, ep: &EndpointId, event: &EventId, status: AttemptStatus,
         created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
         job: None,
         follow_up_pending: false,
+        expires_at: expiry(at_ms),
     }
 }
 

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use chrono::{DateTime, FixedOffset};
-use hookline_tests::{python, spawn_app, until, until_true, Receiver};
+use hookline_cli::dev::DevOptions;
+use hookline_shared::{Config, Retention};
+use hookline_tests::{python, spawn_app, spawn_app_with, spawn_app_with_options, until, until_true, Receiver, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -286,4 +288,115 @@ async fn a_paused_endpoint_holds_its_deliveries_and_resume_sends_them_in_order()
     // New events go straight out again.
     let next = app.publish(&key, "order.created", json!({"n": 6})).await;
     assert_eq!(rx.wait_for("/held", 7, 10).await[6].headers["webhook-id"], next);
+}
+
+/// What the operator API says of an org's retention, and what its requests may be.
+async fn org_request(app: &TestApp, method: reqwest::Method, org: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app.http.request(method, format!("{}/v1/orgs/{org}", app.url)).bearer_auth(&app.operator_key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+fn days_kept(v: &Value) -> f64 {
+    (at(v, "expires_at") - at(v, "created_at")).num_seconds() as f64 / 86_400.0
+}
+
+/// The event of `id` once its attempts number `n`.
+async fn event_with_attempts(app: &TestApp, key: &str, id: &str, n: usize) -> Value {
+    until(10, || async {
+        let (_, v) = app.get(key, &format!("/v1/events/{id}")).await;
+        if v["attempts"].as_array().is_some_and(|a| a.len() >= n) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await
+    .unwrap_or_else(|v| panic!("no {n} attempts: {v}"))
+}
+
+#[tokio::test]
+async fn events_and_attempts_show_when_they_expire_and_an_org_can_keep_them_longer() {
+    // The org cache off, so a change shows in the next event.
+    let app = spawn_app_with(Config { source_cache_ttl: Duration::ZERO, ..Config::default() }).await;
+    let (org, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/kept", rx.url), "events": ["*"]})).await;
+    let ep = ep["id"].as_str().unwrap().to_owned();
+
+    let (status, v) = org_request(&app, reqwest::Method::GET, &org, None).await;
+    assert_eq!((status, &v["retention_days"], &v["retention_is_default"]), (200, &json!(30), &json!(true)), "{v}");
+    assert!(v.get("api_key").is_none(), "a key is shown only when made: {v}");
+    let first = app.publish(&key, "invoice.paid", json!({})).await;
+    let event = event_with_attempts(&app, &key, &first, 1).await;
+    assert_eq!(days_kept(&event), 30.0, "the default: {event}");
+    assert_eq!(event["attempts"][0]["expires_at"], event["expires_at"], "an attempt goes with its event");
+
+    for bad in [json!({"retention_days": 6}), json!({"retention_days": 3651}), json!({"retention": 90})] {
+        let (status, v) = org_request(&app, reqwest::Method::PATCH, &org, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let (status, _) = app.patch(&key, &format!("/v1/orgs/{org}"), json!({"retention_days": 90})).await;
+    assert_eq!(status, 401, "an org's own key cannot change its retention");
+    let (status, v) = org_request(&app, reqwest::Method::PATCH, "org_01J0000000000000000000000", Some(json!({}))).await;
+    assert_eq!(status, 404, "{v}");
+    let (status, v) = org_request(&app, reqwest::Method::PATCH, &org, Some(json!({"retention_days": 90}))).await;
+    assert_eq!((status, &v["retention_days"], &v["retention_is_default"]), (200, &json!(90), &json!(false)), "{v}");
+    assert_eq!((&v["name"], &v["plan"]), (&json!("Acme"), &json!("pro")), "the rest left as it was");
+
+    let second = app.publish(&key, "invoice.paid", json!({})).await;
+    let event = event_with_attempts(&app, &key, &second, 1).await;
+    assert_eq!(days_kept(&event), 90.0, "the org's own: {event}");
+    let (_, test) = app.post(&key, &format!("/v1/webhooks/{ep}/test"), json!({})).await;
+    assert_eq!(days_kept(&test), 90.0, "a test delivery's log too: {test}");
+    let (_, logs) = app.get(&key, &format!("/v1/webhooks/{ep}/logs")).await;
+    let kept: Vec<f64> = logs["data"].as_array().unwrap().iter().map(days_kept).collect();
+    assert_eq!(kept, [90.0, 90.0, 30.0], "newest first; what was kept keeps its expiry");
+
+    let (_, v) = org_request(&app, reqwest::Method::PATCH, &org, Some(json!({"retention_days": null}))).await;
+    assert_eq!((&v["retention_days"], &v["retention_is_default"]), (&json!(30), &json!(true)), "{v}");
+}
+
+#[tokio::test]
+async fn expired_events_and_attempts_are_purged_while_deliveries_go_on() {
+    let config = Config { retention: Retention::shortened_for_tests(Duration::from_secs(3)), ..Config::default() };
+    let data = tempfile::tempdir().unwrap();
+    let mut opts = DevOptions::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf(), config);
+    opts.purge_every = Duration::from_millis(200);
+    let app = spawn_app_with_options(opts, data).await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    let ep = app.create_webhook(&key, json!({"url": format!("{}/in", rx.url), "events": ["*"]})).await;
+    let ep = ep["id"].as_str().unwrap().to_owned();
+
+    let mut published = Vec::new();
+    for i in 0..30 {
+        published.push(app.publish(&key, "order.created", json!({"n": i})).await);
+    }
+    rx.wait_for("/in", 30, 10).await;
+    let (_, v) = app.get(&key, &format!("/v1/events/{}", published[0])).await;
+    assert_eq!(v["id"], json!(published[0]), "kept until it expires: {v}");
+
+    // While the first ones expire, more are published and delivered.
+    let first = published[0].clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while app.get(&key, &format!("/v1/events/{first}")).await.0 != 404 {
+        assert!(tokio::time::Instant::now() < deadline, "the first event was never purged");
+        published.push(app.publish(&key, "order.created", json!({})).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let later = published.len();
+    rx.wait_for("/in", later, 10).await;
+    assert_eq!(rx.got("/in").len(), later, "every event published during the purge was delivered");
+
+    let emptied = until_true(15, || async {
+        let (_, events) = app.get(&key, "/v1/events?limit=100").await;
+        let (_, logs) = app.get(&key, &format!("/v1/webhooks/{ep}/logs?limit=100")).await;
+        events["data"].as_array().is_some_and(Vec::is_empty) && logs["data"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    assert!(emptied, "events and attempts are all purged once expired");
 }

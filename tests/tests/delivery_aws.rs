@@ -13,7 +13,8 @@ use hookline_shared::delivery::{
 };
 use hookline_shared::outbound::{NetworkPolicy, ReqwestSender, SystemLookup};
 use hookline_shared::ports::{
-    AttemptQuery, AttemptStore, EndpointStore, ManualClock, Queue, QueueConsumer, Received, SlotStore, SystemClock,
+    AttemptQuery, AttemptStore, EndpointStore, ManualClock, OrgStore, Queue, QueueConsumer, Received, SlotStore,
+    SystemClock,
 };
 use hookline_shared::{EndpointId, EventId, InboxMessage, OrgId, PublishRequest};
 use hookline_tests::{sqs_event, Receiver};
@@ -240,7 +241,7 @@ async fn a_slow_delivery_does_not_undo_edits_on_dynamodb() {
     for ep in [&rotated, &deleted] {
         let payload =
             hookline_shared::delivery::Payload::new(EventId::new(), "a.b".into(), chrono::Utc::now(), json!({}));
-        let job = DeliveryJob::first(org.clone(), ep.id.clone(), payload);
+        let job = DeliveryJob::first(org.clone(), ep.id.clone(), None, payload);
         let d = deliver.clone();
         running.push(tokio::spawn(async move { d.deliver(job).await.unwrap() }));
     }
@@ -390,7 +391,10 @@ async fn an_endpoints_delivery_controls_hold_on_dynamodb_and_sqs() {
     );
     let payload = hookline_shared::delivery::Payload::new(EventId::new(), "a.b".into(), chrono::Utc::now(), json!({}));
     regular
-        .send(&serde_json::to_string(&DeliveryJob::first(org.clone(), ep.id.clone(), payload)).unwrap(), Duration::ZERO)
+        .send(
+            &serde_json::to_string(&DeliveryJob::first(org.clone(), ep.id.clone(), None, payload)).unwrap(),
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     let mut statuses = Vec::new();
@@ -429,4 +433,82 @@ async fn an_endpoints_delivery_controls_hold_on_dynamodb_and_sqs() {
     let first = logged.items[2].created_at;
     let slot = store.claim_slot(&ep.id, Duration::from_millis(20), first).await.unwrap();
     assert!(slot >= logged.items[0].created_at - chrono::Duration::milliseconds(100), "{slot} vs {first}");
+}
+
+/// Retention on DynamoDB: an event and the attempts to deliver it carry the table's TTL
+/// attribute (`expires_at`, epoch seconds) at its org's retention, or the default for an
+/// org without one, and the template's logs table expires items by it.
+#[tokio::test]
+async fn events_and_attempts_carry_the_ttl_of_their_orgs_retention() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
+    let key = hookline_tests::secrets_key(&sdk).await.unwrap();
+    let store = DynamoStore::from_sdk(&sdk, tables.clone(), &key);
+    let regular = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let deliveries = Deliveries { urgent: regular.clone(), regular: regular.clone() };
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let ttl = dynamo.describe_time_to_live().table_name(&tables.logs).send().await.unwrap();
+    let ttl = ttl.time_to_live_description.unwrap();
+    assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
+    assert_eq!(ttl.time_to_live_status, Some(aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled));
+
+    let rx = Receiver::start().await;
+    let verify = Verify::with_retention(
+        store.clone(),
+        deliveries.clone(),
+        hookline_shared::Retention::days(30).unwrap(),
+        Duration::ZERO,
+    );
+    let deliver = exhausting_deliver(store.clone(), deliveries, hookline_tests::scheduler_timer(&sdk).await.unwrap().2);
+    for (own, want_days) in [(Some(90), 90), (None, 30)] {
+        let now = chrono::Utc::now();
+        let org = hookline_shared::Org {
+            id: OrgId::new(),
+            name: "Acme".into(),
+            plan: hookline_shared::Plan::Pro,
+            created_at: now,
+            retention_days: own,
+        };
+        let api_key = hookline_shared::ApiKey::generate();
+        store.create_org(&org, &hookline_shared::ApiKeyRecord::new(&api_key, &org.id, now)).await.unwrap();
+        let ep = endpoint(&org.id, format!("{}/kept", rx.url), &["*"], Urgency::Regular);
+        store.create_endpoint(&ep, None).await.unwrap();
+        let event_id = EventId::new();
+        let msg = InboxMessage::Publish(PublishRequest {
+            event_id: event_id.clone(),
+            org_id: org.id.clone(),
+            event_type: "invoice.paid".into(),
+            data: json!({}),
+            received_at: now,
+            id_from_key: false,
+        });
+        verify.handle(&serde_json::to_string(&msg).unwrap()).await.unwrap();
+        let jobs = drain(&regular, 1).await;
+        let res = hookline_shared::batch::lambda::handle_sqs_event(&deliver, sqs_event(&jobs)).await;
+        assert!(res.batch_item_failures.is_empty());
+        for m in &jobs {
+            regular.ack(&m.receipt).await.unwrap();
+        }
+
+        let event = hookline_shared::ports::EventStore::get_event(&store, &org.id, &event_id).await.unwrap().unwrap();
+        let expires = event.expires_at.unwrap();
+        assert_eq!((expires - event.created_at).num_days(), want_days);
+        let partition = dynamo
+            .query()
+            .table_name(&tables.logs)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("EVT#{event_id}")))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap();
+        assert_eq!(partition.len(), 2, "the event and its one attempt: {partition:?}");
+        for item in &partition {
+            let n = item["expires_at"].as_n().unwrap_or_else(|_| panic!("a number: {item:?}"));
+            assert_eq!(n.parse::<i64>().unwrap(), expires.timestamp(), "{:?} expires with its event", item["sk"]);
+        }
+        let attempts = store.list_event_attempts(&org.id, &event_id).await.unwrap();
+        assert_eq!(attempts[0].expires_at, Some(expires));
+    }
 }

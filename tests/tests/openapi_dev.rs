@@ -95,6 +95,7 @@ async fn every_operation_conforms_to_the_openapi_document() {
     // The operator's routes, with the operator's key (and another org to rotate).
     bind(&["rotateOrgKey"], &[("id", &other_org)], Some(app.operator_key.clone()));
     bind(&["createOrg"], &[], Some(app.operator_key.clone()));
+    bind(&["getOrg", "changeOrg"], &[("id", &other_org)], Some(app.operator_key.clone()));
 
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("schemathesis.toml");

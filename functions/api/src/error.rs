@@ -171,6 +171,12 @@ pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
     serde::Deserialize::deserialize(d).map(Some)
 }
 
+/// For a field of a change that may be left out but not be `null` (it cannot be
+/// cleared). Use with `#[serde(default)]`.
+pub fn not_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// A JSON body every field of which `T` knows. For bodies with a flattened part, whose
 /// unknown fields serde cannot refuse by itself.
 #[derive(Debug)]

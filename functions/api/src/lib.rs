@@ -26,7 +26,7 @@ use hookline_shared::outbound::{HttpSender, NetworkPolicy};
 use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, ScheduleStore, SourceStore, Timer,
 };
-use hookline_shared::{Config, KeyHash, Org, SourceId};
+use hookline_shared::{Config, KeyHash, Org, Retention, SourceId};
 use std::sync::Arc;
 
 /// The store pieces the API uses.
@@ -64,6 +64,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("post", "/v1/orgs"),
+    ("get", "/v1/orgs/{id}"),
+    ("patch", "/v1/orgs/{id}"),
     ("post", "/v1/orgs/{id}/rotate-key"),
     ("post", "/v1/api-keys"),
     ("get", "/v1/api-keys"),
@@ -116,6 +118,8 @@ pub struct Api<S, Q, C> {
     webhook_limits: WebhookLimits,
     network: NetworkPolicy,
     min_schedule_rate: std::time::Duration,
+    /// How long events are kept unless their org says otherwise.
+    retention: Retention,
     /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
     /// key here; other instances (Lambda) keep it until the TTL.
     keys: TtlCache<KeyHash, Org>,
@@ -142,6 +146,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             webhook_limits: config.webhook_limits,
             network: config.network_policy(),
             min_schedule_rate: config.min_schedule_rate,
+            retention: config.retention,
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
@@ -160,6 +165,17 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
         self
     }
 
+    /// How long `org`'s events and attempts are kept.
+    pub(crate) fn retention_of(&self, org: &Org) -> Retention {
+        Retention::of_org(org, self.retention)
+    }
+
+    /// Drop `org` from the key cache after a change, so this instance's next request
+    /// sees the change.
+    pub(crate) fn forget_org(&self, org: &hookline_shared::OrgId) {
+        self.keys.remove_where(|o| &o.id == org);
+    }
+
     pub(crate) fn source_changed(&self, id: &SourceId) {
         if let Some(f) = &self.on_source_change {
             f(id);
@@ -174,6 +190,7 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
     let routes = Router::new()
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/orgs", post(orgs::create::<S, Q, C>))
+        .route("/v1/orgs/{id}", get(orgs::get::<S, Q, C>).patch(orgs::change::<S, Q, C>))
         .route("/v1/orgs/{id}/rotate-key", post(orgs::rotate_key::<S, Q, C>))
         .route("/v1/api-keys", post(api_keys::create::<S, Q, C>).get(api_keys::list::<S, Q, C>))
         .route("/v1/api-keys/{id}", delete(api_keys::delete::<S, Q, C>))

@@ -16,6 +16,7 @@ use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
     AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, SlotStore, Timer, TimerPayload,
 };
+use hookline_shared::retention::same_retention;
 use hookline_shared::{AttemptId, Event, EventId};
 use std::time::Duration;
 
@@ -337,6 +338,8 @@ where
             iteration: Some(iteration),
             ..Payload::new(id, job.payload.event_type.clone(), now, next.data)
         };
+        // Kept as long after it as the event that started the chain.
+        let expires_at = same_retention(job.payload.created_at, job.expires_at, now);
         self.store
             .insert_event(&Event {
                 id: payload.id.clone(),
@@ -346,10 +349,11 @@ where
                 source: None,
                 created_at: now,
                 hops: job.hops,
+                expires_at,
             })
             .await?;
-        let next_job =
-            DeliveryJob { hops: job.hops, ..DeliveryJob::first(job.org_id.clone(), job.endpoint_id.clone(), payload) };
+        let first = DeliveryJob::first(job.org_id.clone(), job.endpoint_id.clone(), expires_at, payload);
+        let next_job = DeliveryJob { hops: job.hops, ..first };
         let due_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
         self.schedule_retry(next_job, urgency, delay, due_at, key).await?;
         Ok(Ok(()))

@@ -158,6 +158,7 @@ async fn setup(url: String, policy: RetryPolicy) -> Setup {
     let job = DeliveryJob::first(
         endpoint.org_id.clone(),
         endpoint.id.clone(),
+        None,
         Payload::new(EventId::new(), "a.b".into(), now, serde_json::json!({})),
     );
     Setup { deliver, store, fail_next_insert, queues, timer, ops, job, endpoint }

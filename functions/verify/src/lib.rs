@@ -10,14 +10,16 @@
 
 use chrono::SubsecRound as _;
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
+use hookline_shared::cache::TtlCache;
 use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
-use hookline_shared::ports::{EndpointStore, EventStore, Queue};
+use hookline_shared::ports::{EndpointStore, EventStore, OrgStore, Queue};
 use hookline_shared::{
-    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, PublishRequest,
-    EVENT_TYPE_MAX, MAX_HOPS,
+    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, OrgId, PublishRequest,
+    Retention, EVENT_TYPE_MAX, MAX_HOPS,
 };
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,18 +41,48 @@ pub type VerifyError = ConsumeError;
 pub struct Verify<S, Q> {
     store: S,
     deliveries: Deliveries<Q>,
+    /// How long events are kept unless their org says otherwise.
+    retention: Retention,
+    /// Orgs' retentions, read once in a while rather than for every event.
+    org_retention: Arc<TtlCache<OrgId, Retention>>,
 }
 
-impl<S: EventStore + EndpointStore, Q: Queue> MessageHandler for Verify<S, Q> {
+impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> MessageHandler for Verify<S, Q> {
     async fn handle_message(&self, message: Message<'_>) -> Result<(), ConsumeError> {
         self.handle_received(message).await.map(|_| ())
     }
 }
 
-impl<S: EventStore + EndpointStore, Q: Queue> Verify<S, Q> {
-    /// A handler recording into `store`, routing onto `deliveries`.
+impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
+    /// A handler recording into `store`, routing onto `deliveries`, keeping events for
+    /// the default retention.
     pub fn new(store: S, deliveries: Deliveries<Q>) -> Self {
-        Self { store, deliveries }
+        let config = hookline_shared::Config::default();
+        Self::with_retention(store, deliveries, config.retention, config.source_cache_ttl)
+    }
+
+    /// A handler keeping events for `retention` unless their org has its own, which it
+    /// rereads after `org_cache_ttl`.
+    pub fn with_retention(
+        store: S,
+        deliveries: Deliveries<Q>,
+        retention: Retention,
+        org_cache_ttl: std::time::Duration,
+    ) -> Self {
+        Self { store, deliveries, retention, org_retention: Arc::new(TtlCache::new(org_cache_ttl)) }
+    }
+
+    /// How long `org`'s events are kept.
+    async fn retention_of(&self, org: &OrgId) -> Result<Retention, VerifyError> {
+        if let Some(r) = self.org_retention.get(org) {
+            return Ok(r);
+        }
+        let r = match self.store.get_org(org).await? {
+            Some(o) => Retention::of_org(&o, self.retention),
+            None => self.retention,
+        };
+        self.org_retention.put(org.clone(), r);
+        Ok(r)
     }
 
     /// Process an inbox message body received for the first time.
@@ -82,6 +114,8 @@ impl<S: EventStore + EndpointStore, Q: Queue> Verify<S, Q> {
             }
             InboxMessage::Publish(p) => published_event(p),
         };
+        let event =
+            Event { expires_at: Some(self.retention_of(&event.org_id).await?.expires_at(event.created_at)), ..event };
         self.record(event, message).await
     }
 
@@ -110,7 +144,7 @@ impl<S: EventStore + EndpointStore, Q: Queue> Verify<S, Q> {
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
-            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, &payload)
+            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, event.expires_at, &payload)
                 .map_err(ConsumeError::malformed)?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
@@ -157,6 +191,7 @@ fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
+        expires_at: None,
     })
 }
 
@@ -169,6 +204,7 @@ fn published_event(p: PublishRequest) -> Event {
         source: None,
         created_at: p.received_at.trunc_subsecs(3),
         hops: 0,
+        expires_at: None,
     }
 }
 

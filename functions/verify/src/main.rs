@@ -15,6 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = sdk_config().await;
     // The messages of a batch are routed concurrently; their jobs share SQS requests.
     let deliveries = Deliveries::from_env(&sdk)?.map(|q| Coalescing::new(q, ROUTE_WINDOW));
-    let verify = Verify::new(DynamoStore::from_env(&sdk)?, deliveries);
+    let config = hookline_shared::Config::from_env()?;
+    let store = DynamoStore::from_env(&sdk)?;
+    let verify = Verify::with_retention(store, deliveries, config.retention, config.source_cache_ttl);
     hookline_shared::batch::lambda::run(verify).await
 }

@@ -90,6 +90,9 @@ pub struct Attempt {
     /// failure record) may not be done yet: a repeat of the job does it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow_up_pending: bool,
+    /// When it is deleted: with its event (`None`: logged before retention, kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Attempt {
@@ -100,6 +103,7 @@ impl Attempt {
         payload: &Payload,
         attempt: u32,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Self {
         Self {
             id,
@@ -117,24 +121,29 @@ impl Attempt {
             created_at: now,
             job: None,
             follow_up_pending: false,
+            expires_at,
         }
     }
 
     /// The attempt of `job` made at `now`, failed until its answer says otherwise.
     pub fn of_job(job: &DeliveryJob, now: DateTime<Utc>) -> Self {
-        Self::unanswered(job.attempt_id(), (&job.org_id, &job.endpoint_id), &job.payload, job.attempt, now)
+        let endpoint = (&job.org_id, &job.endpoint_id);
+        Self::unanswered(job.attempt_id(), endpoint, &job.payload, job.attempt, now, job.expires_at)
     }
 
     /// The log of try `n` of a request sent at once (a test, a real-time call), under a
-    /// new id: such a request is never repeated by a queue.
+    /// new id: such a request is never repeated by a queue. It is kept as long as its
+    /// org's events (`retention`).
     pub fn of_direct(
         ep: &Endpoint,
         payload: &Payload,
         n: u32,
         res: &Result<OutboundResponse, SendError>,
         now: DateTime<Utc>,
+        retention: crate::Retention,
     ) -> Self {
-        let mut attempt = Self::unanswered(AttemptId::new(), (&ep.org_id, &ep.id), payload, n, now);
+        let expires_at = Some(retention.expires_at(now));
+        let mut attempt = Self::unanswered(AttemptId::new(), (&ep.org_id, &ep.id), payload, n, now, expires_at);
         match res {
             Ok(r) => {
                 attempt.response_code = Some(r.status);

@@ -64,13 +64,16 @@ pub struct DeliveryJob {
     /// may have been sent meanwhile, so its log is read before it is sent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// When its event expires, and the attempts logged for it with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     /// What to send.
     pub payload: Payload,
 }
 
 impl DeliveryJob {
     /// The first attempt of `payload` to an endpoint.
-    pub fn first(org_id: OrgId, endpoint_id: EndpointId, payload: Payload) -> Self {
+    pub fn first(org_id: OrgId, endpoint_id: EndpointId, expires_at: Option<DateTime<Utc>>, payload: Payload) -> Self {
         Self {
             org_id,
             endpoint_id,
@@ -81,6 +84,7 @@ impl DeliveryJob {
             deferred: 0,
             slot_at: None,
             held: false,
+            expires_at,
             payload,
         }
     }
@@ -118,6 +122,7 @@ impl DeliveryJob {
         org_id: &OrgId,
         endpoint_id: &EndpointId,
         hops: u32,
+        expires_at: Option<DateTime<Utc>>,
         payload: &serde_json::value::RawValue,
     ) -> serde_json::Result<String> {
         #[derive(Serialize)]
@@ -127,9 +132,11 @@ impl DeliveryJob {
             attempt: u32,
             #[serde(skip_serializing_if = "crate::domain::is_zero")]
             hops: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            expires_at: Option<DateTime<Utc>>,
             payload: &'a serde_json::value::RawValue,
         }
-        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, payload })
+        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, expires_at, payload })
     }
 }
 
@@ -177,10 +184,12 @@ mod tests {
             Utc::now(),
             serde_json::json!({"amount": 12, "note": "a \"quoted\" line\n"}),
         );
-        for hops in [0, 2] {
-            let job = DeliveryJob { hops, ..DeliveryJob::first(OrgId::new(), EndpointId::new(), payload.clone()) };
+        let expiries = [None, Some(Utc::now() + chrono::Duration::days(30))];
+        for (hops, expires_at) in [0, 2].into_iter().flat_map(|h| expiries.map(|e| (h, e))) {
+            let first = DeliveryJob::first(OrgId::new(), EndpointId::new(), expires_at, payload.clone());
+            let job = DeliveryJob { hops, ..first };
             let raw = serde_json::value::to_raw_value(&payload).unwrap();
-            let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, hops, &raw).unwrap();
+            let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, hops, expires_at, &raw).unwrap();
             assert_eq!(body, serde_json::to_string(&job).unwrap());
             assert_eq!(serde_json::from_str::<DeliveryJob>(&body).unwrap(), job);
         }

@@ -15,7 +15,7 @@ mod timer;
 pub use key_file::write_private;
 pub use ops::LocalOps;
 pub use queue::LocalQueue;
-pub use store::LocalStore;
+pub use store::{purge_loop, LocalStore};
 pub use timer::{DueTimer, LocalTimer};
 
 use crate::error::StoreError;
@@ -120,20 +120,32 @@ const MIGRATIONS: &[Migration] = &[
     |conn| conn.execute_batch(SCHEMA),
     // 2. API keys gained a record (id, prefix, created, last used); older rows have none
     //    until they are next used.
-    |conn| {
-        let has_body =
-            conn.query_row("SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = 'body'", [], |r| {
-                r.get::<_, i64>(0)
-            })? > 0;
-        if !has_body {
-            conn.execute_batch("ALTER TABLE api_keys ADD COLUMN body TEXT")?;
-        }
-        Ok(())
-    },
+    |conn| add_column(conn, "api_keys", "body TEXT"),
     // 3. Queue leases and due times moved to memory (see queue.rs); this index only
     //    cost writes.
     |conn| conn.execute_batch("DROP INDEX IF EXISTS queue_messages_visible"),
+    // 4. Events and attempts expire (retention); rows from before keep no expiry.
+    |conn| {
+        add_column(conn, "events", "expires_ms INTEGER")?;
+        add_column(conn, "attempts", "expires_ms INTEGER")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS events_expiry ON events (expires_ms) WHERE expires_ms IS NOT NULL;
+             CREATE INDEX IF NOT EXISTS attempts_expiry ON attempts (expires_ms) WHERE expires_ms IS NOT NULL;",
+        )
+    },
 ];
+
+/// Add a column (`name TYPE`) unless the table has it.
+fn add_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<()> {
+    let name = column.split_whitespace().next().unwrap_or(column);
+    let has = conn.query_row("SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", [table, name], |r| {
+        r.get::<_, i64>(0)
+    })? > 0;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column}"))?;
+    }
+    Ok(())
+}
 
 /// Bring a database up to the last of [`MIGRATIONS`]; refuse one made by a later version.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

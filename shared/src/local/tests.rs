@@ -106,3 +106,31 @@ fn a_database_from_before_schema_versions_is_brought_up_to_date_and_a_newer_one_
     let err = LocalDb::open(&path).unwrap_err().to_string();
     assert!(err.contains("schema version 99"), "{err}");
 }
+
+#[test]
+fn events_and_attempts_from_before_retention_are_kept_without_an_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    {
+        // Schema version 3: events and attempts without `expires_ms`.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE events (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, type TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL, body TEXT NOT NULL);
+             INSERT INTO events VALUES ('evt_1', 'org_1', 'a.b', 1, '{}');
+             CREATE TABLE attempts (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, endpoint_id TEXT NOT NULL,
+                 event_id TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, body TEXT NOT NULL);
+             INSERT INTO attempts VALUES ('atm_1', 'org_1', 'ep_1', 'evt_1', 'delivered', 2, '{}');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    drop(LocalDb::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    for table in ["events", "attempts"] {
+        let (rows, expiring): (i64, i64) = conn
+            .query_row(&format!("SELECT count(*), count(expires_ms) FROM {table}"), [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((rows, expiring), (1, 0), "{table}: the old row is kept and never expires");
+    }
+}

@@ -42,7 +42,7 @@ pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
         now,
     )
     .await;
-    Ok(ApiJson(api.log_direct(&ep, &payload, 1, &res).await?.into()))
+    Ok(ApiJson(api.log_direct(&org, &ep, &payload, 1, &res).await?.into()))
 }
 
 /// Query of `GET /v1/webhooks/{id}/logs`.

@@ -50,8 +50,8 @@ pub(crate) async fn call<S: ApiState, Q: Queue + 'static, C: Clock>(
     let payload = Payload::new(EventId::new(), body.event_type, api.clock.now(), body.data);
     let http = &*api.handoffs.http;
     let log = |n, res| {
-        let (api, ep, payload) = (&api, &ep, &payload);
-        async move { api.log_direct(ep, payload, n, &res).await.map(|_| ()) }
+        let (api, org, ep, payload) = (&api, &org, &ep, &payload);
+        async move { api.log_direct(org, ep, payload, n, &res).await.map(|_| ()) }
     };
     let called = realtime::call(http, &ep, &payload, CALL_RESPONSE_CAP, || api.clock.now(), log).await?;
     match called.last {

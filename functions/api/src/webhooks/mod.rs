@@ -156,6 +156,7 @@ pub struct AttemptView {
     attempt: u32,
     next_attempt_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<Attempt> for AttemptView {
@@ -173,6 +174,7 @@ impl From<Attempt> for AttemptView {
             attempt: a.attempt,
             next_attempt_at: a.next_attempt_at,
             created_at: a.created_at,
+            expires_at: a.expires_at,
         }
     }
 }
@@ -273,12 +275,13 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// Log try `n` of a request sent at once.
     async fn log_direct(
         &self,
+        org: &Org,
         ep: &Endpoint,
         payload: &Payload,
         n: u32,
         res: &Result<OutboundResponse, SendError>,
     ) -> Result<Attempt, ApiError> {
-        let attempt = Attempt::of_direct(ep, payload, n, res, self.clock.now());
+        let attempt = Attempt::of_direct(ep, payload, n, res, self.clock.now(), self.retention_of(org));
         self.store.insert_attempt(&attempt).await?;
         Ok(attempt)
     }

@@ -22,6 +22,9 @@ struct AttemptItem {
     org_id: OrgId,
     status: String,
     body: String,
+    /// DynamoDB's TTL attribute: seconds since the epoch (its event's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
 }
 
 /// The key of attempt `id` of `event`.
@@ -42,6 +45,7 @@ impl AttemptItem {
             org_id: a.org_id.clone(),
             status: a.status.as_str().to_owned(),
             body: serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            expires_at: a.expires_at.map(|t| t.timestamp()),
         })
     }
 

@@ -27,6 +27,9 @@ struct EventItem {
     created_at: DateTime<Utc>,
     #[serde(default)]
     hops: u32,
+    /// DynamoDB's TTL attribute: seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
 }
 
 impl EventItem {
@@ -43,6 +46,7 @@ impl EventItem {
             source: e.source.clone(),
             created_at: e.created_at,
             hops: e.hops,
+            expires_at: e.expires_at.map(|t| t.timestamp()),
         })
     }
 
@@ -55,6 +59,7 @@ impl EventItem {
             source: self.source,
             created_at: self.created_at,
             hops: self.hops,
+            expires_at: self.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
         })
     }
 }

@@ -20,6 +20,22 @@ struct OrgItem {
     name: String,
     plan: Plan,
     created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retention_days: Option<u32>,
+}
+
+impl OrgItem {
+    fn of(org: &Org) -> Self {
+        Self {
+            pk: format!("ORG#{}", org.id),
+            sk: "ORG".into(),
+            id: org.id.clone(),
+            name: org.name.clone(),
+            plan: org.plan,
+            created_at: org.created_at,
+            retention_days: org.retention_days,
+        }
+    }
 }
 
 /// An API key by its hash, listed per org through gsi1. Keys stored before keys had
@@ -52,21 +68,14 @@ impl KeyItem {
 
 impl From<OrgItem> for Org {
     fn from(o: OrgItem) -> Self {
-        Org { id: o.id, name: o.name, plan: o.plan, created_at: o.created_at }
+        Org { id: o.id, name: o.name, plan: o.plan, created_at: o.created_at, retention_days: o.retention_days }
     }
 }
 
 #[async_trait]
 impl OrgStore for DynamoStore {
     async fn create_org(&self, org: &Org, api_key: &ApiKeyRecord) -> Result<(), StoreError> {
-        let org_item = to_item(&OrgItem {
-            pk: format!("ORG#{}", org.id),
-            sk: "ORG".into(),
-            id: org.id.clone(),
-            name: org.name.clone(),
-            plan: org.plan,
-            created_at: org.created_at,
-        })?;
+        let org_item = to_item(&OrgItem::of(org))?;
         let key_item = to_item(&KeyItem::from_record(api_key)?)?;
         let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
             let p = Put::builder()
@@ -90,6 +99,11 @@ impl OrgStore for DynamoStore {
     async fn get_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
         let item = self.get(&self.tables.subscriptions, key(format!("ORG#{id}"), "ORG")).await?;
         item.map(|o| from_item::<OrgItem>(o).map(Org::from)).transpose()
+    }
+
+    async fn update_org(&self, org: &Org) -> Result<bool, StoreError> {
+        let item = to_item(&OrgItem::of(org))?;
+        self.put_if(&self.tables.subscriptions, item, "attribute_exists(pk)", vec![]).await
     }
 
     async fn org_for_key(&self, key_hash: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError> {

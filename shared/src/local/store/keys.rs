@@ -30,6 +30,11 @@ impl OrgStore for LocalStore {
         self.body("SELECT body FROM orgs WHERE id = ?1", [id.to_string()]).await
     }
 
+    async fn update_org(&self, org: &Org) -> Result<bool, StoreError> {
+        let n = self.execute("UPDATE orgs SET body = ?2 WHERE id = ?1", (org.id.to_string(), to_json(org)?)).await?;
+        Ok(n == 1)
+    }
+
     async fn org_for_key(&self, key: &KeyHash) -> Result<Option<(Org, ApiKeyRecord)>, StoreError> {
         let hash = key.as_str().to_owned();
         let row: Option<(String, Option<String>)> = self

@@ -15,6 +15,9 @@ use rusqlite::OptionalExtension;
 
 mod endpoints;
 mod keys;
+mod purge;
+
+pub use purge::purge_loop;
 
 pub(crate) use endpoints::EndpointCache;
 
@@ -150,7 +153,7 @@ impl EventStore for LocalStore {
     async fn insert_event(&self, event: &Event) -> Result<bool, StoreError> {
         let n = self
             .execute(
-                "INSERT INTO events (id, org_id, type, created_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO events (id, org_id, type, created_ms, body, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (id) DO NOTHING",
                 (
                     event.id.to_string(),
@@ -158,6 +161,7 @@ impl EventStore for LocalStore {
                     event.event_type.clone(),
                     event.created_at.timestamp_millis(),
                     to_json(event)?,
+                    event.expires_at.map(|t| t.timestamp_millis()),
                 ),
             )
             .await?;
@@ -197,12 +201,12 @@ impl LocalStore {
     async fn write_attempt(&self, a: &Attempt, how: AttemptWrite) -> Result<usize, StoreError> {
         let sql = match how {
             AttemptWrite::IfNew => {
-                "INSERT OR IGNORE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT OR IGNORE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             }
             AttemptWrite::Replace => {
-                "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT OR REPLACE INTO attempts (id, org_id, endpoint_id, event_id, status, created_ms, body, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             }
         };
         self.execute(
@@ -215,6 +219,7 @@ impl LocalStore {
                 a.status.as_str(),
                 a.created_at.timestamp_millis(),
                 to_json(a)?,
+                a.expires_at.map(|t| t.timestamp_millis()),
             ),
         )
         .await
