@@ -80,6 +80,31 @@ where
     results.into_iter().flatten().collect()
 }
 
+/// Run `handle` on each (message id, message) in turn until one fails; return the ids
+/// of that one and of every one after it, which were not handled.
+pub async fn process_in_order<'a, F, Fut, E>(
+    records: impl IntoIterator<Item = (&'a str, Message<'a>)>,
+    handle: F,
+) -> Vec<String>
+where
+    F: Fn(Message<'a>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    let mut failed = Vec::new();
+    for (id, message) in records {
+        if failed.is_empty() {
+            if let Err(err) = handle(message).await {
+                tracing::error!(message_id = id, error = %err, "message failed; the ones after it wait");
+                failed.push(id.to_owned());
+            }
+        } else {
+            failed.push(id.to_owned());
+        }
+    }
+    failed
+}
+
 /// The Lambda side: an `SqsEvent` in, an `SqsBatchResponse` naming only failures out.
 #[cfg(feature = "lambda")]
 pub mod lambda {
@@ -87,8 +112,11 @@ pub mod lambda {
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
     use lambda_runtime::{service_fn, LambdaEvent};
 
-    /// Process an SQS batch with `handler` (its messages concurrently).
+    /// Process an SQS batch with `handler`: its messages concurrently, or, from a FIFO
+    /// queue, one after another in order, stopping at the first failure (it and every
+    /// message after it stay on the queue, so none overtakes it).
     pub async fn handle_sqs_event<H: MessageHandler>(handler: &H, event: SqsEvent) -> SqsBatchResponse {
+        let fifo = event.records.iter().any(|r| r.attributes.contains_key("MessageGroupId"));
         let records: Vec<(String, String, u32)> = event
             .records
             .into_iter()
@@ -98,7 +126,11 @@ pub mod lambda {
             })
             .collect();
         let messages = records.iter().map(|(i, b, n)| (i.as_str(), Message { body: b, receive_count: *n }));
-        let failed = super::process(messages, |m| handler.handle_message(m)).await;
+        let failed = if fifo {
+            super::process_in_order(messages, |m| handler.handle_message(m)).await
+        } else {
+            super::process(messages, |m| handler.handle_message(m)).await
+        };
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failed
             .into_iter()
@@ -157,5 +189,49 @@ mod tests {
         let huge = vec![body(10), body(2 << 20), body(10)];
         assert_eq!(sizes(chunks(&huge, 10, 1 << 20)), [vec![10], vec![2 << 20], vec![10]]);
         assert!(chunks(&[], 10, 1 << 20).is_empty());
+    }
+
+    #[cfg(feature = "lambda")]
+    #[tokio::test]
+    async fn a_fifo_batch_stops_at_its_first_failure_and_returns_the_rest() {
+        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        use std::sync::Mutex;
+
+        struct FailsOn(&'static str, Mutex<Vec<String>>);
+        impl MessageHandler for FailsOn {
+            async fn handle_message(&self, m: Message<'_>) -> Result<(), ConsumeError> {
+                self.1.lock().unwrap().push(m.body.to_owned());
+                if m.body == self.0 {
+                    return Err(ConsumeError::malformed("no"));
+                }
+                Ok(())
+            }
+        }
+        let event = |fifo: bool| {
+            let mut e = SqsEvent::default();
+            e.records = ["a", "b", "c"]
+                .iter()
+                .map(|b| {
+                    let mut m = SqsMessage::default();
+                    m.message_id = Some(format!("m-{b}"));
+                    m.body = Some((*b).to_owned());
+                    if fifo {
+                        m.attributes.insert("MessageGroupId".into(), "g".into());
+                    }
+                    m
+                })
+                .collect();
+            e
+        };
+        let failed = |r: aws_lambda_events::event::sqs::SqsBatchResponse| {
+            r.batch_item_failures.into_iter().map(|f| f.item_identifier).collect::<Vec<_>>()
+        };
+        let handler = FailsOn("b", Mutex::default());
+        assert_eq!(failed(lambda::handle_sqs_event(&handler, event(true)).await), ["m-b", "m-c"]);
+        assert_eq!(*handler.1.lock().unwrap(), ["a", "b"], "c was not handled before b succeeded");
+
+        let handler = FailsOn("b", Mutex::default());
+        assert_eq!(failed(lambda::handle_sqs_event(&handler, event(false)).await), ["m-b"], "a standard batch goes on");
+        assert_eq!(handler.1.lock().unwrap().len(), 3);
     }
 }

@@ -74,6 +74,12 @@ impl<Q: Queue + 'static> Queue for Coalescing<Q> {
         }
     }
 
+    /// Ordered sends are not held back to share a request: one waiting for others
+    /// could be overtaken by a later one of its group.
+    async fn send_in_order(&self, body: &str, group: &str, dedup: &str) -> Result<(), MessagingError> {
+        self.inner.send_in_order(body, group, dedup).await
+    }
+
     async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         if bodies.is_empty() {
             return Ok(());

@@ -213,6 +213,15 @@ pub trait Queue: Send + Sync {
         }
         Ok(())
     }
+
+    /// Send one message of the ordered stream `group` on a FIFO queue, which hands out a
+    /// group's messages one at a time, in the order they were sent, the next only once
+    /// the one before is acknowledged. `dedup` names the message: SQS drops a second send
+    /// of the same name within five minutes. A queue without groups sends it plainly.
+    async fn send_in_order(&self, body: &str, group: &str, dedup: &str) -> Result<(), MessagingError> {
+        let _ = (group, dedup);
+        self.send(body, Duration::ZERO).await
+    }
 }
 
 #[async_trait]
@@ -223,6 +232,10 @@ impl<T: Queue + ?Sized> Queue for std::sync::Arc<T> {
 
     async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         (**self).send_batch(bodies).await
+    }
+
+    async fn send_in_order(&self, body: &str, group: &str, dedup: &str) -> Result<(), MessagingError> {
+        (**self).send_in_order(body, group, dedup).await
     }
 }
 

@@ -186,6 +186,19 @@ pub async fn create_queue(sdk: &aws_config::SdkConfig, visibility_secs: u32) -> 
     out.queue_url.context("no queue url")
 }
 
+/// A FIFO queue on moto (its name ends in `.fifo`, as SQS requires).
+pub async fn create_fifo_queue(sdk: &aws_config::SdkConfig, visibility_secs: u32) -> anyhow::Result<String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let out = aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(format!("{}.fifo", unique("ordered")))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .send()
+        .await?;
+    out.queue_url.context("no queue url")
+}
+
 /// A queue on moto whose messages move to a dead-letter queue after `max_receives`
 /// receives, as the template's queues do; (queue URL, dead-letter queue URL).
 pub async fn create_queue_with_dead_letters(

@@ -206,6 +206,42 @@ async fn queue_delivers_until_acked<Q: Queue + QueueConsumer>(queue: Q) {
     queue.ack(&again[0].receipt).await.unwrap();
 }
 
+/// A FIFO queue's stream (an SQS message group) goes out in the order sent, one message
+/// at a time: the next waits until the one before is acknowledged, and one whose lease
+/// ran out comes back before it.
+async fn a_fifo_stream_goes_out_in_order_one_at_a_time<Q: Queue + QueueConsumer>(queue: Q) {
+    for body in ["first", "second", "third"] {
+        queue.send_in_order(body, "org_1#customer_42", &format!("evt_{body}")).await.unwrap();
+    }
+    let got = queue.receive(1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["first"]);
+    assert!(queue.receive(1, Duration::from_secs(30)).await.unwrap().is_empty(), "the second waits for the first");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = queue.receive(1, Duration::from_secs(30)).await.unwrap();
+    assert_eq!((again[0].body.as_str(), again[0].receive_count), ("first", 2), "a failed one comes back first");
+    queue.ack(&again[0].receipt).await.unwrap();
+    let mut rest = Vec::new();
+    while rest.len() < 2 {
+        let got = queue.receive(1, Duration::from_secs(30)).await.unwrap();
+        assert_eq!(got.len(), 1, "after {rest:?}");
+        queue.ack(&got[0].receipt).await.unwrap();
+        rest.push(got[0].body.clone());
+    }
+    assert_eq!(rest, ["second", "third"]);
+}
+
+#[tokio::test]
+async fn a_fifo_stream_goes_out_in_order_one_at_a_time_locally() {
+    a_fifo_stream_goes_out_in_order_one_at_a_time(LocalQueue::fifo(LocalDb::in_memory().unwrap(), "ordered", 5)).await
+}
+
+#[tokio::test]
+async fn a_fifo_stream_goes_out_in_order_one_at_a_time_on_sqs() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let url = hookline_tests::create_fifo_queue(&sdk, 30).await.unwrap();
+    a_fifo_stream_goes_out_in_order_one_at_a_time(SqsQueue::from_sdk(&sdk, url)).await
+}
+
 async fn queue_honours_delay<Q: Queue + QueueConsumer>(queue: Q) {
     queue.send("later", Duration::from_secs(2)).await.unwrap();
     assert!(queue.receive(10, Duration::from_secs(30)).await.unwrap().is_empty(), "not visible before its delay");

@@ -71,6 +71,22 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
+    async fn send_in_order(&self, body: &str, group: &str, dedup: &str) -> Result<(), MessagingError> {
+        if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
+            return Err(MessagingError::TooLarge(body.len()));
+        }
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .message_group_id(group)
+            .message_deduplication_id(dedup)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
     async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
         // A batch holds 10 messages and 1 MiB in all: a fan-out of large events is split
         // by size too.

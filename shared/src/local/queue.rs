@@ -6,6 +6,10 @@
 //! this process is the only consumer, and a lease dies with the process anyway (after
 //! a restart every row is waiting again). So a message costs an insert, one in-place
 //! update of its receive count, and a delete; no index is rewritten to lease it.
+//!
+//! A FIFO queue ([`LocalQueue::fifo`]) is one ordered stream, as an SQS FIFO queue's
+//! message group is: one message out at a time, in the order sent, the next only once
+//! it is acknowledged; one that failed is handed out again before any after it.
 
 use super::{now_ms, LocalDb};
 use crate::error::MessagingError;
@@ -44,6 +48,7 @@ pub struct LocalQueue {
     name: Arc<str>,
     max_receives: u32,
     state: Arc<QueueState>,
+    fifo: bool,
 }
 
 impl LocalQueue {
@@ -51,7 +56,18 @@ impl LocalQueue {
     /// moves to the dead-letter table instead of being handed out again.
     pub fn new(db: LocalDb, name: &str, max_receives: u32) -> Self {
         let state = db.queue_state(name);
-        Self { db, name: name.into(), max_receives: max_receives.max(1), state }
+        Self { db, name: name.into(), max_receives: max_receives.max(1), state, fifo: false }
+    }
+
+    /// The FIFO queue `name`: its messages go out one at a time, in the order sent.
+    pub fn fifo(db: LocalDb, name: &str, max_receives: u32) -> Self {
+        Self { fifo: true, ..Self::new(db, name, max_receives) }
+    }
+
+    /// Where a message handed out before waits again: at the back (visible `now`), or,
+    /// in a FIFO queue, at the front (its place in the order is kept).
+    fn waiting_again(&self, id: i64, now: i64) -> (i64, i64) {
+        (if self.fifo { i64::MIN } else { now }, id)
     }
 
     fn messages(&self) -> MutexGuard<'_, Messages> {
@@ -91,7 +107,8 @@ impl LocalQueue {
         let now = now_ms();
         let mut m = self.messages();
         let ids: Vec<i64> = m.leased.drain().map(|(id, _)| id).collect();
-        m.waiting.extend(ids.iter().map(|id| (now, *id)));
+        let again: Vec<(i64, i64)> = ids.iter().map(|id| self.waiting_again(*id, now)).collect();
+        m.waiting.extend(again);
         Ok(ids.len() as u64)
     }
 
@@ -144,7 +161,7 @@ impl LocalQueue {
         let mut m = self.messages();
         for id in ids {
             if m.leased.remove(id).is_some() {
-                m.waiting.insert((now, *id));
+                m.waiting.insert(self.waiting_again(*id, now));
             }
         }
     }
@@ -186,8 +203,9 @@ impl LocalQueue {
         let expired: Vec<i64> = m.leased.iter().filter(|(_, (_, u))| *u <= now).map(|(id, _)| *id).collect();
         for id in expired {
             m.leased.remove(&id);
-            m.waiting.insert((now, id));
+            m.waiting.insert(self.waiting_again(id, now));
         }
+        let max = if self.fifo { usize::from(m.leased.is_empty()).min(max) } else { max };
         let mut ids = Vec::new();
         while ids.len() < max {
             match m.waiting.first() {
@@ -311,8 +329,8 @@ impl QueueConsumer for LocalQueue {
         if let Err(e) = deleted {
             // Not deleted: the messages are handed out again, as after a lost ack.
             let now = now_ms();
-            let mut m = self.messages();
-            m.waiting.extend(ids.iter().map(|id| (now, *id)));
+            let again: Vec<(i64, i64)> = ids.iter().map(|id| self.waiting_again(*id, now)).collect();
+            self.messages().waiting.extend(again);
             return Err(e.into());
         }
         Ok(())
