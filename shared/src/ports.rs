@@ -190,13 +190,42 @@ pub trait SlotStore: Send + Sync {
     ) -> Result<DateTime<Utc>, StoreError>;
 }
 
+/// Ordered delivery's lanes (see [`crate::delivery::LanePlace`]): the jobs of one
+/// ordering key to one endpoint, sent one at a time (`logs` table).
+#[async_trait]
+pub trait LaneStore: Send + Sync {
+    /// Put `job` in its lane; true when it stands first there, so is to be sent now. A
+    /// job outside any lane always is.
+    async fn join_lane(&self, job: &DeliveryJob) -> Result<bool, StoreError>;
+    /// Take `job`, done, out of its lane; the job that stands first after it, to send next.
+    async fn leave_lane(&self, job: &DeliveryJob) -> Result<Option<DeliveryJob>, StoreError>;
+}
+
 /// Every store piece at once, for handlers that need several.
 pub trait Store:
-    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + SlotStore + Clone + 'static
+    OrgStore
+    + SourceStore
+    + EventStore
+    + EndpointStore
+    + AttemptStore
+    + ScheduleStore
+    + SlotStore
+    + LaneStore
+    + Clone
+    + 'static
 {
 }
 impl<T> Store for T where
-    T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + SlotStore + Clone + 'static
+    T: OrgStore
+        + SourceStore
+        + EventStore
+        + EndpointStore
+        + AttemptStore
+        + ScheduleStore
+        + SlotStore
+        + LaneStore
+        + Clone
+        + 'static
 {
 }
 

@@ -6,7 +6,9 @@
 
 use chrono::{Duration as Days, TimeZone, Utc};
 use hookline_shared::aws::{DynamoStore, SqsQueue};
-use hookline_shared::delivery::{Attempt, AttemptStatus, Endpoint, EndpointStatus, Urgency};
+use hookline_shared::delivery::{
+    Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointStatus, LanePlace, OrderingKey, Payload, Urgency,
+};
 use hookline_shared::endpoint_update::{update_endpoint, Updated};
 use hookline_shared::local::{LocalDb, LocalQueue, LocalStore};
 use hookline_shared::ports::{AttemptQuery, EndpointStore, EventQuery, JobQuery, Queue, QueueConsumer, Store};
@@ -614,11 +616,50 @@ async fn send_slots_are_spaced_and_never_shared<S: Store>(store: S) {
     assert_eq!(store.claim_slot(&ep, step, later).await.unwrap(), later + Days::milliseconds(20));
 }
 
+/// A job in a lane keyed `key` to `endpoint`, at `sequence`.
+fn in_lane(org: &OrgId, endpoint: &EndpointId, key: &str, sequence: u128) -> DeliveryJob {
+    let payload = Payload::new(EventId::new(), "order.paid".into(), Utc::now(), json!({"n": sequence}));
+    let first = DeliveryJob::first(org.clone(), endpoint.clone(), expiry(0), payload);
+    let key = OrderingKey::try_from(key.to_owned()).unwrap();
+    DeliveryJob { lane: Some(LanePlace::new(key, sequence)), ..first }
+}
+
+/// A lane sends one job at a time in position order; every endpoint and key has its own.
+async fn a_lane_lets_out_one_job_at_a_time_in_order<S: Store>(store: S) {
+    let (org, ep) = (OrgId::new(), EndpointId::new());
+    let [a, b, c] = [9, 10, 25].map(|n| in_lane(&org, &ep, "cus_42", n));
+    assert!(store.join_lane(&a).await.unwrap(), "first in an empty lane");
+    assert!(!store.join_lane(&c).await.unwrap());
+    assert!(!store.join_lane(&b).await.unwrap(), "behind the first, whatever the order of joining");
+    assert!(store.join_lane(&a).await.unwrap(), "joining again changes nothing");
+    assert!(store.join_lane(&in_lane(&org, &EndpointId::new(), "cus_42", 10)).await.unwrap(), "another endpoint's");
+    assert!(store.join_lane(&in_lane(&org, &ep, "cus_43", 10)).await.unwrap(), "another key's");
+
+    assert_eq!(store.leave_lane(&a).await.unwrap(), Some(b.clone()), "by position: 10 before 25");
+    assert_eq!(store.leave_lane(&a).await.unwrap(), Some(b.clone()), "a repeated leave names the next again");
+    assert_eq!(store.leave_lane(&b).await.unwrap(), Some(c.clone()));
+    assert_eq!(store.leave_lane(&c).await.unwrap(), None);
+    let plain = DeliveryJob { lane: None, ..a.clone() };
+    assert!(store.join_lane(&plain).await.unwrap(), "a job in no lane is always sent");
+    assert_eq!(store.leave_lane(&plain).await.unwrap(), None);
+
+    // A join and a leave at once: at least one of them sends the job behind.
+    for n in 0..10 {
+        let first = in_lane(&org, &ep, "race", 2 * n);
+        let behind = in_lane(&org, &ep, "race", 2 * n + 1);
+        assert!(store.join_lane(&first).await.unwrap());
+        let (joined, left) = tokio::join!(store.join_lane(&behind), store.leave_lane(&first));
+        let sent = joined.unwrap() || left.unwrap() == Some(behind.clone());
+        assert!(sent, "round {n}: the job behind was never sent");
+        assert_eq!(store.leave_lane(&behind).await.unwrap(), None);
+    }
+}
+
 conformance!(
     local_delivery, aws_delivery;
     stores: endpoints_are_scoped_to_their_org, attempts_list_by_endpoint_status_time_and_event,
             endpoint_updates_never_undo_a_concurrent_change, concurrent_creates_never_pass_the_plan_limit,
-            send_slots_are_spaced_and_never_shared;
+            send_slots_are_spaced_and_never_shared, a_lane_lets_out_one_job_at_a_time_in_order;
     queues:
 );
 

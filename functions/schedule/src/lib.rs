@@ -163,6 +163,7 @@ mod tests {
             slot_at: None,
             held: false,
             expires_at: None,
+            lane: None,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
         serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()

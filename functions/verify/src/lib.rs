@@ -144,8 +144,9 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
-            let body = DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, event.expires_at, &payload)
-                .map_err(ConsumeError::malformed)?;
+            let body =
+                DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, event.expires_at, None, &payload)
+                    .map_err(ConsumeError::malformed)?;
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
                 Urgency::Urgent | Urgency::RealTime => urgent.push(body),

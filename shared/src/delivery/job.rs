@@ -67,6 +67,9 @@ pub struct DeliveryJob {
     /// When its event expires, and the attempts logged for it with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// For an event with an ordering key: its place in the endpoint's lane for that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<super::LanePlace>,
     /// What to send.
     pub payload: Payload,
 }
@@ -85,6 +88,7 @@ impl DeliveryJob {
             slot_at: None,
             held: false,
             expires_at,
+            lane: None,
             payload,
         }
     }
@@ -110,9 +114,10 @@ impl DeliveryJob {
         )
     }
 
-    /// The job kept on a failed or exhausted attempt, for replay: a first attempt again.
+    /// The job kept on a failed or exhausted attempt, for replay: a first attempt again,
+    /// outside any lane (a replay is not ordered).
     pub fn for_replay(self) -> Self {
-        Self { attempt: 1, first_attempt_at: None, deferred: 0, slot_at: None, held: false, ..self }
+        Self { attempt: 1, first_attempt_at: None, deferred: 0, slot_at: None, held: false, lane: None, ..self }
     }
 
     /// The queue body of a first attempt, from a payload serialized once for every
@@ -123,6 +128,7 @@ impl DeliveryJob {
         endpoint_id: &EndpointId,
         hops: u32,
         expires_at: Option<DateTime<Utc>>,
+        lane: Option<&super::LanePlace>,
         payload: &serde_json::value::RawValue,
     ) -> serde_json::Result<String> {
         #[derive(Serialize)]
@@ -134,9 +140,11 @@ impl DeliveryJob {
             hops: u32,
             #[serde(skip_serializing_if = "Option::is_none")]
             expires_at: Option<DateTime<Utc>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            lane: Option<&'a super::LanePlace>,
             payload: &'a serde_json::value::RawValue,
         }
-        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, expires_at, payload })
+        serde_json::to_string(&FirstAttempt { org_id, endpoint_id, attempt: 1, hops, expires_at, lane, payload })
     }
 }
 
@@ -185,11 +193,15 @@ mod tests {
             serde_json::json!({"amount": 12, "note": "a \"quoted\" line\n"}),
         );
         let expiries = [None, Some(Utc::now() + chrono::Duration::days(30))];
-        for (hops, expires_at) in [0, 2].into_iter().flat_map(|h| expiries.map(|e| (h, e))) {
+        let key = crate::delivery::OrderingKey::try_from("cus_42".to_owned()).unwrap();
+        let lanes = [None, Some(crate::delivery::LanePlace::new(key, 7))];
+        let cases = [0, 2].into_iter().flat_map(|h| expiries.map(|e| (h, e)));
+        for ((hops, expires_at), lane) in cases.flat_map(|c| lanes.clone().map(|l| (c, l))) {
             let first = DeliveryJob::first(OrgId::new(), EndpointId::new(), expires_at, payload.clone());
-            let job = DeliveryJob { hops, ..first };
+            let job = DeliveryJob { hops, lane: lane.clone(), ..first };
             let raw = serde_json::value::to_raw_value(&payload).unwrap();
-            let body = DeliveryJob::first_attempt_body(&job.org_id, &job.endpoint_id, hops, expires_at, &raw).unwrap();
+            let (org, ep) = (&job.org_id, &job.endpoint_id);
+            let body = DeliveryJob::first_attempt_body(org, ep, hops, expires_at, lane.as_ref(), &raw).unwrap();
             assert_eq!(body, serde_json::to_string(&job).unwrap());
             assert_eq!(serde_json::from_str::<DeliveryJob>(&body).unwrap(), job);
         }

@@ -1,11 +1,12 @@
 //! Outbound delivery: endpoints, the jobs and payloads that travel to them, attempts,
-//! retry policies and schedules, rate limits, continuations, and the one signed request that sends an event.
+//! retry policies and schedules, rate limits, ordered lanes, continuations, and the one signed request that sends an event.
 
 mod attempt;
 mod continuation;
 mod conventions;
 mod endpoint;
 mod job;
+mod lane;
 mod policy;
 pub mod rate;
 pub mod realtime;
@@ -20,6 +21,7 @@ pub use endpoint::{
     Urgency, NAME_PLACEHOLDER,
 };
 pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
+pub use lane::{LanePlace, OrderingKey, MAX_ORDERING_KEY};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use rate::RateLimit;
 pub use retry_schedule::{RetrySchedule, MAX_RETRIES};

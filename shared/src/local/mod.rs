@@ -133,6 +133,13 @@ const MIGRATIONS: &[Migration] = &[
              CREATE INDEX IF NOT EXISTS attempts_expiry ON attempts (expires_ms) WHERE expires_ms IS NOT NULL;",
         )
     },
+    // 5. Ordered delivery's lanes (see store/lanes.rs).
+    |conn| {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS lanes (lane TEXT NOT NULL, position TEXT NOT NULL, job TEXT NOT NULL,
+                 expires_ms INTEGER, PRIMARY KEY (lane, position)) WITHOUT ROWID;",
+        )
+    },
 ];
 
 /// Add a column (`name TYPE`) unless the table has it.

@@ -10,7 +10,9 @@
 //! - `logs` (pk, sk; GSI `gsi1`): event `EVT#{id}`/`EVT`, listed per org newest first
 //!   through gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`; its attempts in its partition,
 //!   `EVT#{event}`/`ATM#{id}`, listed per endpoint through gsi1 `EP#{endpoint}#ATM`;
-//!   a rate-limited endpoint's next send slot, `EP#{id}#SLOT`/`SLOT` (see `slots`).
+//!   a rate-limited endpoint's next send slot, `EP#{id}#SLOT`/`SLOT` (see `slots`);
+//!   an ordered delivery's place in its lane, `LANE#{endpoint}#{key digest}`/`{position}`
+//!   (see `lanes`).
 //! - Scheduled job (in `subscriptions`) `SCH#{id}`/`SCH`, listed per org through gsi1
 //!   `ORG#{org}#SCH`, and by key (`ORG#{org}#KEY#{key}`) or recurring name
 //!   (`ORG#{org}#REC#{name}`) through gsi2.
@@ -23,6 +25,7 @@ mod counted;
 mod endpoints;
 mod events;
 mod jobs;
+mod lanes;
 mod orgs;
 mod query;
 mod slots;

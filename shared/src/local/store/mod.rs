@@ -15,6 +15,7 @@ use rusqlite::OptionalExtension;
 
 mod endpoints;
 mod keys;
+mod lanes;
 mod purge;
 
 pub use purge::purge_loop;

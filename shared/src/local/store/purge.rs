@@ -22,10 +22,13 @@ impl LocalStore {
     }
 }
 
-/// One statement per table: attempts first, so none outlives its event.
-const PURGES: [&str; 2] = [
+/// One statement per table: attempts first, so none outlives its event; then lane
+/// places left by a job that never finished (its endpoint deleted meanwhile).
+const PURGES: [&str; 3] = [
     "DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE expires_ms <= ?1 LIMIT ?2)",
     "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE expires_ms <= ?1 LIMIT ?2)",
+    "DELETE FROM lanes WHERE (lane, position) IN
+       (SELECT lane, position FROM lanes WHERE expires_ms <= ?1 LIMIT ?2)",
 ];
 
 /// Purge expired records every `every` until `stop`: batch after batch while there is a
