@@ -278,8 +278,8 @@ pub enum TimerPayload {
         due_at: DateTime<Utc>,
         /// Urgency (which queue).
         urgency: Urgency,
-        /// The job.
-        job: DeliveryJob,
+        /// The job (boxed: it is most of the payload's size).
+        job: Box<DeliveryJob>,
     },
     /// A run of a scheduled job.
     Job {

@@ -383,7 +383,7 @@ where
             self.queues.queue(urgency).send(&body, delay).await?;
         } else {
             let fire_at = due_at - chrono::Duration::from_std(TIMER_LEAD).unwrap_or_default();
-            let payload = serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job })
+            let payload = serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job: Box::new(job) })
                 .map_err(ConsumeError::malformed)?;
             self.timer.fire_at(key.as_str(), fire_at, &payload).await?;
         }

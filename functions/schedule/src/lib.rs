@@ -166,7 +166,7 @@ mod tests {
             lane: None,
             payload: Payload::new(EventId::new(), "a.b".into(), due_at, serde_json::json!({})),
         };
-        serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job }).unwrap()
+        serde_json::to_string(&TimerPayload::Delivery { due_at, urgency, job: Box::new(job) }).unwrap()
     }
 
     fn rate_job(now: DateTime<Utc>) -> Job {
