@@ -138,7 +138,11 @@ fn operator_key(data: &Path, configured: Option<&Secret>) -> anyhow::Result<(Sec
 
 /// Open a queue; what a previous run left in it (in flight included) is handed out again.
 async fn open_queue(db: &LocalDb, name: &str) -> anyhow::Result<LocalQueue> {
-    let q = LocalQueue::new(db.clone(), name, MAX_RECEIVES);
+    waiting_again(LocalQueue::new(db.clone(), name, MAX_RECEIVES), name).await
+}
+
+/// Log what a queue held from the last run.
+async fn waiting_again(q: LocalQueue, name: &str) -> anyhow::Result<LocalQueue> {
     let waiting = q.depth().await.with_context(|| format!("reading queue {name}"))?;
     if waiting > 0 {
         tracing::info!(queue = name, waiting, "messages left by the last run are queued again");
@@ -153,6 +157,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let db = LocalDb::open(&opts.data.join("hookline.db")).context("opening the database")?;
     let store = LocalStore::new(db.clone());
     let inbox = open_queue(&db, "inbox").await?;
+    // Events with an ordering key: one stream, in the order published (all keys share
+    // it here; SQS keeps one per org and key).
+    let ordered_inbox =
+        waiting_again(LocalQueue::fifo(db.clone(), "inbox-ordered", MAX_RECEIVES), "inbox-ordered").await?;
     let deliveries = Deliveries {
         urgent: open_queue(&db, "deliveries-urgent").await?,
         regular: open_queue(&db, "deliveries-regular").await?,
@@ -176,6 +184,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     };
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
     let api = Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config)
+        .ordered_inbox(ordered_inbox.clone())
         .on_source_change(Arc::new(move |id| sources.invalidate(id)));
     let app = hookline_api::router(api).merge(hookline_ingest::router(ingest));
 
@@ -185,13 +194,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
 
     let verifier = Verify::with_retention(store.clone(), deliveries.clone(), config.retention, config.source_cache_ttl);
     tasks.push(tokio::spawn(purge_loop(store.clone(), opts.purge_every, stopped.clone())));
-    tasks.push(tokio::spawn(stream(
-        inbox.clone(),
-        opts.visibility,
-        stopped.clone(),
-        opts.in_flight,
-        Arc::new(verifier),
-    )));
+    let verifier = Arc::new(verifier);
+    tasks.push(tokio::spawn(stream(inbox.clone(), opts.visibility, stopped.clone(), opts.in_flight, verifier.clone())));
+    // The FIFO queue hands out one message at a time, so one in flight is all it uses.
+    tasks.push(tokio::spawn(stream(ordered_inbox, opts.visibility, stopped.clone(), 1, verifier)));
 
     let store_for_timers = store.clone();
     let deliverer = Arc::new(Deliver::new(

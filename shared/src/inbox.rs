@@ -120,6 +120,10 @@ pub struct PublishRequest {
     /// a repeat may come after its dedupe key expired and must still find the event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub id_from_key: bool,
+    /// Its ordering key: it reaches each endpoint after the org's earlier events with
+    /// the same key (see `delivery/lane.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<crate::delivery::OrderingKey>,
 }
 
 #[cfg(test)]

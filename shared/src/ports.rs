@@ -383,6 +383,8 @@ pub struct Received {
     pub body: String,
     /// How many times it has been received, this time included.
     pub receive_count: u32,
+    /// On a FIFO queue, its place in the order it was sent (SQS: its `SequenceNumber`).
+    pub sequence: Option<u128>,
 }
 
 /// A queue's consumer side: used by the runtime (`hookline dev`'s pollers, tests),

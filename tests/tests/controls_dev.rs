@@ -8,7 +8,9 @@
 use chrono::{DateTime, FixedOffset};
 use hookline_cli::dev::DevOptions;
 use hookline_shared::{Config, Retention};
-use hookline_tests::{python, spawn_app, spawn_app_with, spawn_app_with_options, until, until_true, Receiver, TestApp};
+use hookline_tests::{
+    python, spawn_app, spawn_app_with, spawn_app_with_options, until, until_true, Got, Receiver, TestApp,
+};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -399,4 +401,64 @@ async fn expired_events_and_attempts_are_purged_while_deliveries_go_on() {
     })
     .await;
     assert!(emptied, "events and attempts are all purged once expired");
+}
+
+async fn publish_ordered(app: &TestApp, key: &str, event_type: &str, ordering_key: &str, n: usize) {
+    let body = json!({"type": event_type, "data": {"key": ordering_key, "n": n}, "ordering_key": ordering_key});
+    let (status, v) = app.post(key, "/v1/events", body).await;
+    assert_eq!(status, 202, "{v}");
+}
+
+#[tokio::test]
+async fn events_with_one_ordering_key_reach_an_endpoint_in_publish_order_while_other_keys_go_on() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    // The third event of key A has a type of its own, so a path of its own: it fails twice.
+    rx.script("/o/order.flaky", &[(500, "down"), (500, "down"), (200, "{}")]);
+    let url = format!("{}/o/:name", rx.url);
+    app.create_webhook(&key, json!({"url": url, "events": ["*"], "retry_schedule": ["1s", "1s"]})).await;
+    for bad in [json!(""), json!("a\nb"), json!("x".repeat(257)), json!(42)] {
+        let (status, v) = app.post(&key, "/v1/events", json!({"type": "order.updated", "ordering_key": bad})).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+
+    for n in 0..50 {
+        publish_ordered(&app, &key, if n == 2 { "order.flaky" } else { "order.updated" }, "cus_A", n).await;
+        if (3..13).contains(&n) {
+            publish_ordered(&app, &key, "order.updated", "cus_B", n).await;
+            publish_ordered(&app, &key, "order.updated", "cus_C", n).await;
+        }
+    }
+    let all = until(30, || async {
+        let all = rx.all();
+        if all.len() >= 72 {
+            Ok(all)
+        } else {
+            Err(all)
+        }
+    })
+    .await
+    .unwrap_or_else(|all| panic!("only {} of 72 requests arrived", all.len()));
+    let flaky: Vec<&Got> = all.iter().filter(|g| g.path == "/o/order.flaky").collect();
+    assert_eq!(flaky.len(), 3, "two failures and the success");
+    let (failed_at, delivered_at) = (flaky[0].at, flaky[2].at);
+    // Each event's first successful receipt: the flaky one's third, every other one's first.
+    let mut first_success: Vec<(String, u64, std::time::Instant)> = Vec::new();
+    for g in all.iter().filter(|g| g.path != "/o/order.flaky" || g.at == delivered_at) {
+        let v = g.json();
+        let (k, n) = (v["data"]["key"].as_str().unwrap().to_owned(), v["data"]["n"].as_u64().unwrap());
+        if !first_success.iter().any(|(k2, n2, _)| *k2 == k && *n2 == n) {
+            first_success.push((k, n, g.at));
+        }
+    }
+    first_success.sort_by_key(|(_, _, at)| *at);
+    let order = |k: &str| first_success.iter().filter(|(k2, _, _)| k2 == k).map(|(_, n, _)| *n).collect::<Vec<_>>();
+    assert_eq!(order("cus_A"), (0..50).collect::<Vec<u64>>(), "key A in publish order, the retried third included");
+    for other in ["cus_B", "cus_C"] {
+        assert_eq!(order(other), (3..13).collect::<Vec<u64>>(), "{other} in its own order");
+        let meanwhile =
+            first_success.iter().filter(|(k, _, at)| k == other && *at > failed_at && *at < delivered_at).count();
+        assert!(meanwhile > 0, "{other} went on while key A waited for its third event");
+    }
 }

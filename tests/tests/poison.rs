@@ -104,6 +104,7 @@ async fn poison_messages_are_dead_lettered_beside_good_ones_on_sqs() {
             data: json!({"i": i}),
             received_at: chrono::Utc::now(),
             id_from_key: false,
+            ordering_key: None,
         };
         inbox.send(&serde_json::to_string(&InboxMessage::Publish(publish)).unwrap(), Duration::ZERO).await.unwrap();
     }

@@ -8,6 +8,7 @@ use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hookline_shared::config::MAX_EVENT_DATA_BYTES;
+use hookline_shared::delivery::{ordered_group, OrderingKey};
 use hookline_shared::ports::{Clock, EventQuery, Queue};
 use hookline_shared::{validate_event_type, Event, EventId, InboxMessage, PublishRequest};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,9 @@ pub struct Publish {
     event_type: String,
     #[serde(default = "empty_object", deserialize_with = "hookline_shared::json::event_data")]
     data: serde_json::Value,
+    /// Events with the same key reach each endpoint one at a time, in publish order.
+    #[serde(default, deserialize_with = "crate::error::not_null")]
+    ordering_key: Option<OrderingKey>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -103,6 +107,8 @@ pub(crate) async fn publish<S: ApiState, Q: Queue + 'static, C: Clock>(
         Some(k) => EventId::derived(&[org.id.as_str().as_bytes(), k.as_bytes()]),
         None => EventId::new(),
     };
+    // One stream per org and key: the queue keeps it in the order published.
+    let group = body.ordering_key.as_ref().map(|k| ordered_group(&org.id, k));
     let message = InboxMessage::Publish(PublishRequest {
         event_id: id.clone(),
         org_id: org.id,
@@ -110,9 +116,18 @@ pub(crate) async fn publish<S: ApiState, Q: Queue + 'static, C: Clock>(
         data: body.data,
         received_at: api.clock.now(),
         id_from_key: idempotency_key.is_some(),
+        ordering_key: body.ordering_key.clone(),
     });
     let encoded = serde_json::to_string(&message).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    api.inbox.send(&encoded, Duration::ZERO).await?;
+    match (&group, &api.ordered_inbox) {
+        (None, _) => api.inbox.send(&encoded, Duration::ZERO).await?,
+        (Some(group), Some(ordered)) => ordered.send_in_order(&encoded, group, id.as_str()).await?,
+        (Some(_), None) => {
+            return Err(ApiError::Unprocessable(
+                "ordering_key: ordered delivery is not set up in this deployment".into(),
+            ))
+        }
+    }
     Ok((StatusCode::ACCEPTED, ApiJson(Published { id })))
 }
 

@@ -120,6 +120,8 @@ pub struct Api<S, Q, C> {
     min_schedule_rate: std::time::Duration,
     /// How long events are kept unless their org says otherwise.
     retention: Retention,
+    /// Where events with an ordering key go (a FIFO queue); none: they are refused.
+    ordered_inbox: Option<Q>,
     /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
     /// key here; other instances (Lambda) keep it until the TTL.
     keys: TtlCache<KeyHash, Org>,
@@ -147,6 +149,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             network: config.network_policy(),
             min_schedule_rate: config.min_schedule_rate,
             retention: config.retention,
+            ordered_inbox: None,
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
@@ -156,6 +159,12 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// instead of the configured one.
     pub fn read_operator_key_from(mut self, source: OperatorKeySource) -> Self {
         self.operator_key = auth::OperatorKey::read_from(source);
+        self
+    }
+
+    /// Send events with an ordering key to `queue`, a FIFO queue verify reads in order.
+    pub fn ordered_inbox(mut self, queue: Q) -> Self {
+        self.ordered_inbox = Some(queue);
         self
     }
 

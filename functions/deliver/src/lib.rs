@@ -14,7 +14,7 @@ use hookline_shared::delivery::{
 };
 use hookline_shared::outbound::HttpSender;
 use hookline_shared::ports::{
-    AttemptStore, Clock, EndpointStore, EventStore, OpsEvent, OpsSink, Queue, SlotStore, Timer, TimerPayload,
+    AttemptStore, Clock, EndpointStore, EventStore, LaneStore, OpsEvent, OpsSink, Queue, SlotStore, Timer, TimerPayload,
 };
 use hookline_shared::retention::same_retention;
 use hookline_shared::{AttemptId, Event, EventId};
@@ -24,6 +24,7 @@ mod endpoints;
 mod gate;
 mod health;
 mod hold;
+mod lane;
 mod rate;
 
 use endpoints::EndpointCache;
@@ -91,7 +92,7 @@ pub struct Deliver<S, Q, T, H, O, C> {
 
 impl<S, Q, T, H, O, C> MessageHandler for Deliver<S, Q, T, H, O, C>
 where
-    S: EndpointStore + AttemptStore + EventStore + SlotStore,
+    S: EndpointStore + AttemptStore + EventStore + SlotStore + LaneStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,
@@ -105,7 +106,7 @@ where
 
 impl<S, Q, T, H, O, C> Deliver<S, Q, T, H, O, C>
 where
-    S: EndpointStore + AttemptStore + EventStore + SlotStore,
+    S: EndpointStore + AttemptStore + EventStore + SlotStore + LaneStore,
     Q: Queue,
     T: Timer,
     H: HttpSender,
@@ -138,6 +139,7 @@ where
     pub async fn deliver(&self, mut job: DeliveryJob) -> Result<Option<Attempt>, DeliverError> {
         let Some(mut endpoint) = self.endpoints.get(&self.store, &job.org_id, &job.endpoint_id).await? else {
             tracing::info!(endpoint = %job.endpoint_id, event = %job.payload.id, "endpoint deleted; job dropped");
+            self.leave_lane(&job, Urgency::Regular).await?;
             return Ok(None);
         };
         if endpoint.is_paused() {
@@ -166,7 +168,8 @@ where
         };
         let (mut attempt, next) = self.attempt(&job, &endpoint).await;
         drop(pass);
-        attempt.follow_up_pending = !matches!(next, FollowUp::Nothing);
+        let done = !matches!(next, FollowUp::Retry { .. });
+        attempt.follow_up_pending = !matches!(next, FollowUp::Nothing) || (done && job.lane.is_some());
         if !self.store.insert_attempt(&attempt).await? {
             match self.store.get_attempt(&attempt.org_id, &attempt.event_id, &attempt.id).await? {
                 Some(logged) if !logged.follow_up_pending => {
@@ -178,6 +181,9 @@ where
         }
         if attempt.follow_up_pending {
             self.follow_up(&job, &endpoint, &mut attempt, next).await?;
+            if done {
+                self.leave_lane(&job, endpoint.urgency).await?;
+            }
             attempt.follow_up_pending = false;
             self.store.put_attempt(&attempt).await?;
         }

@@ -103,6 +103,16 @@ impl EventStore for FlakyStore {
     }
 }
 
+#[async_trait::async_trait]
+impl hookline_shared::ports::LaneStore for FlakyStore {
+    async fn join_lane(&self, job: &DeliveryJob) -> Result<bool, StoreError> {
+        self.inner.join_lane(job).await
+    }
+    async fn leave_lane(&self, job: &DeliveryJob) -> Result<Option<DeliveryJob>, StoreError> {
+        self.inner.leave_lane(job).await
+    }
+}
+
 /// A loopback endpoint answering every request with `status` and `retry_after`.
 async fn endpoint_answering(status: u16, retry_after: Option<&'static str>) -> String {
     let app = axum::Router::new().fallback(move || async move {

@@ -107,6 +107,7 @@ impl<S: ScheduleStore, Q: Queue, T: Timer, C: Clock> Schedule<S, Q, T, C> {
             data: ran.event_data(),
             received_at: now,
             id_from_key: true,
+            ordering_key: None,
         });
         let body = serde_json::to_string(&message).map_err(ConsumeError::malformed)?;
         self.inbox.send(&body, Duration::ZERO).await?;

@@ -12,8 +12,8 @@ use chrono::SubsecRound as _;
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::cache::TtlCache;
 use hookline_shared::delivery::HOPS_HEADER;
-use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, Payload, Urgency};
-use hookline_shared::ports::{EndpointStore, EventStore, OrgStore, Queue};
+use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, LanePlace, OrderingKey, Payload, Urgency};
+use hookline_shared::ports::{EndpointStore, EventStore, LaneStore, OrgStore, Queue};
 use hookline_shared::{
     event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, OrgId, PublishRequest,
     Retention, EVENT_TYPE_MAX, MAX_HOPS,
@@ -47,13 +47,13 @@ pub struct Verify<S, Q> {
     org_retention: Arc<TtlCache<OrgId, Retention>>,
 }
 
-impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> MessageHandler for Verify<S, Q> {
+impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> MessageHandler for Verify<S, Q> {
     async fn handle_message(&self, message: Message<'_>) -> Result<(), ConsumeError> {
         self.handle_received(message).await.map(|_| ())
     }
 }
 
-impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
+impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q> {
     /// A handler recording into `store`, routing onto `deliveries`, keeping events for
     /// the default retention.
     pub fn new(store: S, deliveries: Deliveries<Q>) -> Self {
@@ -103,6 +103,16 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
 
     async fn outcome(&self, message: Message<'_>) -> Result<Outcome, VerifyError> {
         let msg: InboxMessage = serde_json::from_str(message.body).map_err(ConsumeError::malformed)?;
+        let order = match (&msg, message.sequence) {
+            (InboxMessage::Publish(PublishRequest { ordering_key: Some(key), .. }), Some(sequence)) => {
+                Some((key.clone(), sequence))
+            }
+            (InboxMessage::Publish(PublishRequest { ordering_key: Some(_), .. }), None) => {
+                tracing::warn!("an ordered event not from an ordered queue: routed without its order");
+                None
+            }
+            _ => None,
+        };
         let event = match msg {
             InboxMessage::Inbound(req) => {
                 let echoed = self.echoed_event(&req).await?;
@@ -116,7 +126,7 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
         };
         let event =
             Event { expires_at: Some(self.retention_of(&event.org_id).await?.expires_at(event.created_at)), ..event };
-        self.record(event, message).await
+        self.record(event, message, order).await
     }
 
     /// The org's own event that a request carries as its `webhook-id`: one of our
@@ -128,7 +138,9 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
 
     /// One job per endpoint of the org whose filter matches, batched per queue.
     /// Disabled endpoints get theirs too: deliver keeps them as `failed` for replay.
-    async fn route(&self, event: &Event) -> Result<usize, VerifyError> {
+    /// An event with an ordering key (and its place in the key's stream) joins each
+    /// endpoint's lane for the key, and only a job that stands first there is sent now.
+    async fn route(&self, event: &Event, order: Option<&Order>) -> Result<usize, VerifyError> {
         if event.hops >= MAX_HOPS {
             tracing::warn!(event = %event.id, hops = event.hops, "a delivery loop: recorded, not delivered again");
             return Ok(0);
@@ -144,9 +156,13 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
-            let body =
-                DeliveryJob::first_attempt_body(&event.org_id, &ep.id, event.hops, event.expires_at, None, &payload)
-                    .map_err(ConsumeError::malformed)?;
+            let place = order.map(|(key, sequence)| LanePlace::new(key.clone(), *sequence));
+            let (org, hops, expires_at) = (&event.org_id, event.hops, event.expires_at);
+            let body = DeliveryJob::first_attempt_body(org, &ep.id, hops, expires_at, place.as_ref(), &payload)
+                .map_err(ConsumeError::malformed)?;
+            if place.is_some() && !self.first_in_lane(&body).await? {
+                continue;
+            }
             match ep.urgency {
                 Urgency::Regular => regular.push(body),
                 Urgency::Urgent | Urgency::RealTime => urgent.push(body),
@@ -163,9 +179,9 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
 
     /// Record, then route. The event's id follows from its dedupe key (or is the one the
     /// publisher was given), so the conditional insert is the dedupe claim as well.
-    async fn record(&self, event: Event, message: Message<'_>) -> Result<Outcome, VerifyError> {
+    async fn record(&self, event: Event, message: Message<'_>, order: Option<Order>) -> Result<Outcome, VerifyError> {
         if self.store.insert_event(&event).await? {
-            self.route(&event).await?;
+            self.route(&event, order.as_ref()).await?;
             return Ok(Outcome::Recorded(event.id));
         }
         if !message.redelivered() {
@@ -173,10 +189,19 @@ impl<S: EventStore + EndpointStore + OrgStore, Q: Queue> Verify<S, Q> {
         }
         // Route what was recorded, which may differ from this copy (its hops, its time).
         let recorded = self.store.get_event(&event.org_id, &event.id).await?.unwrap_or(event);
-        self.route(&recorded).await?;
+        self.route(&recorded, order.as_ref()).await?;
         Ok(Outcome::Rerouted(recorded.id))
     }
+
+    /// Put an ordered job in its lane; whether it stands first, so goes now.
+    async fn first_in_lane(&self, body: &str) -> Result<bool, VerifyError> {
+        let job: DeliveryJob = serde_json::from_str(body).map_err(ConsumeError::malformed)?;
+        Ok(self.store.join_lane(&job).await?)
+    }
 }
+
+/// An ordered event's key, and its place in the key's stream (its queue sequence number).
+type Order = (OrderingKey, u128);
 
 /// The event of a provider's request, its id derived from the source and the dedupe key.
 /// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
@@ -359,7 +384,7 @@ mod tests {
         let m = msg(req);
         assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(event.id.clone()));
         assert!(queues.regular.is_empty(), "a provider's repeat routes nothing");
-        let again = Message { body: &m, receive_count: 2 };
+        let again = Message { body: &m, receive_count: 2, sequence: None };
         assert_eq!(v.handle_received(again).await.unwrap(), Outcome::Rerouted(event.id.clone()));
         let jobs = queues.regular.take();
         assert_eq!(jobs.len(), 1, "the message that came back routes its event");
@@ -379,6 +404,7 @@ mod tests {
             data: serde_json::json!({"id": 1}),
             received_at: Utc::now(),
             id_from_key: false,
+            ordering_key: None,
         };
         let m = serde_json::to_string(&InboxMessage::Publish(p.clone())).unwrap();
         assert_eq!(v.handle(&m).await.unwrap(), Outcome::Recorded(p.event_id.clone()));

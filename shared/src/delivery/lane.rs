@@ -8,7 +8,7 @@
 //! second sees the other's change: the job behind is sent at least once (twice at most,
 //! and its attempt id makes the repeat a no-op).
 
-use crate::ids::EndpointId;
+use crate::ids::{EndpointId, OrgId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -50,6 +50,11 @@ impl From<OrderingKey> for String {
     fn from(k: OrderingKey) -> Self {
         k.0
     }
+}
+
+/// The ordered stream (a FIFO queue's message group) of `org`'s events keyed `key`.
+pub fn ordered_group(org: &OrgId, key: &OrderingKey) -> String {
+    format!("{org}#{}", key.digest())
 }
 
 /// A job's place in its endpoint's lane for an ordering key.
