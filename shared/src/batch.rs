@@ -36,14 +36,12 @@ pub struct Message<'a> {
     pub body: &'a str,
     /// How many times it has been received, this time included.
     pub receive_count: u32,
-    /// On a FIFO queue, its place in the order it was sent.
-    pub sequence: Option<u128>,
 }
 
 impl<'a> Message<'a> {
     /// A message received for the first time.
     pub fn first(body: &'a str) -> Self {
-        Self { body, receive_count: 1, sequence: None }
+        Self { body, receive_count: 1 }
     }
 
     /// Whether an earlier receive may have done part of its work and stopped.
@@ -119,18 +117,15 @@ pub mod lambda {
     /// message after it stay on the queue, so none overtakes it).
     pub async fn handle_sqs_event<H: MessageHandler>(handler: &H, event: SqsEvent) -> SqsBatchResponse {
         let fifo = event.records.iter().any(|r| r.attributes.contains_key("MessageGroupId"));
-        let records: Vec<(String, String, u32, Option<u128>)> = event
+        let records: Vec<(String, String, u32)> = event
             .records
             .into_iter()
             .map(|r| {
                 let count = r.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-                let sequence = r.attributes.get("SequenceNumber").and_then(|s| s.parse().ok());
-                (r.message_id.unwrap_or_default(), r.body.unwrap_or_default(), count, sequence)
+                (r.message_id.unwrap_or_default(), r.body.unwrap_or_default(), count)
             })
             .collect();
-        let messages = records
-            .iter()
-            .map(|(i, b, n, sequence)| (i.as_str(), Message { body: b, receive_count: *n, sequence: *sequence }));
+        let messages = records.iter().map(|(i, b, n)| (i.as_str(), Message { body: b, receive_count: *n }));
         let failed = if fifo {
             super::process_in_order(messages, |m| handler.handle_message(m)).await
         } else {

@@ -287,6 +287,10 @@ pub struct Event {
     /// When it and its attempts are deleted (`None`: recorded before retention, kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// For an event published with an ordering key: the key and the event's place in
+    /// the org's stream for it, which every endpoint's lane orders by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<crate::delivery::LanePlace>,
 }
 
 /// For `skip_serializing_if`: a count of zero is left out of stored records.

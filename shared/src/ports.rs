@@ -3,7 +3,7 @@
 
 use crate::api_key::ApiKeyRecord;
 use crate::api_key::KeyHash;
-use crate::delivery::{Attempt, AttemptStatus, DeliveryJob, Endpoint, Urgency};
+use crate::delivery::{Attempt, AttemptStatus, DeliveryJob, Endpoint, OrderingKey, Urgency};
 use crate::domain::{Event, Org, Source};
 use crate::error::{MessagingError, StoreError};
 use crate::ids::{ApiKeyId, AttemptId, EndpointId, EventId, OrgId, ScheduleId, SourceId};
@@ -199,6 +199,9 @@ pub trait LaneStore: Send + Sync {
     async fn join_lane(&self, job: &DeliveryJob) -> Result<bool, StoreError>;
     /// Take `job`, done, out of its lane; the job that stands first after it, to send next.
     async fn leave_lane(&self, job: &DeliveryJob) -> Result<Option<DeliveryJob>, StoreError>;
+    /// The next place in `org`'s stream of events keyed `key`: a number greater than any
+    /// it gave before (an atomic counter).
+    async fn next_in_stream(&self, org: &OrgId, key: &OrderingKey) -> Result<u128, StoreError>;
 }
 
 /// Every store piece at once, for handlers that need several.
@@ -383,8 +386,6 @@ pub struct Received {
     pub body: String,
     /// How many times it has been received, this time included.
     pub receive_count: u32,
-    /// On a FIFO queue, its place in the order it was sent (SQS: its `SequenceNumber`).
-    pub sequence: Option<u128>,
 }
 
 /// A queue's consumer side: used by the runtime (`hookline dev`'s pollers, tests),

@@ -53,6 +53,7 @@ fn event(org: &OrgId, t: &str, at_ms: i64) -> Event {
         // Kept like every other field (a loop's count must survive the store).
         hops: (at_ms % 3) as u32,
         expires_at: expiry(at_ms),
+        ordering: None,
     }
 }
 
@@ -642,6 +643,22 @@ async fn a_lane_lets_out_one_job_at_a_time_in_order<S: Store>(store: S) {
     let plain = DeliveryJob { lane: None, ..a.clone() };
     assert!(store.join_lane(&plain).await.unwrap(), "a job in no lane is always sent");
     assert_eq!(store.leave_lane(&plain).await.unwrap(), None);
+
+    // Places in a stream: increasing, distinct under concurrency, one stream per org and key.
+    let key = |k: &str| OrderingKey::try_from(k.to_owned()).unwrap();
+    let first = store.next_in_stream(&org, &key("cus_42")).await.unwrap();
+    let k42 = key("cus_42");
+    let mut places: Vec<u128> = futures::future::join_all((0..8).map(|_| store.next_in_stream(&org, &k42)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    places.sort();
+    places.dedup();
+    assert_eq!(places.len(), 8, "concurrent places are distinct");
+    assert!(places[0] > first, "and after the one before");
+    assert_eq!(store.next_in_stream(&org, &key("cus_43")).await.unwrap(), 1, "another key's stream");
+    assert_eq!(store.next_in_stream(&OrgId::new(), &key("cus_42")).await.unwrap(), 1, "another org's");
 
     // A join and a leave at once: at least one of them sends the job behind.
     for n in 0..10 {

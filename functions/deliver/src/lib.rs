@@ -356,6 +356,7 @@ where
                 created_at: now,
                 hops: job.hops,
                 expires_at,
+                ordering: None,
             })
             .await?;
         let first = DeliveryJob::first(job.org_id.clone(), job.endpoint_id.clone(), expires_at, payload);

@@ -111,6 +111,13 @@ impl hookline_shared::ports::LaneStore for FlakyStore {
     async fn leave_lane(&self, job: &DeliveryJob) -> Result<Option<DeliveryJob>, StoreError> {
         self.inner.leave_lane(job).await
     }
+    async fn next_in_stream(
+        &self,
+        org: &OrgId,
+        key: &hookline_shared::delivery::OrderingKey,
+    ) -> Result<u128, StoreError> {
+        self.inner.next_in_stream(org, key).await
+    }
 }
 
 /// A loopback endpoint answering every request with `status` and `retry_after`.

@@ -103,15 +103,9 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
 
     async fn outcome(&self, message: Message<'_>) -> Result<Outcome, VerifyError> {
         let msg: InboxMessage = serde_json::from_str(message.body).map_err(ConsumeError::malformed)?;
-        let order = match (&msg, message.sequence) {
-            (InboxMessage::Publish(PublishRequest { ordering_key: Some(key), .. }), Some(sequence)) => {
-                Some((key.clone(), sequence))
-            }
-            (InboxMessage::Publish(PublishRequest { ordering_key: Some(_), .. }), None) => {
-                tracing::warn!("an ordered event not from an ordered queue: routed without its order");
-                None
-            }
-            _ => None,
+        let ordering_key = match &msg {
+            InboxMessage::Publish(p) => p.ordering_key.clone(),
+            InboxMessage::Inbound(_) => None,
         };
         let event = match msg {
             InboxMessage::Inbound(req) => {
@@ -126,7 +120,7 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         };
         let event =
             Event { expires_at: Some(self.retention_of(&event.org_id).await?.expires_at(event.created_at)), ..event };
-        self.record(event, message, order).await
+        self.record(event, message, ordering_key).await
     }
 
     /// The org's own event that a request carries as its `webhook-id`: one of our
@@ -140,7 +134,7 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
     /// Disabled endpoints get theirs too: deliver keeps them as `failed` for replay.
     /// An event with an ordering key (and its place in the key's stream) joins each
     /// endpoint's lane for the key, and only a job that stands first there is sent now.
-    async fn route(&self, event: &Event, order: Option<&Order>) -> Result<usize, VerifyError> {
+    async fn route(&self, event: &Event) -> Result<usize, VerifyError> {
         if event.hops >= MAX_HOPS {
             tracing::warn!(event = %event.id, hops = event.hops, "a delivery loop: recorded, not delivered again");
             return Ok(0);
@@ -156,9 +150,9 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         let mut urgent = Vec::new();
         let mut regular = Vec::new();
         for ep in matching {
-            let place = order.map(|(key, sequence)| LanePlace::new(key.clone(), *sequence));
+            let place = event.ordering.as_ref();
             let (org, hops, expires_at) = (&event.org_id, event.hops, event.expires_at);
-            let body = DeliveryJob::first_attempt_body(org, &ep.id, hops, expires_at, place.as_ref(), &payload)
+            let body = DeliveryJob::first_attempt_body(org, &ep.id, hops, expires_at, place, &payload)
                 .map_err(ConsumeError::malformed)?;
             if place.is_some() && !self.first_in_lane(&body).await? {
                 continue;
@@ -179,9 +173,22 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
 
     /// Record, then route. The event's id follows from its dedupe key (or is the one the
     /// publisher was given), so the conditional insert is the dedupe claim as well.
-    async fn record(&self, event: Event, message: Message<'_>, order: Option<Order>) -> Result<Outcome, VerifyError> {
+    /// An event with an ordering key takes the next place in its org's stream for the
+    /// key first: verify reads a key's events in publish order, one at a time, so places
+    /// follow publish order. The place is recorded with the event, so a repeat routes by
+    /// the same place.
+    async fn record(
+        &self,
+        mut event: Event,
+        message: Message<'_>,
+        ordering_key: Option<OrderingKey>,
+    ) -> Result<Outcome, VerifyError> {
+        if let Some(key) = ordering_key {
+            let place = self.store.next_in_stream(&event.org_id, &key).await?;
+            event.ordering = Some(LanePlace::new(key, place));
+        }
         if self.store.insert_event(&event).await? {
-            self.route(&event, order.as_ref()).await?;
+            self.route(&event).await?;
             return Ok(Outcome::Recorded(event.id));
         }
         if !message.redelivered() {
@@ -189,7 +196,7 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         }
         // Route what was recorded, which may differ from this copy (its hops, its time).
         let recorded = self.store.get_event(&event.org_id, &event.id).await?.unwrap_or(event);
-        self.route(&recorded, order.as_ref()).await?;
+        self.route(&recorded).await?;
         Ok(Outcome::Rerouted(recorded.id))
     }
 
@@ -199,9 +206,6 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         Ok(self.store.join_lane(&job).await?)
     }
 }
-
-/// An ordered event's key, and its place in the key's stream (its queue sequence number).
-type Order = (OrderingKey, u128);
 
 /// The event of a provider's request, its id derived from the source and the dedupe key.
 /// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
@@ -218,6 +222,7 @@ fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
         expires_at: None,
+        ordering: None,
     })
 }
 
@@ -231,6 +236,7 @@ fn published_event(p: PublishRequest) -> Event {
         created_at: p.received_at.trunc_subsecs(3),
         hops: 0,
         expires_at: None,
+        ordering: None,
     }
 }
 
@@ -384,7 +390,7 @@ mod tests {
         let m = msg(req);
         assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(event.id.clone()));
         assert!(queues.regular.is_empty(), "a provider's repeat routes nothing");
-        let again = Message { body: &m, receive_count: 2, sequence: None };
+        let again = Message { body: &m, receive_count: 2 };
         assert_eq!(v.handle_received(again).await.unwrap(), Outcome::Rerouted(event.id.clone()));
         let jobs = queues.regular.take();
         assert_eq!(jobs.len(), 1, "the message that came back routes its event");

@@ -131,7 +131,6 @@ impl QueueConsumer for SqsQueue {
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .visibility_timeout(visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .message_system_attribute_names(MessageSystemAttributeName::SequenceNumber)
             .send()
             .await
             .map_err(err)?;
@@ -146,11 +145,6 @@ impl QueueConsumer for SqsQueue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(1),
-                sequence: m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::SequenceNumber))
-                    .and_then(|v| v.parse().ok()),
                 message_id: m.message_id.unwrap_or_default(),
                 receipt: m.receipt_handle.unwrap_or_default(),
                 body: m.body.unwrap_or_default(),

@@ -133,11 +133,12 @@ const MIGRATIONS: &[Migration] = &[
              CREATE INDEX IF NOT EXISTS attempts_expiry ON attempts (expires_ms) WHERE expires_ms IS NOT NULL;",
         )
     },
-    // 5. Ordered delivery's lanes (see store/lanes.rs).
+    // 5. Ordered delivery's lanes and streams' counters (see store/lanes.rs).
     |conn| {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS lanes (lane TEXT NOT NULL, position TEXT NOT NULL, job TEXT NOT NULL,
-                 expires_ms INTEGER, PRIMARY KEY (lane, position)) WITHOUT ROWID;",
+                 expires_ms INTEGER, PRIMARY KEY (lane, position)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;",
         )
     },
 ];

@@ -282,7 +282,6 @@ impl QueueConsumer for LocalQueue {
         for (id, leased) in found {
             match leased {
                 Leased::Live(body, receive_count) => received.push(Received {
-                    sequence: self.fifo.then_some(id as u128),
                     message_id: id.to_string(),
                     receipt: format!("{id}:{lease}"),
                     body,

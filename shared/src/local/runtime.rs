@@ -75,7 +75,7 @@ pub async fn stream<H: MessageHandler + 'static>(
             let (slot, done) = (free.split(1), done.clone());
             let handler = handler.clone();
             tokio::spawn(async move {
-                let message = Message { body: &m.body, receive_count: m.receive_count, sequence: m.sequence };
+                let message = Message { body: &m.body, receive_count: m.receive_count };
                 match handler.handle_message(message).await {
                     Ok(()) => {
                         let _ = done.send(m.receipt);

@@ -30,6 +30,8 @@ struct EventItem {
     /// DynamoDB's TTL attribute: seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ordering: Option<crate::delivery::LanePlace>,
 }
 
 impl EventItem {
@@ -47,6 +49,7 @@ impl EventItem {
             created_at: e.created_at,
             hops: e.hops,
             expires_at: e.expires_at.map(|t| t.timestamp()),
+            ordering: e.ordering.clone(),
         })
     }
 
@@ -60,6 +63,7 @@ impl EventItem {
             created_at: self.created_at,
             hops: self.hops,
             expires_at: self.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
+            ordering: self.ordering,
         })
     }
 }

@@ -1,15 +1,18 @@
 //! Ordered delivery's lanes: a place is an item in `logs`, `LANE#{endpoint}#{key digest}`
-//! / `{position}`, holding its job. Joining puts the item, then reads the lane's first
+//! / `{position}`, holding its job; positions come from a counter per org and key,
+//! `STREAM#{org}#{key digest}` / `STREAM`. Joining puts the item, then reads the lane's first
 //! item; leaving deletes it, then reads the first item. Both reads are strongly
 //! consistent, so of a join and a leave at the same time one sees the other's write
 //! (see `delivery/lane.rs`).
 
 use super::{from_item, key, s, to_item, DynamoStore, Item};
 use crate::aws::sdk_err;
-use crate::delivery::DeliveryJob;
+use crate::delivery::{ordered_group, DeliveryJob, OrderingKey};
 use crate::error::StoreError;
+use crate::ids::OrgId;
 use crate::ports::LaneStore;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -68,5 +71,22 @@ impl LaneStore for DynamoStore {
             .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
         let Some(first) = self.first_in_lane(&pk).await? else { return Ok(None) };
         serde_json::from_str(&first.job).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn next_in_stream(&self, org: &OrgId, key: &OrderingKey) -> Result<u128, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.logs)
+            .set_key(Some(super::key(format!("STREAM#{}", ordered_group(org, key)), "STREAM")))
+            .update_expression("ADD n :one")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+        out.attributes
+            .and_then(|a| a.get("n").and_then(|n| n.as_n().ok()).and_then(|n| n.parse().ok()))
+            .ok_or_else(|| StoreError::Corrupt("a stream counter without its number".into()))
     }
 }

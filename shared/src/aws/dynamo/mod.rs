@@ -11,7 +11,8 @@
 //!   through gsi1 `ORG#{org}#EVT` / `{ms:013}#{id}`; its attempts in its partition,
 //!   `EVT#{event}`/`ATM#{id}`, listed per endpoint through gsi1 `EP#{endpoint}#ATM`;
 //!   a rate-limited endpoint's next send slot, `EP#{id}#SLOT`/`SLOT` (see `slots`);
-//!   an ordered delivery's place in its lane, `LANE#{endpoint}#{key digest}`/`{position}`
+//!   an ordered delivery's place in its lane, `LANE#{endpoint}#{key digest}`/`{position}`,
+//!   and the counter of an org's ordered stream, `STREAM#{org}#{key digest}`/`STREAM`
 //!   (see `lanes`).
 //! - Scheduled job (in `subscriptions`) `SCH#{id}`/`SCH`, listed per org through gsi1
 //!   `ORG#{org}#SCH`, and by key (`ORG#{org}#KEY#{key}`) or recurring name

@@ -2,8 +2,9 @@
 //! first are one step on the database thread, so they never interleave.
 
 use super::{from_json, to_json, LocalStore};
-use crate::delivery::DeliveryJob;
+use crate::delivery::{ordered_group, DeliveryJob, OrderingKey};
 use crate::error::StoreError;
+use crate::ids::OrgId;
 use crate::ports::LaneStore;
 use async_trait::async_trait;
 use rusqlite::OptionalExtension;
@@ -42,5 +43,20 @@ impl LaneStore for LocalStore {
             })
             .await?;
         next.map(|j| from_json(&j)).transpose()
+    }
+
+    async fn next_in_stream(&self, org: &OrgId, key: &OrderingKey) -> Result<u128, StoreError> {
+        let stream = ordered_group(org, key);
+        let next: i64 = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO streams (stream, next) VALUES (?1, 1)
+                     ON CONFLICT (stream) DO UPDATE SET next = next + 1 RETURNING next",
+                )?
+                .query_row([stream], |r| r.get(0))
+            })
+            .await?;
+        Ok(next as u128)
     }
 }

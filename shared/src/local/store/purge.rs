@@ -72,6 +72,7 @@ mod tests {
             created_at: Utc::now(),
             hops: 0,
             expires_at,
+            ordering: None,
         };
         store.insert_event(&event).await.unwrap();
         let payload = Payload::new(event.id.clone(), "a.b".into(), event.created_at, event.data.clone());
