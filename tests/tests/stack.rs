@@ -302,8 +302,8 @@ async fn each_delivery_costs_one_attempt_write_and_its_share_of_the_event() {
 
 /// Least privilege the other way. A tour of every path that writes: a Stripe event in;
 /// both urgencies with a retry each; a retry and a continuation too far off for a queue,
-/// on timers; endpoints disabled by a 410, enabled and replayed; a webhook changed,
-/// tested and deleted; a job created, changed, cancelled, and another run by Scheduler. After it, each write
+/// on timers; endpoints disabled by a 410, enabled and replayed; ordered events; a
+/// webhook changed, tested and deleted; a job created, changed, cancelled, and another run by Scheduler. After it, each write
 /// a role grants has been made at least once, or the grant is one too many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_write_a_role_grants_is_one_its_function_makes() {
@@ -377,6 +377,23 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     // The API's writes: a publish; a webhook changed, one tested, the disabled ones
     // enabled and their failed deliveries replayed (each urgency); one deleted.
     c.post(&key, "/v1/events", json!({"type": "order.placed", "data": {}})).await;
+    // Ordered events: through the FIFO inbox, a place each in the key's stream, each
+    // endpoint's lane letting one out at a time.
+    receiver.script("/ordered", &[(500, "no"), (200, "ok")]);
+    let ordered = json!({"url": format!("{}/ordered", receiver.url), "events": ["order.shipped"]});
+    c.post(&key, "/v1/webhooks", ordered).await;
+    for n in 0..3 {
+        let event = json!({"type": "order.shipped", "data": {"n": n}, "ordering_key": "cus_tour"});
+        let (status, v) = c.send(reqwest::Method::POST, &key, "/v1/events", Some(event)).await;
+        assert_eq!(status, 202, "{v}");
+    }
+    let got: Vec<i64> = receiver
+        .wait_for("/ordered", 4, 60)
+        .await
+        .iter()
+        .map(|g| g.json()["data"]["n"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(got, [0, 0, 1, 2], "the first, its retry, then the rest in publish order");
     let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{}/test", ids[2]), None).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = c

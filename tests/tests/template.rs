@@ -86,8 +86,9 @@ fn deliver_and_schedule_write_only_the_items_they_own() {
             .filter_map(|l| l.trim().strip_prefix("dynamodb:LeadingKeys:").map(|v| v.trim().to_owned()))
             .collect()
     };
-    // Endpoints; attempts (in their event's partition) and continuations; send slots.
-    assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["EVT#*"]"#, r#"["EP#*"]"#]);
+    // Endpoints; ordered lanes; attempts (in their event's partition) and continuations;
+    // send slots.
+    assert_eq!(conditions("DeliverFunction"), [r#"["EP#*"]"#, r#"["LANE#*"]"#, r#"["EVT#*"]"#, r#"["EP#*"]"#]);
     assert_eq!(conditions("ScheduleFunction"), [r#"["SCH#*"]"#]);
     // Those are the key prefixes the DynamoDB adapter writes them under.
     let entities = [
@@ -100,6 +101,7 @@ fn deliver_and_schedule_write_only_the_items_they_own() {
         assert!(source.contains(&format!("pk: format!(\"{prefix}{{}}\"")), "{prefix}");
     }
     assert!(include_str!("../../shared/src/aws/dynamo/slots.rs").contains(r#"key(format!("EP#{endpoint}#SLOT")"#));
+    assert!(include_str!("../../shared/src/aws/dynamo/lanes.rs").contains(r#"format!("LANE#{}""#));
 }
 
 #[test]

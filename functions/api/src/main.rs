@@ -20,7 +20,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         deliveries: Deliveries::from_env(&sdk)?.map(|q| Arc::new(q) as Arc<dyn Queue>),
         timer: Arc::new(SchedulerTimer::from_env(&sdk)?),
     };
-    let mut api = Api::new(store, inbox, handoffs, SystemClock, &config);
+    let ordered_inbox = SqsQueue::from_env(&sdk, "HOOKLINE_ORDERED_INBOX_URL")?;
+    let mut api = Api::new(store, inbox, handoffs, SystemClock, &config).ordered_inbox(ordered_inbox);
     // The operator key lives in a SecureString parameter, read when first needed.
     if let Ok(name) = std::env::var("HOOKLINE_OPERATOR_KEY_PARAM") {
         let ssm = aws_sdk_ssm::Client::new(&sdk);

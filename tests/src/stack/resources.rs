@@ -98,6 +98,9 @@ async fn create(
             c.reference = generated;
         }
         "AWS::SQS::Queue" => {
+            // CloudFormation names a FIFO queue as SQS requires: ending in `.fifo`.
+            let fifo = p.get("FifoQueue").is_some_and(|v| v == &Value::Bool(true) || v == "true");
+            let generated = if fifo { format!("{generated}.fifo") } else { generated };
             let client = aws_sdk_sqs::Client::new(sdk);
             let mut req = client.create_queue().queue_name(&generated);
             for (k, v) in p {
