@@ -176,7 +176,9 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let http = ReqwestSender::new(config.network_policy(), opts.lookup.clone()).context("building the HTTP client")?;
 
     let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
-    let ingest = Arc::new(Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes));
+    let ingest = Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes)
+        .ordered_inbox(ordered_inbox.clone());
+    let ingest = Arc::new(ingest);
     let handoffs = Handoffs {
         http: Arc::new(http.clone()),
         deliveries: deliveries.clone().map(|q| Arc::new(q) as Arc<dyn Queue>),

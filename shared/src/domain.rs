@@ -194,6 +194,9 @@ pub struct Source {
     /// What its events are deduplicated by.
     #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
     pub dedupe: DedupeBy,
+    /// Where its JSON bodies hold their ordering key, if its events are ordered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<crate::delivery::OrderingPointer>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -210,6 +213,7 @@ impl Source {
             provider,
             secrets,
             dedupe: DedupeBy::default(),
+            ordering_key: None,
             created_at: now,
             updated_at: now,
         }

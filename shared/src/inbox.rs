@@ -37,6 +37,9 @@ pub struct InboundRequest {
     /// The source's dedupe setting when it was accepted.
     #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
     pub dedupe: DedupeBy,
+    /// Its ordering key, found where its source says (see `delivery/lane.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<crate::delivery::OrderingKey>,
 }
 
 impl InboundRequest {

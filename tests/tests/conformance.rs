@@ -37,6 +37,7 @@ fn source(org: &OrgId, name: &str, at_ms: i64) -> Source {
         }),
         secrets: vec![Secret::new("one"), Secret::new("two")],
         dedupe: hookline_shared::DedupeBy::Body,
+        ordering_key: Some(hookline_shared::delivery::OrderingPointer::try_from("/data/customer".to_owned()).unwrap()),
         created_at: t,
         updated_at: t,
     }

@@ -462,3 +462,38 @@ async fn events_with_one_ordering_key_reach_an_endpoint_in_publish_order_while_o
         assert!(meanwhile > 0, "{other} went on while key A waited for its third event");
     }
 }
+
+#[tokio::test]
+async fn a_source_orders_its_inbound_events_by_a_key_found_in_their_bodies() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_org("pro").await;
+    let rx = Receiver::start().await;
+    rx.script("/shop", &[(500, "down"), (200, "{}")]);
+    app.create_webhook(&key, json!({"url": format!("{}/shop", rx.url), "events": ["*"], "retry_schedule": ["1s"]}))
+        .await;
+    let (status, v) = app
+        .post(
+            &key,
+            "/v1/sources",
+            json!({"name": "shop", "provider": "token", "secrets": ["t0k"], "ordering_key": "customer"}),
+        )
+        .await;
+    assert_eq!(status, 400, "not a JSON pointer: {v}");
+    let source = json!({"name": "shop", "provider": "token", "secrets": ["t0k"], "ordering_key": "/customer/id"});
+    let source = app.create_source(&key, source).await;
+    assert_eq!(source["ordering_key"], "/customer/id");
+    let ingest = source["ingest_url"].as_str().unwrap().to_owned();
+    for n in 0..5 {
+        let body = json!({"customer": {"id": "cus_9"}, "n": n}).to_string();
+        let res = app.http.post(&ingest).header("Authorization", "t0k").body(body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let got = rx.wait_for("/shop", 6, 20).await;
+    let order: Vec<u64> = got.iter().map(|g| g.json()["data"]["n"].as_u64().unwrap()).collect();
+    assert_eq!(order, [0, 0, 1, 2, 3, 4], "the first, its retry, then the rest in the order they arrived");
+
+    let (status, v) = app
+        .patch(&key, &format!("/v1/sources/{}", source["id"].as_str().unwrap()), json!({"ordering_key": null}))
+        .await;
+    assert_eq!((status, &v["ordering_key"]), (200, &Value::Null), "{v}");
+}

@@ -326,6 +326,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
         headers: vec![],
         body: hookline_shared::Body::from_bytes(&body),
         dedupe: Default::default(),
+        ordering_key: None,
     };
     let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
     assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);

@@ -394,6 +394,16 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
         .map(|g| g.json()["data"]["n"].as_i64().unwrap_or(-1))
         .collect();
     assert_eq!(got, [0, 0, 1, 2], "the first, its retry, then the rest in publish order");
+    // And inbound: a source that finds the key in its bodies sends them through the
+    // ordered inbox too.
+    let token = "tour-token-0001";
+    let shop = json!({"name": "shop", "provider": "token", "secrets": [token], "ordering_key": "/customer"});
+    let shop = c.post(&key, "/v1/sources", shop).await;
+    assert_eq!(shop["ordering_key"], "/customer", "{shop}");
+    let ingest_shop = format!("{}/in/{}", stack.url, shop["id"].as_str().expect("id"));
+    let shipped = json!({"customer": "cus_tour", "n": 3}).to_string();
+    let res = c.http.post(&ingest_shop).header("Authorization", token).body(shipped).send().await.expect("ingest");
+    assert_eq!(res.status(), 200);
     let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{}/test", ids[2]), None).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = c

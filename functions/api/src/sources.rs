@@ -6,6 +6,7 @@ use crate::{Api, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use hookline_shared::delivery::OrderingPointer;
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::signature::Verifier;
 use hookline_shared::{validate_source_name, DedupeBy, Provider, Secret, Source, SourceId};
@@ -24,11 +25,14 @@ pub struct CreateSource {
     secrets: Vec<Secret>,
     #[serde(default)]
     dedupe: DedupeBy,
+    /// Where its JSON bodies hold the ordering key of their events.
+    #[serde(default)]
+    ordering_key: Option<OrderingPointer>,
 }
 
 impl KnownFields for CreateSource {
     fn known_fields(&self) -> Vec<&'static str> {
-        [&["name", "provider", "secrets", "dedupe"], self.provider.option_names()].concat()
+        [&["name", "provider", "secrets", "dedupe", "ordering_key"], self.provider.option_names()].concat()
     }
 }
 
@@ -41,6 +45,7 @@ pub struct SourceView {
     provider: Provider,
     secrets: Vec<String>,
     dedupe: DedupeBy,
+    ordering_key: Option<OrderingPointer>,
     ingest_url: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -61,6 +66,7 @@ impl<S, Q, C> Api<S, Q, C> {
             provider: s.provider,
             secrets: s.secrets.iter().map(Secret::hint).collect(),
             dedupe: s.dedupe,
+            ordering_key: s.ordering_key,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -90,7 +96,11 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiJson(Strict(body)): ApiJson<Strict<CreateSource>>,
 ) -> Result<(StatusCode, ApiJson<SourceView>), ApiError> {
     let now = api.clock.now();
-    let source = Source { dedupe: body.dedupe, ..Source::new(org.id, body.name, body.provider, body.secrets, now) };
+    let source = Source {
+        dedupe: body.dedupe,
+        ordering_key: body.ordering_key,
+        ..Source::new(org.id, body.name, body.provider, body.secrets, now)
+    };
     validate(&source)?;
     api.store.put_source(&source).await?;
     tracing::info!(source = %source.id, provider = source.provider.name(), "source created");
@@ -130,6 +140,8 @@ pub struct UpdateSource {
     name: Option<String>,
     secrets: Option<Vec<Secret>>,
     dedupe: Option<DedupeBy>,
+    #[serde(default, deserialize_with = "crate::error::nullable")]
+    ordering_key: Option<Option<OrderingPointer>>,
     #[serde(flatten)]
     rest: serde_json::Map<String, serde_json::Value>,
 }
@@ -146,6 +158,9 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     if let Some(secrets) = body.secrets {
         source.secrets = secrets;
+    }
+    if let Some(pointer) = body.ordering_key {
+        source.ordering_key = pointer;
     }
     if let Some(dedupe) = body.dedupe {
         source.dedupe = dedupe;

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use hookline_shared::delivery::ordered_group;
 use hookline_shared::json::within_depth;
 use hookline_shared::ports::{Clock, Queue, SourceStore};
 use hookline_shared::signature::Rejection;
@@ -115,6 +116,8 @@ fn json_response(status: StatusCode, body: String) -> Response {
 pub struct Ingest<S, Q, C> {
     sources: Arc<SourceCache<S>>,
     inbox: Q,
+    /// Where requests with an ordering key go (a FIFO queue); none: to `inbox`.
+    ordered_inbox: Option<Q>,
     clock: C,
     max_body: usize,
 }
@@ -122,7 +125,13 @@ pub struct Ingest<S, Q, C> {
 impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     /// A handler reading sources through `sources` and writing to `inbox`.
     pub fn new(sources: Arc<SourceCache<S>>, inbox: Q, clock: C, max_body: usize) -> Self {
-        Self { sources, inbox, clock, max_body }
+        Self { sources, inbox, ordered_inbox: None, clock, max_body }
+    }
+
+    /// Send requests whose source finds an ordering key in them to `queue`, a FIFO queue.
+    pub fn ordered_inbox(mut self, queue: Q) -> Self {
+        self.ordered_inbox = Some(queue);
+        self
     }
 
     /// Accept (or refuse) one request whose body has been read.
@@ -145,6 +154,8 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             tracing::warn!(source = %id, "verified body is not JSON");
             return Err(IngestError::Malformed);
         }
+        // Only a source that orders its events has its body read here.
+        let ordering_key = source.ordering_key.as_ref().and_then(|p| p.key_in(&serde_json::from_slice(body).ok()?));
         let message = InboxMessage::Inbound(InboundRequest {
             source_id: id,
             org_id: source.org_id.clone(),
@@ -154,9 +165,17 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             headers: kept_headers(headers),
             body: Body::from_bytes(body),
             dedupe: source.dedupe,
+            ordering_key: ordering_key.clone(),
         });
         let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
-        self.inbox.send(&encoded, Duration::ZERO).await?;
+        match (ordering_key, &self.ordered_inbox) {
+            // A name per request: verify, not the queue, drops duplicates.
+            (Some(key), Some(ordered)) => {
+                let group = ordered_group(&source.org_id, &key);
+                ordered.send_in_order(&encoded, &group, &ulid::Ulid::new().to_string()).await?;
+            }
+            _ => self.inbox.send(&encoded, Duration::ZERO).await?,
+        }
         Ok(())
     }
 }

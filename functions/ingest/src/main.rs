@@ -14,6 +14,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = sdk_config().await;
     let sources = Arc::new(SourceCache::new(DynamoStore::from_env(&sdk)?, config.source_cache_ttl));
     let inbox = SqsQueue::from_env(&sdk, "HOOKLINE_INBOX_URL")?;
-    let ingest = Arc::new(Ingest::new(sources, inbox, SystemClock, config.max_body_bytes));
+    let ordered_inbox = SqsQueue::from_env(&sdk, "HOOKLINE_ORDERED_INBOX_URL")?;
+    let ingest = Ingest::new(sources, inbox, SystemClock, config.max_body_bytes).ordered_inbox(ordered_inbox);
+    let ingest = Arc::new(ingest);
     lambda_http::run(router(ingest)).await
 }

@@ -105,7 +105,7 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         let msg: InboxMessage = serde_json::from_str(message.body).map_err(ConsumeError::malformed)?;
         let ordering_key = match &msg {
             InboxMessage::Publish(p) => p.ordering_key.clone(),
-            InboxMessage::Inbound(_) => None,
+            InboxMessage::Inbound(r) => r.ordering_key.clone(),
         };
         let event = match msg {
             InboxMessage::Inbound(req) => {
@@ -317,6 +317,7 @@ mod tests {
             headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             body: Body::from_bytes(body.as_bytes()),
             dedupe: DedupeBy::Provider,
+            ordering_key: None,
         }
     }
 

@@ -52,6 +52,44 @@ impl From<OrderingKey> for String {
     }
 }
 
+/// Where in an inbound JSON body a source finds its events' ordering key: a JSON
+/// pointer such as `/data/object/customer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderingPointer(String);
+
+impl OrderingPointer {
+    /// The key at the pointer in `body`: a string as it is, a number or a boolean as
+    /// written; `None` when the body has nothing usable there.
+    pub fn key_in(&self, body: &serde_json::Value) -> Option<OrderingKey> {
+        let key = match body.pointer(&self.0)? {
+            serde_json::Value::String(s) => s.clone(),
+            v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => v.to_string(),
+            _ => return None,
+        };
+        OrderingKey::try_from(key).ok()
+    }
+}
+
+impl TryFrom<String> for OrderingPointer {
+    type Error = String;
+
+    fn try_from(p: String) -> Result<Self, String> {
+        if !p.starts_with('/') || p.len() > MAX_ORDERING_KEY {
+            return Err(format!(
+                "must be a JSON pointer such as /data/object/customer, at most {MAX_ORDERING_KEY} bytes"
+            ));
+        }
+        Ok(Self(p))
+    }
+}
+
+impl From<OrderingPointer> for String {
+    fn from(p: OrderingPointer) -> Self {
+        p.0
+    }
+}
+
 /// The ordered stream (a FIFO queue's message group) of `org`'s events keyed `key`.
 pub fn ordered_group(org: &OrgId, key: &OrderingKey) -> String {
     format!("{org}#{}", key.digest())
@@ -95,6 +133,18 @@ mod tests {
         assert!(OrderingKey::try_from("a\nb".to_owned()).is_err());
         assert!(OrderingKey::try_from("é".repeat(256)).is_ok());
         assert!(OrderingKey::try_from("x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn a_pointer_finds_a_string_or_number_key_and_nothing_else() {
+        let p = OrderingPointer::try_from("/data/object/customer".to_owned()).unwrap();
+        let key = |v: serde_json::Value| p.key_in(&v).map(|k| k.as_str().to_owned());
+        assert_eq!(key(serde_json::json!({"data": {"object": {"customer": "cus_42"}}})), Some("cus_42".into()));
+        assert_eq!(key(serde_json::json!({"data": {"object": {"customer": 42}}})), Some("42".into()));
+        assert_eq!(key(serde_json::json!({"data": {"object": {"customer": null}}})), None);
+        assert_eq!(key(serde_json::json!({"data": {"object": {"customer": ""}}})), None);
+        assert_eq!(key(serde_json::json!({"data": {}})), None);
+        assert!(OrderingPointer::try_from("data.object".to_owned()).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use endpoint::{
     Urgency, NAME_PLACEHOLDER,
 };
 pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
-pub use lane::{ordered_group, LanePlace, OrderingKey, MAX_ORDERING_KEY};
+pub use lane::{ordered_group, LanePlace, OrderingKey, OrderingPointer, MAX_ORDERING_KEY};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use rate::RateLimit;
 pub use retry_schedule::{RetrySchedule, MAX_RETRIES};

@@ -28,6 +28,8 @@ struct SourceItem {
     sealed_secrets: Option<String>,
     #[serde(default, skip_serializing_if = "DedupeBy::is_default")]
     dedupe: DedupeBy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<crate::delivery::OrderingPointer>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -46,6 +48,7 @@ impl SourceItem {
             secrets: Vec::new(),
             sealed_secrets: Some(sealed_secrets),
             dedupe: src.dedupe,
+            ordering_key: src.ordering_key.clone(),
             created_at: src.created_at,
             updated_at: src.updated_at,
         })
@@ -66,6 +69,7 @@ impl SourceItem {
             provider,
             secrets,
             dedupe: self.dedupe,
+            ordering_key: self.ordering_key,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
