@@ -22,6 +22,7 @@ pub mod schedule;
 pub mod sealing;
 pub mod signature;
 pub mod source_cache;
+pub mod timer_payload;
 pub mod web;
 
 #[cfg(feature = "aws")]

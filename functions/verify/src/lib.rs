@@ -8,18 +8,17 @@
 //! it routes again rather than lose deliveries. Deliveries are at-least-once, and
 //! receivers dedupe by `webhook-id`.
 
-use chrono::SubsecRound as _;
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::cache::TtlCache;
-use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, LanePlace, OrderingKey, Payload, Urgency};
 use hookline_shared::ports::{EndpointStore, EventStore, LaneStore, OrgStore, Queue};
-use hookline_shared::{
-    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, InboxMessage, OrgId, PublishRequest,
-    Retention, EVENT_TYPE_MAX, MAX_HOPS,
-};
-use sha2::{Digest, Sha256};
+use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, OrgId, Retention, MAX_HOPS};
 use std::sync::Arc;
+
+mod event;
+
+pub use event::{dedupe_key, provider_type, INVALID_TYPE};
+use event::{inbound_event, published_event};
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,82 +206,6 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
     }
 }
 
-/// The event of a provider's request, its id derived from the source and the dedupe key.
-/// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
-fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
-    let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
-    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
-    let dedupe = dedupe_key(&req, json.as_ref(), &raw);
-    Ok(Event {
-        id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
-        org_id: req.org_id.clone(),
-        event_type: format!("{}.{}", req.source_name, provider_type(&req, json.as_ref())),
-        data: json.unwrap_or_else(|| event_data(&raw)),
-        source: Some(req.source_id.clone()),
-        created_at: req.received_at.trunc_subsecs(3),
-        hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
-        expires_at: None,
-        ordering: None,
-    })
-}
-
-fn published_event(p: PublishRequest) -> Event {
-    Event {
-        id: p.event_id,
-        org_id: p.org_id,
-        event_type: p.event_type,
-        data: p.data,
-        source: None,
-        created_at: p.received_at.trunc_subsecs(3),
-        hops: 0,
-        expires_at: None,
-        ordering: None,
-    }
-}
-
-fn json_str<'a>(json: Option<&'a serde_json::Value>, field: &str) -> Option<&'a str> {
-    json?.get(field)?.as_str().filter(|s| !s.is_empty())
-}
-
-/// The provider's own delivery id where it has one, else `Idempotency-Key`, else the
-/// SHA-256 of the body; only the body's hash for a source set to dedupe by body.
-pub fn dedupe_key(req: &InboundRequest, json: Option<&serde_json::Value>, raw: &[u8]) -> String {
-    let own = match req.provider.as_str() {
-        _ if req.dedupe == DedupeBy::Body => None,
-        "stripe" => json_str(json, "id"),
-        "standard" => req.header("webhook-id").or_else(|| req.header("svix-id")),
-        "github" => req.header("x-github-delivery"),
-        "shopify" => req.header("x-shopify-webhook-id"),
-        _ => None,
-    };
-    match own.or_else(|| req.header("idempotency-key").filter(|_| req.dedupe != DedupeBy::Body)) {
-        Some(k) => format!("id:{k}"),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
-    }
-}
-
-/// The provider part of the event type (after `<source name>.`).
-pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> String {
-    let t = match req.provider.as_str() {
-        "github" => req.header("x-github-event").map(|e| match json_str(json, "action") {
-            Some(a) => format!("{e}.{a}"),
-            None => e.to_owned(),
-        }),
-        "shopify" => req.header("x-shopify-topic").map(str::to_owned),
-        _ => json_str(json, "type").map(str::to_owned),
-    };
-    match t {
-        // `<source name>.` comes first; source names are at most 64 characters.
-        Some(t) if validate_event_type(&t).is_ok() && t.len() < EVENT_TYPE_MAX - 64 => t,
-        Some(_) => INVALID_TYPE.to_owned(),
-        None => "received".to_owned(),
-    }
-}
-
-/// The provider part of an event's type when the provider's own is not a valid event
-/// type: the event is kept, and a filter can still select it.
-pub const INVALID_TYPE: &str = "invalid_type";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +215,7 @@ mod tests {
     use hookline_shared::memory::MemoryQueue;
     use hookline_shared::ports::EventQuery;
 
-    use hookline_shared::{Body, OrgId, SourceId};
+    use hookline_shared::{Body, DedupeBy, OrgId, PublishRequest, SourceId};
 
     type TestVerify = Verify<LocalStore, MemoryQueue>;
 

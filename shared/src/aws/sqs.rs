@@ -4,6 +4,7 @@ use crate::delivery::Deliveries;
 use crate::error::MessagingError;
 use crate::ports::{Queue, QueueConsumer, Received};
 use async_trait::async_trait;
+use aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use std::time::Duration;
@@ -54,37 +55,29 @@ fn delay_seconds(delay: Duration) -> i32 {
     secs as i32
 }
 
+impl SqsQueue {
+    /// Send one message, set up by `with` (its delay, or its group and name).
+    async fn send_one(
+        &self,
+        body: &str,
+        with: impl FnOnce(SendMessageFluentBuilder) -> SendMessageFluentBuilder,
+    ) -> Result<(), MessagingError> {
+        if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
+            return Err(MessagingError::TooLarge(body.len()));
+        }
+        with(self.client.send_message().queue_url(&self.url).message_body(body)).send().await.map_err(err)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<(), MessagingError> {
-        if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
-            return Err(MessagingError::TooLarge(body.len()));
-        }
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .delay_seconds(delay_seconds(delay))
-            .send()
-            .await
-            .map_err(err)?;
-        Ok(())
+        self.send_one(body, |m| m.delay_seconds(delay_seconds(delay))).await
     }
 
     async fn send_in_order(&self, body: &str, group: &str, dedup: &str) -> Result<(), MessagingError> {
-        if body.len() > crate::config::MAX_QUEUE_MESSAGE_BYTES {
-            return Err(MessagingError::TooLarge(body.len()));
-        }
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .message_group_id(group)
-            .message_deduplication_id(dedup)
-            .send()
-            .await
-            .map_err(err)?;
-        Ok(())
+        self.send_one(body, |m| m.message_group_id(group).message_deduplication_id(dedup)).await
     }
 
     async fn send_batch(&self, bodies: &[String]) -> Result<(), MessagingError> {
