@@ -9,9 +9,12 @@ Usage: hmac_receiver.py SECRET   (prints `port N` first, then serves on 127.0.0.
 import hashlib
 import hmac
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = sys.argv[1].encode()
+# Requests are served on threads; one line is written whole, under the lock.
+PRINT = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -20,7 +23,10 @@ class Handler(BaseHTTPRequestHandler):
         signature = self.headers.get("X-SubscribeFlow-Signature", "")
         expected = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
         ok = hmac.compare_digest(f"sha256={expected}", signature)
-        print(("ok" if ok else "bad"), self.headers.get("webhook-id", "-"), flush=True)
+        line = f"{'ok' if ok else 'bad'} {self.headers.get('webhook-id', '-')}\n"
+        with PRINT:
+            sys.stdout.write(line)
+            sys.stdout.flush()
         self.send_response(200 if ok else 401)
         self.send_header("Content-Length", "0")
         self.end_headers()

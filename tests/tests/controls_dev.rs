@@ -302,8 +302,11 @@ async fn org_request(app: &TestApp, method: reqwest::Method, org: &str, body: Op
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
+/// How long `v` is kept after it was made, in days, to the minute: an attempt expires
+/// with its event, which was made a moment before it.
 fn days_kept(v: &Value) -> f64 {
-    (at(v, "expires_at") - at(v, "created_at")).num_seconds() as f64 / 86_400.0
+    let minutes = (at(v, "expires_at") - at(v, "created_at")).num_milliseconds() as f64 / 60_000.0;
+    minutes.round() / (24.0 * 60.0)
 }
 
 /// The event of `id` once its attempts number `n`.
