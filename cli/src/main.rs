@@ -38,6 +38,9 @@ enum Command {
         /// The request body.
         #[arg(long)]
         body: String,
+        /// The URL the request will be sent to (Twilio signs it, with its query).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -59,10 +62,10 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("shutting down");
             server.shutdown().await;
         }
-        Command::Sign { scheme, secret, body } => {
+        Command::Sign { scheme, secret, body, url } => {
             let now = chrono::Utc::now().timestamp();
             let mut out = std::io::stdout().lock();
-            for line in sign::headers(scheme, &secret, body.as_bytes(), now)? {
+            for line in sign::headers(scheme, &secret, body.as_bytes(), url.as_deref(), now)? {
                 writeln!(out, "{line}")?;
             }
         }

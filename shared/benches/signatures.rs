@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
     let v = Verifier::new(&Provider::Stripe { tolerance_secs: None }, &[Secret::new(STRIPE_SECRET)]).unwrap();
     let mut h = HeaderMap::new();
     h.insert("stripe-signature", stripe::sign(STRIPE_SECRET, now, &body).parse().unwrap());
-    g.bench_function("stripe", |b| b.iter(|| v.verify(black_box(&h), black_box(&body), now).unwrap()));
+    g.bench_function("stripe", |b| b.iter(|| v.verify(black_box(&h), "/in/src", black_box(&body), now).unwrap()));
 
     let v = Verifier::new(&Provider::Standard { tolerance_secs: None }, &[Secret::new(STD_SECRET)]).unwrap();
     let mut h = HeaderMap::new();
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         "webhook-signature",
         standard::sign(STD_SECRET, "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", now, &body).unwrap().parse().unwrap(),
     );
-    g.bench_function("standard", |b| b.iter(|| v.verify(black_box(&h), black_box(&body), now).unwrap()));
+    g.bench_function("standard", |b| b.iter(|| v.verify(black_box(&h), "/in/src", black_box(&body), now).unwrap()));
 
     // Outbound: signing one delivery (Standard Webhooks headers, one secret).
     g.bench_function("sign_delivery", |b| {

@@ -130,8 +130,35 @@ pub enum Provider {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tolerance_secs: Option<u64>,
     },
-    /// Standard Webhooks / Svix.
+    /// Standard Webhooks (Resend and others).
     Standard {
+        /// Timestamp tolerance in seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_secs: Option<u64>,
+    },
+    /// A sender that signs with Svix (`svix-id`, `svix-timestamp`, `svix-signature`):
+    /// the Standard Webhooks scheme under Svix's name.
+    Svix {
+        /// Timestamp tolerance in seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_secs: Option<u64>,
+    },
+    /// Slack `X-Slack-Signature` over `v0:{timestamp}:{body}`.
+    Slack {
+        /// Timestamp tolerance in seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_secs: Option<u64>,
+    },
+    /// Twilio `X-Twilio-Signature`: HMAC-SHA1 over the URL and the sorted form parameters.
+    Twilio {
+        /// The source's URL as configured at Twilio (`https://…/in/src_…`, no query),
+        /// when the URL the request arrives at differs (a proxy or a custom domain in
+        /// front); without it, the URL is rebuilt from `Host` and `X-Forwarded-Proto`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    /// Paddle Billing `Paddle-Signature: ts=…;h1=…`.
+    Paddle {
         /// Timestamp tolerance in seconds (default 300).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tolerance_secs: Option<u64>,
@@ -156,7 +183,12 @@ impl Provider {
     /// The options this provider takes, beside `provider` itself.
     pub fn option_names(&self) -> &'static [&'static str] {
         match self {
-            Provider::Stripe { .. } | Provider::Standard { .. } => &["tolerance_secs"],
+            Provider::Stripe { .. }
+            | Provider::Standard { .. }
+            | Provider::Svix { .. }
+            | Provider::Slack { .. }
+            | Provider::Paddle { .. } => &["tolerance_secs"],
+            Provider::Twilio { .. } => &["url"],
             Provider::Hmac(_) => &["header", "encoding", "prefix"],
             Provider::Token { .. } => &["header"],
             Provider::Github | Provider::Shopify | Provider::None => &[],
@@ -168,12 +200,33 @@ impl Provider {
         match self {
             Provider::Stripe { .. } => "stripe",
             Provider::Standard { .. } => "standard",
+            Provider::Svix { .. } => "svix",
+            Provider::Slack { .. } => "slack",
+            Provider::Twilio { .. } => "twilio",
+            Provider::Paddle { .. } => "paddle",
             Provider::Github => "github",
             Provider::Shopify => "shopify",
             Provider::Hmac(_) => "hmac",
             Provider::Token { .. } => "token",
             Provider::None => "none",
         }
+    }
+
+    /// Check the options beside the secrets: a Twilio `url` is an absolute `http(s)` URL
+    /// without a query or fragment (the query is the request's own).
+    pub fn check_options(&self) -> Result<(), String> {
+        if let Provider::Twilio { url: Some(u) } = self {
+            let parsed = url::Url::parse(u).map_err(|e| format!("url: {e}"))?;
+            let ok = matches!(parsed.scheme(), "http" | "https")
+                && parsed.host().is_some()
+                && parsed.query().is_none()
+                && parsed.fragment().is_none()
+                && u.len() <= 2048;
+            if !ok {
+                return Err("url: an absolute http(s) URL of at most 2048 characters, without a query".into());
+            }
+        }
+        Ok(())
     }
 }
 

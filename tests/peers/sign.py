@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Independent peers for the signature tests: the official `stripe` and `standardwebhooks`
-libraries (and Python's own hmac for GitHub and Shopify, which publish no library).
+"""Independent peers for the signature tests: the official `stripe`, `standardwebhooks`,
+`svix`, `slack_sdk`, `twilio` and `paddle-python-sdk` libraries (and Python's own hmac
+for GitHub and Shopify, which publish no library).
 
 Usage (body on stdin):
   sign.py stripe SECRET TIMESTAMP                 -> Stripe-Signature value
@@ -10,6 +11,15 @@ Usage (body on stdin):
   sign.py verify-stripe SECRET HEADER             -> exit 0 when the library accepts it
   sign.py verify-standard SECRET MSG_ID TIMESTAMP SIGNATURE -> exit 0 when accepted
   sign.py verify-standard-batch   (stdin: JSON [{secret, body, headers}]) -> exit 0 when all verify
+  sign.py svix SECRET MSG_ID TIMESTAMP            -> svix-signature value
+  sign.py slack SECRET TIMESTAMP                  -> X-Slack-Signature value
+  sign.py twilio TOKEN URL                        -> X-Twilio-Signature value (form body, or
+                                                     a JSON one when URL has bodySHA256)
+  sign.py paddle SECRET TIMESTAMP                 -> Paddle-Signature value
+  sign.py verify-svix SECRET MSG_ID TIMESTAMP SIGNATURE -> exit 0 when accepted
+  sign.py verify-slack SECRET TIMESTAMP SIGNATURE -> exit 0 when accepted
+  sign.py verify-twilio TOKEN URL SIGNATURE       -> exit 0 when accepted
+  sign.py verify-paddle SECRET HEADER             -> exit 0 when accepted
 """
 import json
 import base64
@@ -69,10 +79,84 @@ def main() -> int:
                 failures += 1
                 print(f"{i}: {e}", file=sys.stderr)
         return 1 if failures else 0
+    elif cmd == "svix":
+        from svix.webhooks import Webhook
+
+        secret, msg_id, ts = args
+        when = datetime.datetime.fromtimestamp(int(ts), tz=datetime.timezone.utc)
+        print(Webhook(secret).sign(msg_id, when, body.decode()))
+    elif cmd == "slack":
+        from slack_sdk.signature import SignatureVerifier
+
+        secret, ts = args
+        print(SignatureVerifier(secret).generate_signature(timestamp=ts, body=body))
+    elif cmd == "twilio":
+        from twilio.request_validator import RequestValidator
+
+        token, url = args
+        print(RequestValidator(token).compute_signature(url, twilio_params(url, body)))
+    elif cmd == "paddle":
+        # The SDK verifies but does not sign; its own HMAC step makes the signature.
+        from paddle_billing.Notifications import PaddleSignature
+
+        secret, ts = args
+        mac = PaddleSignature.calculate_hmac(secret, f"{ts}:".encode() + body).hexdigest()
+        print(f"ts={ts};h1={mac}")
+    elif cmd == "verify-svix":
+        from svix.webhooks import Webhook, WebhookVerificationError
+
+        secret, msg_id, ts, sig = args
+        try:
+            Webhook(secret).verify(body, {"svix-id": msg_id, "svix-timestamp": ts, "svix-signature": sig})
+        except WebhookVerificationError as e:
+            print(e, file=sys.stderr)
+            return 1
+    elif cmd == "verify-slack":
+        from slack_sdk.signature import SignatureVerifier
+
+        secret, ts, sig = args
+        if not SignatureVerifier(secret).is_valid(body=body, timestamp=ts, signature=sig):
+            print("slack_sdk refused it", file=sys.stderr)
+            return 1
+    elif cmd == "verify-twilio":
+        from twilio.request_validator import RequestValidator
+
+        token, url, sig = args
+        params = body.decode() if "bodySHA256" in url else twilio_params(url, body)
+        if not RequestValidator(token).validate(url, params, sig):
+            print("twilio refused it", file=sys.stderr)
+            return 1
+    elif cmd == "verify-paddle":
+        from paddle_billing.Notifications import Secret, Verifier
+
+        secret, header = args
+
+        class Request:
+            headers = {"Paddle-Signature": header}
+
+        request = Request()
+        request.body = body
+        if not Verifier().verify(request, Secret(secret)):
+            print("paddle refused it", file=sys.stderr)
+            return 1
     else:
         print(f"unknown command {cmd}", file=sys.stderr)
         return 2
     return 0
+
+
+def twilio_params(url: str, body: bytes):
+    """The form parameters Twilio signs: none when the URL carries the body's hash."""
+    from urllib.parse import parse_qs
+
+    class Form(dict):
+        # Read like Django's QueryDict: every value of a repeated parameter.
+        def getlist(self, name):
+            return self[name]
+
+    if "bodySHA256" in url:
+        return None
+    return Form(parse_qs(body.decode(), keep_blank_values=True))
 
 
 if __name__ == "__main__":

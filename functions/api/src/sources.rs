@@ -76,6 +76,7 @@ impl<S, Q, C> Api<S, Q, C> {
 /// Check a source's name, provider options and secrets together.
 fn validate(s: &Source) -> Result<(), ApiError> {
     validate_source_name(&s.name).map_err(ApiError::BadRequest)?;
+    s.provider.check_options().map_err(ApiError::BadRequest)?;
     if s.secrets.len() > 10 {
         return Err(ApiError::BadRequest("secrets: at most 10 at once".into()));
     }

@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("ingest_accept_1k", |b| {
         b.iter(|| {
-            rt.block_on(ingest.accept(&id, &headers, &body)).unwrap();
+            rt.block_on(ingest.accept(&id, "/in/src", &headers, &body)).unwrap();
             if queue.len() > 10_000 {
                 queue.take();
             }

@@ -41,6 +41,9 @@ pub const KEPT_HEADERS: &[&str] = &[
     "x-shopify-webhook-id",
     "x-shopify-shop-domain",
     "x-shopify-triggered-at",
+    "x-slack-retry-num",
+    "x-slack-retry-reason",
+    "i-twilio-idempotency-token",
     "x-request-id",
     // A delivery of Hookline's own coming back in: counted, so a loop stops.
     "x-hookline-hops",
@@ -134,15 +137,22 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         self
     }
 
-    /// Accept (or refuse) one request whose body has been read.
-    pub async fn accept(&self, source_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), IngestError> {
+    /// Accept (or refuse) one request sent to `target` (its path and query) whose body
+    /// has been read.
+    pub async fn accept(
+        &self,
+        source_id: &str,
+        target: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, IngestError> {
         if body.len() > self.max_body {
             return Err(IngestError::TooLarge(self.max_body));
         }
         let id: SourceId = source_id.parse().map_err(|_| IngestError::UnknownSource)?;
         let prepared = self.sources.get(&id).await?.ok_or(IngestError::UnknownSource)?;
         let now = self.clock.now();
-        if let Err(reason) = prepared.verifier.verify(headers, body, now.timestamp()) {
+        if let Err(reason) = prepared.verifier.verify(headers, target, body, now.timestamp()) {
             tracing::warn!(source = %id, reason = %reason, "signature rejected");
             return Err(IngestError::Rejected(reason));
         }
@@ -153,6 +163,9 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         if expects_json(&source.provider) && !is_json(body) {
             tracing::warn!(source = %id, "verified body is not JSON");
             return Err(IngestError::Malformed);
+        }
+        if let Some(challenge) = slack_challenge(&source.provider, body) {
+            return Ok(Accepted::Challenge(challenge));
         }
         // Only a source that orders its events has its body read here.
         let ordering_key = source.ordering_key.as_ref().and_then(|p| p.key_in(&serde_json::from_slice(body).ok()?));
@@ -176,8 +189,32 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             }
             _ => self.inbox.send(&encoded, Duration::ZERO).await?,
         }
-        Ok(())
+        Ok(Accepted::Queued)
     }
+}
+
+/// What became of an accepted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Kept on the inbox, to become an event.
+    Queued,
+    /// A Slack `url_verification` handshake: answered with its challenge, not kept.
+    Challenge(String),
+}
+
+/// The challenge of a signed Slack `url_verification` request, which Slack expects back
+/// before it sends a new Events API URL any events.
+fn slack_challenge(provider: &Provider, body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Handshake {
+        r#type: String,
+        challenge: String,
+    }
+    if !matches!(provider, Provider::Slack { .. }) {
+        return None;
+    }
+    let h: Handshake = serde_json::from_slice(body).ok()?;
+    (h.r#type == "url_verification").then_some(h.challenge)
 }
 
 /// Whether `body` is JSON that verify will read as such. Skipping a value checks neither
@@ -189,7 +226,15 @@ fn is_json(body: &[u8]) -> bool {
 
 /// Providers that always send JSON: anything else from them is malformed.
 fn expects_json(p: &Provider) -> bool {
-    matches!(p, Provider::Stripe { .. } | Provider::Standard { .. } | Provider::Github | Provider::Shopify)
+    matches!(
+        p,
+        Provider::Stripe { .. }
+            | Provider::Standard { .. }
+            | Provider::Svix { .. }
+            | Provider::Paddle { .. }
+            | Provider::Github
+            | Provider::Shopify
+    )
 }
 
 fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -219,6 +264,7 @@ async fn method_not_allowed() -> Response {
 async fn handle<S: SourceStore, Q: Queue, C: Clock>(
     State(ingest): State<Arc<Ingest<S, Q, C>>>,
     Path(source): Path<String>,
+    uri: http::Uri,
     headers: HeaderMap,
     body: AxumBody,
 ) -> Response {
@@ -235,8 +281,10 @@ async fn handle<S: SourceStore, Q: Queue, C: Clock>(
         Err(e) if body_timed_out(&*e) => return IngestError::SlowBody.into_response(),
         Err(_) => return IngestError::BadBody.into_response(),
     };
-    match ingest.accept(&source, &headers, &bytes).await {
-        Ok(()) => json_response(StatusCode::OK, r#"{"ok":true}"#.to_owned()),
+    let target = uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+    match ingest.accept(&source, target, &headers, &bytes).await {
+        Ok(Accepted::Queued) => json_response(StatusCode::OK, r#"{"ok":true}"#.to_owned()),
+        Ok(Accepted::Challenge(c)) => json_response(StatusCode::OK, serde_json::json!({ "challenge": c }).to_string()),
         Err(e) => {
             if let IngestError::Unavailable(detail) = &e {
                 tracing::error!(source = %source, error = %detail, "could not accept request");
@@ -286,7 +334,8 @@ mod tests {
     async fn accepted_request_is_queued_with_only_the_kept_headers() {
         let (ingest, queue, source) = setup(1024).await;
         let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
-        ingest.accept(source.id.as_str(), &signed(body, 1_700_000_000), body).await.unwrap();
+        let accepted = ingest.accept(source.id.as_str(), "/in/src", &signed(body, 1_700_000_000), body).await;
+        assert_eq!(accepted.unwrap(), Accepted::Queued);
         let sent = queue.take();
         assert_eq!(sent.len(), 1);
         let InboxMessage::Inbound(req) = serde_json::from_str(&sent[0].0).unwrap() else { panic!("inbound") };
@@ -306,30 +355,33 @@ mod tests {
         let id = source.id.as_str();
         let stale = signed(body, 1_700_000_000 - 301);
         assert!(matches!(
-            ingest.accept(id, &stale, body).await,
+            ingest.accept(id, "/in/src", &stale, body).await,
             Err(IngestError::Rejected(Rejection::StaleTimestamp { .. }))
         ));
         assert!(matches!(
-            ingest.accept(id, &signed(b"{}", 1_700_000_000), body).await,
+            ingest.accept(id, "/in/src", &signed(b"{}", 1_700_000_000), body).await,
             Err(IngestError::Rejected(Rejection::NoMatchingSignature))
         ));
         assert!(matches!(
-            ingest.accept(id, &HeaderMap::new(), body).await,
+            ingest.accept(id, "/in/src", &HeaderMap::new(), body).await,
             Err(IngestError::Rejected(Rejection::MissingHeader(_)))
         ));
         let big = vec![b' '; 65];
-        assert!(matches!(ingest.accept(id, &signed(&big, 1_700_000_000), &big).await, Err(IngestError::TooLarge(64))));
         assert!(matches!(
-            ingest.accept("src_nope", &signed(body, 1_700_000_000), body).await,
+            ingest.accept(id, "/in/src", &signed(&big, 1_700_000_000), &big).await,
+            Err(IngestError::TooLarge(64))
+        ));
+        assert!(matches!(
+            ingest.accept("src_nope", "/in/src", &signed(body, 1_700_000_000), body).await,
             Err(IngestError::UnknownSource)
         ));
         let other = SourceId::new();
         assert!(matches!(
-            ingest.accept(other.as_str(), &signed(body, 1_700_000_000), body).await,
+            ingest.accept(other.as_str(), "/in/src", &signed(body, 1_700_000_000), body).await,
             Err(IngestError::UnknownSource)
         ));
         assert!(matches!(
-            ingest.accept(id, &signed(b"nope", 1_700_000_000), b"nope").await,
+            ingest.accept(id, "/in/src", &signed(b"nope", 1_700_000_000), b"nope").await,
             Err(IngestError::Malformed)
         ));
         assert!(queue.is_empty());

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 /// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
 pub(crate) fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
-    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
+    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok().or_else(|| form_data(&req, &raw));
     let dedupe = dedupe_key(&req, json.as_ref(), &raw);
     Ok(Event {
         id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
@@ -52,7 +52,9 @@ pub fn dedupe_key(req: &InboundRequest, json: Option<&serde_json::Value>, raw: &
     let own = match req.provider.as_str() {
         _ if req.dedupe == DedupeBy::Body => None,
         "stripe" => json_str(json, "id"),
-        "standard" => req.header("webhook-id").or_else(|| req.header("svix-id")),
+        "standard" | "svix" => req.header("webhook-id").or_else(|| req.header("svix-id")),
+        "slack" | "paddle" => json_str(json, "event_id"),
+        "twilio" => req.header("i-twilio-idempotency-token"),
         "github" => req.header("x-github-delivery"),
         "shopify" => req.header("x-shopify-webhook-id"),
         _ => None,
@@ -71,6 +73,9 @@ pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> 
             None => e.to_owned(),
         }),
         "shopify" => req.header("x-shopify-topic").map(str::to_owned),
+        "paddle" => json_str(json, "event_type").map(str::to_owned),
+        "slack" => slack_type(json),
+        "twilio" => twilio_type(json),
         _ => json_str(json, "type").map(str::to_owned),
     };
     match t {
@@ -79,6 +84,51 @@ pub fn provider_type(req: &InboundRequest, json: Option<&serde_json::Value>) -> 
         Some(_) => INVALID_TYPE.to_owned(),
         None => "received".to_owned(),
     }
+}
+
+/// Slack: an Events API callback by its event's type (`app_mention`), an interaction by
+/// its payload's type (`block_actions`), a slash command as `command`, else the body's type
+/// (`url_verification`).
+fn slack_type(json: Option<&serde_json::Value>) -> Option<String> {
+    let json = json?;
+    let inner = |field: &str| json.get(field).and_then(|v| json_str(Some(v), "type"));
+    let t = match json_str(Some(json), "type") {
+        Some("event_callback") => inner("event"),
+        Some(t) => Some(t),
+        None if json.get("command").is_some() => Some("command"),
+        None => inner("payload"),
+    };
+    t.map(str::to_owned)
+}
+
+/// Twilio: a message's or a call's status (`message.delivered`, `message.received`,
+/// `call.completed`).
+fn twilio_type(json: Option<&serde_json::Value>) -> Option<String> {
+    let status = |field| json_str(json, field).map(str::to_ascii_lowercase);
+    status("MessageStatus")
+        .or_else(|| status("SmsStatus"))
+        .map(|s| format!("message.{s}"))
+        .or_else(|| status("CallStatus").map(|s| format!("call.{s}")))
+}
+
+/// The fields of a form-encoded body from a provider that posts forms (Slack's commands
+/// and interactions, Twilio), as a JSON object; an interaction's `payload` (JSON text) is
+/// kept as JSON. A field sent more than once keeps its last value.
+fn form_data(req: &InboundRequest, raw: &[u8]) -> Option<serde_json::Value> {
+    let is_form = req.header("content-type").is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !matches!(req.provider.as_str(), "slack" | "twilio") || !is_form || std::str::from_utf8(raw).is_err() {
+        return None;
+    }
+    let fields = url::form_urlencoded::parse(raw)
+        .map(|(k, v)| {
+            let value = match k.as_ref() {
+                "payload" => serde_json::from_str(&v).unwrap_or_else(|_| serde_json::Value::String(v.into_owned())),
+                _ => serde_json::Value::String(v.into_owned()),
+            };
+            (k.into_owned(), value)
+        })
+        .collect();
+    Some(serde_json::Value::Object(fields))
 }
 
 /// The provider part of an event's type when the provider's own is not a valid event

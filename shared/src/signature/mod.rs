@@ -7,10 +7,13 @@
 
 pub mod github;
 pub mod hmac_generic;
+pub mod paddle;
 pub mod shopify;
+pub mod slack;
 pub mod standard;
 pub mod stripe;
 pub mod token;
+pub mod twilio;
 
 use crate::domain::{Provider, Secret};
 use hmac::{Hmac, Mac};
@@ -33,6 +36,9 @@ redacted_debug!(
     standard::Standard,
     github::Github,
     shopify::Shopify,
+    slack::Slack,
+    twilio::Twilio,
+    paddle::Paddle,
     hmac_generic::GenericHmac,
     token::Token
 );
@@ -87,6 +93,9 @@ enum Scheme {
     Standard(standard::Standard),
     Github(github::Github),
     Shopify(shopify::Shopify),
+    Slack(slack::Slack),
+    Twilio(twilio::Twilio),
+    Paddle(paddle::Paddle),
     Hmac(hmac_generic::GenericHmac),
     Token(token::Token),
     None,
@@ -99,6 +108,9 @@ impl Scheme {
             Scheme::Standard(_) => "standard",
             Scheme::Github(_) => "github",
             Scheme::Shopify(_) => "shopify",
+            Scheme::Slack(_) => "slack",
+            Scheme::Twilio(_) => "twilio",
+            Scheme::Paddle(_) => "paddle",
             Scheme::Hmac(_) => "hmac",
             Scheme::Token(_) => "token",
             Scheme::None => "none",
@@ -116,8 +128,15 @@ impl Verifier {
             Provider::Stripe { tolerance_secs } => {
                 Scheme::Stripe(stripe::Stripe::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS)))
             }
-            Provider::Standard { tolerance_secs } => {
+            Provider::Standard { tolerance_secs } | Provider::Svix { tolerance_secs } => {
                 Scheme::Standard(standard::Standard::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS))?)
+            }
+            Provider::Slack { tolerance_secs } => {
+                Scheme::Slack(slack::Slack::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS)))
+            }
+            Provider::Twilio { url } => Scheme::Twilio(twilio::Twilio::new(secrets, url.as_deref())),
+            Provider::Paddle { tolerance_secs } => {
+                Scheme::Paddle(paddle::Paddle::new(secrets, tolerance_secs.unwrap_or(DEFAULT_TOLERANCE_SECS)))
             }
             Provider::Github => Scheme::Github(github::Github::new(secrets)),
             Provider::Shopify => Scheme::Shopify(shopify::Shopify::new(secrets)),
@@ -128,13 +147,17 @@ impl Verifier {
         Ok(Self { scheme })
     }
 
-    /// Check a request. `now` is the current Unix time in seconds.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
+    /// Check a request sent to `target` (its path and query, which Twilio signs). `now`
+    /// is the current Unix time in seconds.
+    pub fn verify(&self, headers: &HeaderMap, target: &str, body: &[u8], now: i64) -> Result<(), Rejection> {
         match &self.scheme {
             Scheme::Stripe(s) => s.verify(headers, body, now),
             Scheme::Standard(s) => s.verify(headers, body, now),
             Scheme::Github(s) => s.verify(headers, body),
             Scheme::Shopify(s) => s.verify(headers, body),
+            Scheme::Slack(s) => s.verify(headers, body, now),
+            Scheme::Twilio(s) => s.verify(headers, target, body),
+            Scheme::Paddle(s) => s.verify(headers, body, now),
             Scheme::Hmac(s) => s.verify(headers, body),
             Scheme::Token(s) => s.verify(headers),
             Scheme::None => Ok(()),
