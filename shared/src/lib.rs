@@ -17,6 +17,7 @@ pub mod json;
 pub mod memory;
 pub mod outbound;
 pub mod ports;
+pub mod rejection;
 pub mod retention;
 pub mod schedule;
 pub mod sealing;

@@ -203,6 +203,21 @@ pub trait LaneStore: Send + Sync {
     async fn next_in_stream(&self, org: &OrgId, key: &OrderingKey) -> Result<u128, StoreError>;
 }
 
+/// Rejection diagnostics (see [`crate::rejection`]): each source's most recent refused
+/// requests, at most `rejection::KEPT`, written at most `rejection::PER_SECOND` a second.
+#[async_trait]
+pub trait RejectionStore: Send + Sync {
+    /// Keep `record` in its source's ring, over the oldest there, unless this second's
+    /// writes for the source are used up; whether it was kept.
+    async fn record_rejection(&self, record: &crate::rejection::RejectedRequest) -> Result<bool, StoreError>;
+    /// The source's records that have not expired at `now`, newest first.
+    async fn list_rejections(
+        &self,
+        source: &SourceId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::rejection::RejectedRequest>, StoreError>;
+}
+
 /// Every store piece at once, for handlers that need several.
 pub trait Store:
     OrgStore
@@ -213,6 +228,7 @@ pub trait Store:
     + ScheduleStore
     + SlotStore
     + LaneStore
+    + RejectionStore
     + Clone
     + 'static
 {
@@ -226,6 +242,7 @@ impl<T> Store for T where
         + ScheduleStore
         + SlotStore
         + LaneStore
+        + RejectionStore
         + Clone
         + 'static
 {

@@ -52,6 +52,11 @@ impl<S: SourceStore> SourceCache<S> {
         Ok(loaded)
     }
 
+    /// The store it reads through.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// Forget `id`, so the next request loads it afresh (called when it changes).
     pub fn invalidate(&self, id: &SourceId) {
         self.entries.remove(id);

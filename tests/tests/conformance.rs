@@ -786,3 +786,79 @@ conformance!(
     stores: jobs_list_by_key_and_name_and_update_by_version;
     queues:
 );
+
+/// A source keeps its newest `rejection::KEPT` records, listed newest first, at most
+/// `rejection::PER_SECOND` written in a second; another source's are its own, and expired
+/// ones are not listed.
+async fn rejections_keep_a_bounded_ring_newest_first<S: Store>(store: S) {
+    use hookline_shared::rejection::{KEPT, PER_SECOND};
+    let src = source(&OrgId::new(), "s", Utc::now().timestamp_millis());
+    let t0 = Utc.timestamp_opt(Utc::now().timestamp(), 0).unwrap();
+    let kept = record_in_one_second(&store, &src, t0, 8, false).await;
+    assert_eq!(kept, PER_SECOND as usize, "one second's writes are bounded");
+
+    let mut written = Vec::new();
+    for second in 1..=30 {
+        for i in 0..PER_SECOND {
+            let at = t0 + Days::seconds(second) + Days::milliseconds(10 * i64::from(i));
+            assert!(store.record_rejection(&rejected(&src, at)).await.unwrap(), "room in second {second}");
+            written.push(at);
+        }
+    }
+    let listed = store.list_rejections(&src.id, t0 + Days::seconds(31)).await.unwrap();
+    let newest: Vec<_> = written.iter().rev().take(KEPT as usize).copied().collect();
+    assert_eq!(listed.iter().map(|r| r.at).collect::<Vec<_>>(), newest, "the newest 100, newest first");
+    assert_eq!(listed[0], rejected(&src, newest[0]), "kept whole");
+
+    assert!(store.list_rejections(&SourceId::new(), t0).await.unwrap().is_empty());
+    assert!(store.list_rejections(&src.id, t0 + Days::days(8)).await.unwrap().is_empty(), "expired after 7 days");
+}
+
+/// Writes racing in one second stay within its bound. SQLite only: on DynamoDB the bound
+/// rests on its conditional updates being atomic per item, which moto does not emulate
+/// (it serves requests on threads without a lock around an item's condition and update).
+#[tokio::test]
+async fn racing_rejections_stay_within_a_seconds_writes_locally() {
+    let store = local_store();
+    let src = source(&OrgId::new(), "s", Utc::now().timestamp_millis());
+    let kept = record_in_one_second(&store, &src, Utc::now(), 20, true).await;
+    assert_eq!(kept, hookline_shared::rejection::PER_SECOND as usize);
+}
+
+fn rejected(src: &Source, at: chrono::DateTime<Utc>) -> hookline_shared::rejection::RejectedRequest {
+    use hookline_shared::rejection::{Reason, RejectedRequest};
+    RejectedRequest::new(src, at, Reason::NoMatchingSecret, &http::HeaderMap::new(), 10, Some(b"0123456789"))
+}
+
+/// Record `n` rejections of `src` within the second of `t0`, all at once when `racing`;
+/// how many were kept.
+async fn record_in_one_second<S: Store>(
+    store: &S,
+    src: &Source,
+    t0: chrono::DateTime<Utc>,
+    n: i64,
+    racing: bool,
+) -> usize {
+    let second = Utc.timestamp_opt(t0.timestamp(), 0).unwrap();
+    let mut tasks = Vec::new();
+    let mut kept = 0;
+    for i in 0..n {
+        let (store, r) = (store.clone(), rejected(src, second + Days::milliseconds(i)));
+        let task = tokio::spawn(async move { store.record_rejection(&r).await.unwrap() });
+        if racing {
+            tasks.push(task);
+        } else {
+            kept += usize::from(task.await.unwrap());
+        }
+    }
+    for t in tasks {
+        kept += usize::from(t.await.unwrap());
+    }
+    kept
+}
+
+conformance!(
+    local_rejections, aws_rejections;
+    stores: rejections_keep_a_bounded_ring_newest_first;
+    queues:
+);

@@ -78,6 +78,16 @@ async fn inbound_flow_through_lambda_entry_points() {
     .await;
     assert_eq!(status, 404);
 
+    // The forged request is kept for the source's owner, in DynamoDB: why, never what.
+    let rejections = format!("/v1/sources/{}/rejections", src["id"].as_str().unwrap());
+    let (status, v) = call(&api, apigw_event("GET", &rejections, &[("authorization", &key)], "")).await;
+    assert_eq!((status, v["data"].as_array().map(Vec::len)), (200, Some(1)), "{v}");
+    assert_eq!(
+        (&v["data"][0]["reason"], &v["data"][0]["secrets_tried"]),
+        (&json!("no_matching_secret"), &json!(["whsec_…"]))
+    );
+    assert!(!v.to_string().contains(&forged[forged.len() - 64..]), "never the signature: {v}");
+
     // Receive what ingest queued and hand it to verify as the event source mapping would,
     // with one malformed record that must come back as the only failure.
     let mut received = Vec::new();
@@ -119,6 +129,28 @@ async fn inbound_flow_through_lambda_entry_points() {
         verify.handle(&again[0].body).await.unwrap(),
         hookline_verify::Outcome::Duplicate(page.items[0].id.clone())
     );
+    inbox.ack(&again[0].receipt).await.unwrap();
+
+    // Twilio signs the URL: on API Gateway it is rebuilt from `Host` and
+    // `X-Forwarded-Proto`, with the path and query the event carries.
+    let body = json!({"name": "sms", "provider": "twilio", "secrets": ["twilio-auth-token"]}).to_string();
+    let (status, twilio_src) = call(&api, apigw_event("POST", "/v1/sources", &[("authorization", &key)], &body)).await;
+    assert_eq!(status, 201, "{twilio_src}");
+    let target = format!("/in/{}?tenant=7", twilio_src["id"].as_str().unwrap());
+    let form = "MessageSid=SM1&SmsStatus=received&Body=hello";
+    let signed_url = format!("https://abc123.execute-api.us-east-1.amazonaws.com{target}");
+    let sig = hookline_shared::signature::twilio::sign("twilio-auth-token", &signed_url, form.as_bytes());
+    let headers = [
+        ("x-twilio-signature", sig.as_str()),
+        ("x-forwarded-proto", "https"),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    assert_eq!(call(&ingest, apigw_event("POST", &target, &headers, form)).await.0, 200);
+    let elsewhere = target.replace("tenant=7", "tenant=8");
+    assert_eq!(call(&ingest, apigw_event("POST", &elsewhere, &headers, form)).await.0, 401, "another query");
+    let twilio_queued = inbox.receive(10, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(twilio_queued.len(), 1);
+    inbox.ack(&twilio_queued[0].receipt).await.unwrap();
 }
 
 #[tokio::test]

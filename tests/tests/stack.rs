@@ -346,8 +346,15 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     let ts = chrono::Utc::now().timestamp().to_string();
     let sig = peer(&py, &["stripe", secret, &ts], body.as_bytes()).await.expect("peer").expect("signed");
     let ingest = format!("{}/in/{}", stack.url, source["id"].as_str().expect("id"));
-    let res = c.http.post(&ingest).header("Stripe-Signature", sig).body(body).send().await.expect("ingest");
+    let res = c.http.post(&ingest).header("Stripe-Signature", sig).body(body.clone()).send().await.expect("ingest");
     assert_eq!(res.status(), 200);
+    // A request signed with another secret: refused, and why is kept for the owner.
+    let forged =
+        peer(&py, &["stripe", "whsec_not_the_sources", &ts], body.as_bytes()).await.expect("peer").expect("signed");
+    let res = c.http.post(&ingest).header("Stripe-Signature", forged).body(body).send().await.expect("ingest");
+    assert_eq!(res.status(), 401);
+    let rejections = c.get(&key, &format!("/v1/sources/{}/rejections", source["id"].as_str().expect("id"))).await;
+    assert_eq!(rejections["data"][0]["reason"], "no_matching_secret", "{rejections}");
     for (path, n) in [
         ("/gone-urgent", 1),
         ("/gone-regular", 1),
@@ -404,6 +411,23 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     let shipped = json!({"customer": "cus_tour", "n": 3}).to_string();
     let res = c.http.post(&ingest_shop).header("Authorization", token).body(shipped).send().await.expect("ingest");
     assert_eq!(res.status(), 200);
+    // Twilio signs the URL it posts to: rebuilt behind API Gateway from its headers.
+    let twilio_token = "tour-twilio-auth-token";
+    let sms =
+        c.post(&key, "/v1/sources", json!({"name": "sms", "provider": "twilio", "secrets": [twilio_token]})).await;
+    let ingest_sms = format!("{}/in/{}", stack.url, sms["id"].as_str().expect("id"));
+    let form = "MessageSid=SMtour&SmsStatus=received&Body=hi";
+    let sig = peer(&py, &["twilio", twilio_token, &ingest_sms], form.as_bytes()).await.expect("peer").expect("signed");
+    let res = c
+        .http
+        .post(&ingest_sms)
+        .header("X-Twilio-Signature", sig)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
     let (status, v) = c.send(reqwest::Method::POST, &key, &format!("/v1/webhooks/{}/test", ids[2]), None).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = c

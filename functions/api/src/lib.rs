@@ -24,17 +24,20 @@ use hookline_shared::config::WebhookLimits;
 use hookline_shared::delivery::Deliveries;
 use hookline_shared::outbound::{HttpSender, NetworkPolicy};
 use hookline_shared::ports::{
-    AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, ScheduleStore, SourceStore, Timer,
+    AttemptStore, Clock, EndpointStore, EventStore, OrgStore, Queue, RejectionStore, ScheduleStore, SourceStore, Timer,
 };
 use hookline_shared::{Config, KeyHash, Org, Retention, SourceId};
 use std::sync::Arc;
 
 /// The store pieces the API uses.
 pub trait ApiState:
-    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + 'static
+    OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + RejectionStore + 'static
 {
 }
-impl<T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + 'static> ApiState for T {}
+impl<T> ApiState for T where
+    T: OrgStore + SourceStore + EventStore + EndpointStore + AttemptStore + ScheduleStore + RejectionStore + 'static
+{
+}
 
 /// Where the API hands work off: `/test` and `/call` send now, `/replay` enqueues
 /// deliveries, and schedules set timers.
@@ -75,6 +78,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/sources/{id}"),
     ("patch", "/v1/sources/{id}"),
     ("delete", "/v1/sources/{id}"),
+    ("get", "/v1/sources/{id}/rejections"),
     ("post", "/v1/events"),
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
@@ -208,6 +212,7 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
             "/v1/sources/{id}",
             get(sources::get::<S, Q, C>).patch(sources::update::<S, Q, C>).delete(sources::delete::<S, Q, C>),
         )
+        .route("/v1/sources/{id}/rejections", get(sources::rejections::<S, Q, C>))
         .route("/v1/events", post(events::publish::<S, Q, C>).get(events::list::<S, Q, C>))
         .route("/v1/events/{id}", get(events::get::<S, Q, C>))
         .route("/v1/webhooks", post(webhooks::create::<S, Q, C>).get(webhooks::list::<S, Q, C>))

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::OrderingPointer;
 use hookline_shared::ports::{Clock, Queue};
+use hookline_shared::rejection::RejectedRequest;
 use hookline_shared::signature::Verifier;
 use hookline_shared::{validate_source_name, DedupeBy, Provider, Secret, Source, SourceId};
 use serde::{Deserialize, Serialize};
@@ -189,6 +190,22 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     api.store.put_source(&source).await?;
     api.source_changed(&source.id);
     Ok(ApiJson(api.view(source)))
+}
+
+/// A source's most recent refused requests, newest first.
+#[derive(Debug, Serialize)]
+pub struct RejectionList {
+    data: Vec<RejectedRequest>,
+}
+
+pub(crate) async fn rejections<S: ApiState, Q: Queue + 'static, C: Clock>(
+    OrgAuth(org): OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<RejectionList>, ApiError> {
+    let source = load(&api, &org, &id).await?;
+    let records = api.store.list_rejections(&source.id, api.clock.now()).await?;
+    Ok(ApiJson(RejectionList { data: records }))
 }
 
 pub(crate) async fn delete<S: ApiState, Q: Queue + 'static, C: Clock>(

@@ -2,8 +2,9 @@
 //!
 //! The handler is generic over the source store and the queue; the source and its
 //! prepared signature check come from a short-lived cache, so the hot path is one
-//! HMAC and one queue send. A bad signature is answered 401 and nothing is kept; the
-//! reason is logged, never returned.
+//! HMAC and one queue send. A bad signature is answered 401 and the request is not kept;
+//! why it was refused is logged and recorded for the source's owner
+//! (`shared/src/rejection.rs`, a few records a second at most), never returned.
 
 use axum::body::Body as AxumBody;
 use axum::extract::{Path, State};
@@ -13,7 +14,8 @@ use axum::routing::post;
 use axum::Router;
 use hookline_shared::delivery::ordered_group;
 use hookline_shared::json::within_depth;
-use hookline_shared::ports::{Clock, Queue, SourceStore};
+use hookline_shared::ports::{Clock, Queue, RejectionStore, SourceStore};
+use hookline_shared::rejection::{Reason, RejectedRequest, WriteBudget};
 use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::web::{body_timed_out, error_json};
@@ -123,12 +125,14 @@ pub struct Ingest<S, Q, C> {
     ordered_inbox: Option<Q>,
     clock: C,
     max_body: usize,
+    /// This process's share of the rejection records' writes.
+    rejection_writes: WriteBudget,
 }
 
-impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
+impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     /// A handler reading sources through `sources` and writing to `inbox`.
     pub fn new(sources: Arc<SourceCache<S>>, inbox: Q, clock: C, max_body: usize) -> Self {
-        Self { sources, inbox, ordered_inbox: None, clock, max_body }
+        Self { sources, inbox, ordered_inbox: None, clock, max_body, rejection_writes: WriteBudget::default() }
     }
 
     /// Send requests whose source finds an ordering key in them to `queue`, a FIFO queue.
@@ -147,17 +151,22 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         body: &[u8],
     ) -> Result<Accepted, IngestError> {
         if body.len() > self.max_body {
+            self.refuse_too_large(source_id, headers, body.len() as u64).await;
             return Err(IngestError::TooLarge(self.max_body));
         }
         let id: SourceId = source_id.parse().map_err(|_| IngestError::UnknownSource)?;
         let prepared = self.sources.get(&id).await?.ok_or(IngestError::UnknownSource)?;
         let now = self.clock.now();
+        let source = &prepared.source;
         if let Err(reason) = prepared.verifier.verify(headers, target, body, now.timestamp()) {
             tracing::warn!(source = %id, reason = %reason, "signature rejected");
+            self.record(RejectedRequest::of_signature(source, now, &reason, headers, body)).await;
             return Err(IngestError::Rejected(reason));
         }
-        let source = &prepared.source;
         if too_large_to_keep(body) {
+            let record =
+                RejectedRequest::new(source, now, Reason::BodyTooLarge, headers, body.len() as u64, Some(body));
+            self.record(record).await;
             return Err(IngestError::TooLarge(self.max_body));
         }
         if expects_json(&source.provider) && !is_json(body) {
@@ -190,6 +199,29 @@ impl<S: SourceStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             _ => self.inbox.send(&encoded, Duration::ZERO).await?,
         }
         Ok(Accepted::Queued)
+    }
+}
+
+impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
+    /// Record that a request to `source_id` was refused as too large before its body was
+    /// (all) read: `size` is what it declared, or the limit plus one.
+    pub async fn refuse_too_large(&self, source_id: &str, headers: &HeaderMap, size: u64) {
+        let Ok(id) = source_id.parse::<SourceId>() else { return };
+        if let Ok(Some(prepared)) = self.sources.get(&id).await {
+            let now = self.clock.now();
+            self.record(RejectedRequest::new(&prepared.source, now, Reason::BodyTooLarge, headers, size, None)).await;
+        }
+    }
+
+    /// Keep `record` for the source's owner, within this process's budget and the
+    /// store's; a failure to keep it is logged and changes nothing for the sender.
+    async fn record(&self, record: RejectedRequest) {
+        if !self.rejection_writes.allow(&record.source_id, record.at) {
+            return;
+        }
+        if let Err(e) = self.sources.store().record_rejection(&record).await {
+            tracing::warn!(source = %record.source_id, error = %e, "could not record a rejection");
+        }
     }
 }
 
@@ -250,7 +282,7 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 /// The ingest routes: `POST /in/{source}`; any other method on it answers 405.
 pub fn router<S, Q, C>(ingest: Arc<Ingest<S, Q, C>>) -> Router
 where
-    S: SourceStore + 'static,
+    S: SourceStore + RejectionStore + 'static,
     Q: Queue + 'static,
     C: Clock,
 {
@@ -261,7 +293,7 @@ async fn method_not_allowed() -> Response {
     json_response(StatusCode::METHOD_NOT_ALLOWED, error_json("method_not_allowed", "use POST"))
 }
 
-async fn handle<S: SourceStore, Q: Queue, C: Clock>(
+async fn handle<S: SourceStore + RejectionStore, Q: Queue, C: Clock>(
     State(ingest): State<Arc<Ingest<S, Q, C>>>,
     Path(source): Path<String>,
     uri: http::Uri,
@@ -272,12 +304,16 @@ async fn handle<S: SourceStore, Q: Queue, C: Clock>(
     // Refuse a declared oversize body before reading any of it.
     let declared =
         headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > max) {
+    if let Some(n) = declared.filter(|n| *n > max) {
+        ingest.refuse_too_large(&source, &headers, n as u64).await;
         return IngestError::TooLarge(max).into_response();
     }
     let bytes = match Limited::new(body, max).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return IngestError::TooLarge(max).into_response(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            ingest.refuse_too_large(&source, &headers, max as u64 + 1).await;
+            return IngestError::TooLarge(max).into_response();
+        }
         Err(e) if body_timed_out(&*e) => return IngestError::SlowBody.into_response(),
         Err(_) => return IngestError::BadBody.into_response(),
     };

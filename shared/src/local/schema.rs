@@ -123,6 +123,17 @@ pub(super) const MIGRATIONS: &[Migration] = &[
              CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;",
         )
     },
+    // 6. Rejection diagnostics: each source's ring of records and its counter (see
+    //    store/rejections.rs).
+    |conn| {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS rejections (source_id TEXT NOT NULL, slot INTEGER NOT NULL,
+                 at_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, record TEXT NOT NULL,
+                 PRIMARY KEY (source_id, slot)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS rejection_counters (source_id TEXT PRIMARY KEY, window_s INTEGER NOT NULL,
+                 in_window INTEGER NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;",
+        )
+    },
 ];
 
 /// Add a column (`name TYPE`) unless the table has it.

@@ -101,6 +101,14 @@ pub fn event(
         };
         *entry = json!(joined);
     }
+    // API Gateway says where a request came in, as a proxy does; this one serves plain
+    // HTTP on the loopback.
+    let port = headers.get("host").and_then(|h| h.to_str().ok()).and_then(|h| h.rsplit_once(':')).map(|(_, p)| p);
+    for (name, value) in
+        [("x-forwarded-for", "127.0.0.1"), ("x-forwarded-proto", "http"), ("x-forwarded-port", port.unwrap_or("80"))]
+    {
+        hs.insert(name.to_owned(), json!(value));
+    }
     let raw_query = uri.query().unwrap_or("");
     let mut query = Map::new();
     for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {

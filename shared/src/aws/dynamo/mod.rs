@@ -13,7 +13,8 @@
 //!   a rate-limited endpoint's next send slot, `EP#{id}#SLOT`/`SLOT` (see `slots`);
 //!   an ordered delivery's place in its lane, `LANE#{endpoint}#{key digest}`/`{position}`,
 //!   and the counter of an org's ordered stream, `STREAM#{org}#{key digest}`/`STREAM`
-//!   (see `lanes`).
+//!   (see `lanes`); a source's rejection records, `REJ#{source}`/`SLOT#{nn}`, and their
+//!   counter, `REJ#{source}`/`COUNT` (see `rejections`).
 //! - Scheduled job (in `subscriptions`) `SCH#{id}`/`SCH`, listed per org through gsi1
 //!   `ORG#{org}#SCH`, and by key (`ORG#{org}#KEY#{key}`) or recurring name
 //!   (`ORG#{org}#REC#{name}`) through gsi2.
@@ -29,6 +30,7 @@ mod jobs;
 mod lanes;
 mod orgs;
 mod query;
+mod rejections;
 mod slots;
 mod sources;
 

@@ -17,6 +17,7 @@ mod endpoints;
 mod keys;
 mod lanes;
 mod purge;
+mod rejections;
 
 pub use purge::purge_loop;
 

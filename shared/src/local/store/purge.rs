@@ -23,12 +23,15 @@ impl LocalStore {
 }
 
 /// One statement per table: attempts first, so none outlives its event; then lane
-/// places left by a job that never finished (its endpoint deleted meanwhile).
-const PURGES: [&str; 3] = [
+/// places left by a job that never finished (its endpoint deleted meanwhile), and
+/// rejection records.
+const PURGES: [&str; 4] = [
     "DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE expires_ms <= ?1 LIMIT ?2)",
     "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE expires_ms <= ?1 LIMIT ?2)",
     "DELETE FROM lanes WHERE (lane, position) IN
        (SELECT lane, position FROM lanes WHERE expires_ms <= ?1 LIMIT ?2)",
+    "DELETE FROM rejections WHERE (source_id, slot) IN
+       (SELECT source_id, slot FROM rejections WHERE expires_ms <= ?1 LIMIT ?2)",
 ];
 
 /// Purge expired records every `every` until `stop`: batch after batch while there is a
