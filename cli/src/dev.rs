@@ -194,7 +194,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(crate::serve::serve(listener, app, opts.read_timeout, stopped.clone())));
 
-    let verifier = Verify::with_retention(store.clone(), deliveries.clone(), config.retention, config.source_cache_ttl);
+    let verifier = Verify::with_config(store.clone(), deliveries.clone(), &config);
     tasks.push(tokio::spawn(purge_loop(store.clone(), opts.purge_every, stopped.clone())));
     let verifier = Arc::new(verifier);
     tasks.push(tokio::spawn(stream(inbox.clone(), opts.visibility, stopped.clone(), opts.in_flight, verifier.clone())));

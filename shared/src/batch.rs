@@ -20,6 +20,10 @@ pub enum ConsumeError {
     /// A queue, the timer or the ops sink failed: retry.
     #[error(transparent)]
     Messaging(#[from] MessagingError),
+    /// A provider's API was unavailable, or refused the key it was asked with: retry
+    /// (a key fixed meanwhile lets the retry through).
+    #[error("provider API: {0}")]
+    Upstream(String),
 }
 
 impl ConsumeError {

@@ -49,7 +49,13 @@ pub struct Config {
     /// How long events and their attempts are kept unless an org has its own
     /// (`HOOKLINE_RETENTION_DAYS`, default 30, 7 to 3650).
     pub retention: crate::Retention,
+    /// Where Stripe's API is (`HOOKLINE_STRIPE_API_BASE`, default `https://api.stripe.com`):
+    /// fetch-back and back-fill ask it for events.
+    pub stripe_api_base: String,
 }
+
+/// Stripe's API.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 /// How many webhooks each plan may have; `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,7 @@ impl Default for Config {
             min_schedule_rate: Duration::from_secs(60),
             max_chain_iterations: 10_000,
             retention: crate::Retention::default(),
+            stripe_api_base: STRIPE_API_BASE.to_owned(),
         }
     }
 }
@@ -134,6 +141,12 @@ impl Config {
         }
         c.operator_key = get("HOOKLINE_OPERATOR_KEY").filter(|k| !k.is_empty()).map(Secret::new);
         c.public_url = get("HOOKLINE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(base) = get("HOOKLINE_STRIPE_API_BASE").filter(|b| !b.is_empty()) {
+            if url::Url::parse(&base).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError { name: "HOOKLINE_STRIPE_API_BASE", reason: "must be an http(s) URL".into() });
+            }
+            c.stripe_api_base = base.trim_end_matches('/').to_owned();
+        }
         for (name, slot) in [
             ("HOOKLINE_WEBHOOKS_FREE", &mut c.webhook_limits.free),
             ("HOOKLINE_WEBHOOKS_STARTER", &mut c.webhook_limits.starter),

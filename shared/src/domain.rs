@@ -250,6 +250,12 @@ pub struct Source {
     /// Where its JSON bodies hold their ordering key, if its events are ordered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordering_key: Option<crate::delivery::OrderingPointer>,
+    /// The provider's API key to fetch each event back with (Stripe only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_back: Option<FetchBack>,
+    /// What fetch-back last learned of that key, when it was refused or then accepted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_back_state: Option<FetchBackState>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -267,10 +273,52 @@ impl Source {
             secrets,
             dedupe: DedupeBy::default(),
             ordering_key: None,
+            fetch_back: None,
+            fetch_back_state: None,
             created_at: now,
             updated_at: now,
         }
     }
+}
+
+/// Fetch-back: each event a source receives is asked of the provider's API by its id,
+/// which proves the id is real and gives the provider's current copy.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchBack {
+    /// An API key that can read events (for Stripe a restricted key, `rk_…`, with read
+    /// access to Events). Sealed like the source's secrets, never shown.
+    pub api_key: Secret,
+}
+
+impl fmt::Debug for FetchBack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FetchBack(key redacted)")
+    }
+}
+
+/// Whether the provider's API took the fetch-back key when last asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Accepted.
+    Ok,
+    /// Refused as unknown or revoked (401).
+    Unauthorized,
+    /// Known but without read access to events (403).
+    Forbidden,
+}
+
+/// What fetch-back last learned of its key; recorded when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchBackState {
+    /// The key's status.
+    pub status: KeyStatus,
+    /// When it was learned.
+    pub at: DateTime<Utc>,
+    /// The provider's own words, for a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A source name: 1–64 characters of `a-z 0-9 _ -`, starting with a letter, because it
@@ -337,6 +385,10 @@ pub struct Event {
     pub source: Option<SourceId>,
     /// When Hookline accepted it.
     pub created_at: DateTime<Utc>,
+    /// When its data was fetched back from the provider's API (its copy replacing the
+    /// body that was sent); `None` for an event kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<DateTime<Utc>>,
     /// How many Hookline deliveries it came through: 0 for an event from a provider or
     /// an app, more for one a Hookline delivery fed back in (a loop).
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -40,6 +40,10 @@ pub struct InboundRequest {
     /// Its ordering key, found where its source says (see `delivery/lane.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordering_key: Option<crate::delivery::OrderingKey>,
+    /// Its source fetches each event back from the provider's API (verify loads the
+    /// source for the key only then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fetch_back: bool,
 }
 
 impl InboundRequest {

@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod sealing;
 pub mod signature;
 pub mod source_cache;
+pub mod stripe_api;
 pub mod timer_payload;
 pub mod web;
 

@@ -45,6 +45,13 @@ pub trait SourceStore: Send + Sync {
     async fn list_sources(&self, org: &OrgId) -> Result<Vec<Source>, StoreError>;
     /// Delete a source of `org`; false when it does not exist there.
     async fn delete_source(&self, org: &OrgId, id: &SourceId) -> Result<bool, StoreError>;
+    /// Record what fetch-back learned of the source's key, changing nothing else (a
+    /// source deleted meanwhile is left deleted).
+    async fn set_fetch_back_state(
+        &self,
+        id: &SourceId,
+        state: &crate::domain::FetchBackState,
+    ) -> Result<(), StoreError>;
 }
 
 /// A page of a newest-first listing.

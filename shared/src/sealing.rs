@@ -18,7 +18,7 @@ use std::sync::Arc;
 const PREFIX: &str = "hl1";
 /// The fields of a record that are sealed (as the domain types name them), and the one
 /// that holds them sealed when stored.
-const PLAIN_FIELDS: [&str; 2] = ["secrets", "headers"];
+const PLAIN_FIELDS: [&str; 3] = ["secrets", "headers", "fetch_back"];
 const SEALED_FIELD: &str = "sealed";
 
 /// A 256-bit data key.
@@ -121,7 +121,7 @@ impl Sealer {
         Ok(plain.to_vec())
     }
 
-    /// `record` as stored: its `secrets` and `headers` sealed together into `sealed`,
+    /// `record` as stored: its `secrets`, `headers` and `fetch_back` sealed together into `sealed`,
     /// bound to its `id`.
     pub async fn seal_record<T: serde::Serialize>(&self, record: &T) -> Result<String, StoreError> {
         let mut value = serde_json::to_value(record).map_err(|e| corrupt(&e.to_string()))?;

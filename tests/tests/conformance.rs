@@ -38,6 +38,8 @@ fn source(org: &OrgId, name: &str, at_ms: i64) -> Source {
         secrets: vec![Secret::new("one"), Secret::new("two")],
         dedupe: hookline_shared::DedupeBy::Body,
         ordering_key: Some(hookline_shared::delivery::OrderingPointer::try_from("/data/customer".to_owned()).unwrap()),
+        fetch_back: Some(hookline_shared::FetchBack { api_key: Secret::new("rk_test_conformance") }),
+        fetch_back_state: None,
         created_at: t,
         updated_at: t,
     }
@@ -53,6 +55,7 @@ fn event(org: &OrgId, t: &str, at_ms: i64) -> Event {
         created_at: Utc.timestamp_millis_opt(at_ms).unwrap(),
         // Kept like every other field (a loop's count must survive the store).
         hops: (at_ms % 3) as u32,
+        fetched_at: (at_ms % 2 == 1).then(|| Utc.timestamp_millis_opt(at_ms + 250).unwrap()),
         expires_at: expiry(at_ms),
         ordering: None,
     }

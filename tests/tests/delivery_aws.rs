@@ -327,6 +327,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
         body: hookline_shared::Body::from_bytes(&body),
         dedupe: Default::default(),
         ordering_key: None,
+        fetch_back: false,
     };
     let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
     assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);
@@ -456,12 +457,12 @@ async fn events_and_attempts_carry_the_ttl_of_their_orgs_retention() {
     assert_eq!(ttl.time_to_live_status, Some(aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled));
 
     let rx = Receiver::start().await;
-    let verify = Verify::with_retention(
-        store.clone(),
-        deliveries.clone(),
-        hookline_shared::Retention::days(30).unwrap(),
-        Duration::ZERO,
-    );
+    let config = hookline_shared::Config {
+        retention: hookline_shared::Retention::days(30).unwrap(),
+        source_cache_ttl: Duration::ZERO,
+        ..hookline_shared::Config::default()
+    };
+    let verify = Verify::with_config(store.clone(), deliveries.clone(), &config);
     let deliver = exhausting_deliver(store.clone(), deliveries, hookline_tests::scheduler_timer(&sdk).await.unwrap().2);
     for (own, want_days) in [(Some(90), 90), (None, 30)] {
         let now = chrono::Utc::now();

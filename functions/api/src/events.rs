@@ -58,6 +58,9 @@ pub struct EventView {
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<hookline_shared::SourceId>,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// When its data was fetched back from the provider's API (fetch-back sources only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fetched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When it and its attempts are deleted (`null` for one kept from before retention).
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Delivery attempts, on `GET /v1/events/{id}` only.
@@ -73,6 +76,7 @@ impl From<Event> for EventView {
             data: e.data,
             source: e.source,
             created_at: e.created_at,
+            fetched_at: e.fetched_at,
             expires_at: e.expires_at,
             attempts: None,
         }

@@ -10,7 +10,7 @@ use hookline_shared::delivery::OrderingPointer;
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::rejection::RejectedRequest;
 use hookline_shared::signature::Verifier;
-use hookline_shared::{validate_source_name, DedupeBy, Provider, Secret, Source, SourceId};
+use hookline_shared::{validate_source_name, DedupeBy, FetchBack, FetchBackState, Provider, Secret, Source, SourceId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -29,12 +29,24 @@ pub struct CreateSource {
     /// Where its JSON bodies hold the ordering key of their events.
     #[serde(default)]
     ordering_key: Option<OrderingPointer>,
+    /// The provider API key to fetch each event back with (Stripe).
+    #[serde(default)]
+    fetch_back: Option<FetchBack>,
 }
 
 impl KnownFields for CreateSource {
     fn known_fields(&self) -> Vec<&'static str> {
-        [&["name", "provider", "secrets", "dedupe", "ordering_key"], self.provider.option_names()].concat()
+        [&["name", "provider", "secrets", "dedupe", "ordering_key", "fetch_back"], self.provider.option_names()]
+            .concat()
     }
+}
+
+/// Fetch-back as the API shows it: the key only as a hint, and what the provider last
+/// said of it when that was a refusal (or the first success after one).
+#[derive(Debug, Serialize)]
+pub struct FetchBackView {
+    api_key: String,
+    state: Option<FetchBackState>,
 }
 
 /// A source as the API shows it: secrets only as hints.
@@ -47,6 +59,7 @@ pub struct SourceView {
     secrets: Vec<String>,
     dedupe: DedupeBy,
     ordering_key: Option<OrderingPointer>,
+    fetch_back: Option<FetchBackView>,
     ingest_url: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -68,6 +81,7 @@ impl<S, Q, C> Api<S, Q, C> {
             secrets: s.secrets.iter().map(Secret::hint).collect(),
             dedupe: s.dedupe,
             ordering_key: s.ordering_key,
+            fetch_back: s.fetch_back.map(|f| FetchBackView { api_key: f.api_key.hint(), state: s.fetch_back_state }),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -85,6 +99,20 @@ fn validate(s: &Source) -> Result<(), ApiError> {
         return Err(ApiError::BadRequest("secrets: each must be 1-512 characters".into()));
     }
     Verifier::new(&s.provider, &s.secrets).map_err(|e| ApiError::BadRequest(format!("secrets: {}", e.0)))?;
+    if let Some(f) = &s.fetch_back {
+        if !matches!(s.provider, Provider::Stripe { .. }) {
+            return Err(ApiError::BadRequest("fetch_back: only a stripe source can fetch its events back".into()));
+        }
+        let key = f.api_key.expose();
+        let well_formed = (key.starts_with("rk_") || key.starts_with("sk_"))
+            && key.len() <= 255
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !well_formed {
+            return Err(ApiError::BadRequest(
+                "fetch_back.api_key: a Stripe API key, `rk_…` (a restricted key that can read events) or `sk_…`".into(),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -101,6 +129,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     let source = Source {
         dedupe: body.dedupe,
         ordering_key: body.ordering_key,
+        fetch_back: body.fetch_back,
         ..Source::new(org.id, body.name, body.provider, body.secrets, now)
     };
     validate(&source)?;
@@ -144,6 +173,8 @@ pub struct UpdateSource {
     dedupe: Option<DedupeBy>,
     #[serde(default, deserialize_with = "crate::error::nullable")]
     ordering_key: Option<Option<OrderingPointer>>,
+    #[serde(default, deserialize_with = "crate::error::nullable")]
+    fetch_back: Option<Option<FetchBack>>,
     #[serde(flatten)]
     rest: serde_json::Map<String, serde_json::Value>,
 }
@@ -163,6 +194,11 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     if let Some(pointer) = body.ordering_key {
         source.ordering_key = pointer;
+    }
+    if let Some(fetch_back) = body.fetch_back {
+        // A new key has not been refused yet.
+        source.fetch_back_state = None;
+        source.fetch_back = fetch_back;
     }
     if let Some(dedupe) = body.dedupe {
         source.dedupe = dedupe;

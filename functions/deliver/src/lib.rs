@@ -355,6 +355,7 @@ where
                 source: None,
                 created_at: now,
                 hops: job.hops,
+                fetched_at: None,
                 expires_at,
                 ordering: None,
             })

@@ -188,6 +188,7 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             body: Body::from_bytes(body),
             dedupe: source.dedupe,
             ordering_key: ordering_key.clone(),
+            fetch_back: source.fetch_back.is_some(),
         });
         let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
         match (ordering_key, &self.ordered_inbox) {

@@ -11,18 +11,19 @@ use sha2::{Digest, Sha256};
 
 /// The event of a provider's request, its id derived from the source and the dedupe key.
 /// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
-pub(crate) fn inbound_event(req: InboundRequest) -> Result<Event, VerifyError> {
+pub(crate) fn inbound_event(req: &InboundRequest) -> Result<Event, VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
-    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok().or_else(|| form_data(&req, &raw));
-    let dedupe = dedupe_key(&req, json.as_ref(), &raw);
+    let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok().or_else(|| form_data(req, &raw));
+    let dedupe = dedupe_key(req, json.as_ref(), &raw);
     Ok(Event {
         id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
         org_id: req.org_id.clone(),
-        event_type: format!("{}.{}", req.source_name, provider_type(&req, json.as_ref())),
+        event_type: format!("{}.{}", req.source_name, provider_type(req, json.as_ref())),
         data: json.unwrap_or_else(|| event_data(&raw)),
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
+        fetched_at: None,
         expires_at: None,
         ordering: None,
     })
@@ -37,6 +38,7 @@ pub(crate) fn published_event(p: PublishRequest) -> Event {
         source: None,
         created_at: p.received_at.trunc_subsecs(3),
         hops: 0,
+        fetched_at: None,
         expires_at: None,
         ordering: None,
     }

@@ -11,11 +11,13 @@
 use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::cache::TtlCache;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, LanePlace, OrderingKey, Payload, Urgency};
-use hookline_shared::ports::{EndpointStore, EventStore, LaneStore, OrgStore, Queue};
+use hookline_shared::ports::{EndpointStore, EventStore, LaneStore, OrgStore, Queue, RejectionStore, SourceStore};
+use hookline_shared::stripe_api::StripeApi;
 use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, OrgId, Retention, MAX_HOPS};
 use std::sync::Arc;
 
 mod event;
+mod fetch_back;
 
 pub use event::{dedupe_key, provider_type, INVALID_TYPE};
 use event::{inbound_event, published_event};
@@ -30,6 +32,9 @@ pub enum Outcome {
     /// The event had been recorded by an earlier receive of this message, which may
     /// have stopped before routing it; it was routed again.
     Rerouted(EventId),
+    /// Its source fetches events back, and the provider does not know the id it
+    /// claimed: kept as a rejection, not recorded or routed.
+    Unconfirmed(String),
 }
 
 /// Why a message could not be processed (it stays on the queue).
@@ -44,31 +49,43 @@ pub struct Verify<S, Q> {
     retention: Retention,
     /// Orgs' retentions, read once in a while rather than for every event.
     org_retention: Arc<TtlCache<OrgId, Retention>>,
+    /// Events of sources with a provider API key are fetched back through it.
+    fetch_back: Arc<fetch_back::FetchBack<S>>,
 }
 
-impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> MessageHandler for Verify<S, Q> {
+/// The store pieces verify uses.
+pub trait VerifyStore:
+    EventStore + EndpointStore + OrgStore + LaneStore + SourceStore + RejectionStore + Clone
+{
+}
+impl<T: EventStore + EndpointStore + OrgStore + LaneStore + SourceStore + RejectionStore + Clone> VerifyStore for T {}
+
+impl<S: VerifyStore, Q: Queue> MessageHandler for Verify<S, Q> {
     async fn handle_message(&self, message: Message<'_>) -> Result<(), ConsumeError> {
         self.handle_received(message).await.map(|_| ())
     }
 }
 
-impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q> {
-    /// A handler recording into `store`, routing onto `deliveries`, keeping events for
-    /// the default retention.
+impl<S: VerifyStore, Q: Queue> Verify<S, Q> {
+    /// A handler recording into `store`, routing onto `deliveries`, as the default
+    /// configuration says.
     pub fn new(store: S, deliveries: Deliveries<Q>) -> Self {
-        let config = hookline_shared::Config::default();
-        Self::with_retention(store, deliveries, config.retention, config.source_cache_ttl)
+        Self::with_config(store, deliveries, &hookline_shared::Config::default())
     }
 
-    /// A handler keeping events for `retention` unless their org has its own, which it
-    /// rereads after `org_cache_ttl`.
-    pub fn with_retention(
-        store: S,
-        deliveries: Deliveries<Q>,
-        retention: Retention,
-        org_cache_ttl: std::time::Duration,
-    ) -> Self {
-        Self { store, deliveries, retention, org_retention: Arc::new(TtlCache::new(org_cache_ttl)) }
+    /// A handler keeping events for the configured retention unless their org has its
+    /// own (both reread after `source_cache_ttl`), fetching back from the configured
+    /// Stripe API.
+    pub fn with_config(store: S, deliveries: Deliveries<Q>, config: &hookline_shared::Config) -> Self {
+        // Building a client fails only without TLS roots, which the binary carries.
+        let stripe = StripeApi::new(&config.stripe_api_base).unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            fetch_back: Arc::new(fetch_back::FetchBack::new(store.clone(), stripe, config.source_cache_ttl)),
+            store,
+            deliveries,
+            retention: config.retention,
+            org_retention: Arc::new(TtlCache::new(config.source_cache_ttl)),
+        }
     }
 
     /// How long `org`'s events are kept.
@@ -96,6 +113,9 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
             Outcome::Recorded(e) => tracing::info!(event = %e, "event recorded"),
             Outcome::Duplicate(e) => tracing::info!(event = %e, "duplicate dropped"),
             Outcome::Rerouted(e) => tracing::info!(event = %e, "event routed again on a repeated receive"),
+            Outcome::Unconfirmed(id) => {
+                tracing::warn!(claimed = %id, "the provider does not know the event: not recorded")
+            }
         }
         Ok(outcome)
     }
@@ -109,9 +129,15 @@ impl<S: EventStore + EndpointStore + OrgStore + LaneStore, Q: Queue> Verify<S, Q
         let event = match msg {
             InboxMessage::Inbound(req) => {
                 let echoed = self.echoed_event(&req).await?;
-                let mut event = inbound_event(req)?;
+                let mut event = inbound_event(&req)?;
                 if let Some(earlier) = echoed {
                     event.hops = event.hops.max(earlier.hops.saturating_add(1));
+                }
+                if req.fetch_back {
+                    let now = chrono::Utc::now();
+                    if let fetch_back::Confirmed::Unknown(id) = self.fetch_back.confirm(&req, &mut event, now).await? {
+                        return Ok(Outcome::Unconfirmed(id));
+                    }
                 }
                 event
             }
@@ -241,6 +267,7 @@ mod tests {
             body: Body::from_bytes(body.as_bytes()),
             dedupe: DedupeBy::Provider,
             ordering_key: None,
+            fetch_back: false,
         }
     }
 
@@ -309,7 +336,7 @@ mod tests {
         let org = OrgId::derived(&[b"o"]);
         store.create_endpoint(&endpoint(&org, &["*"], Urgency::Regular, true), None).await.unwrap();
         let req = inbound("stripe", &[], r#"{"id":"evt_crash","type":"a.b"}"#);
-        let event = inbound_event(req.clone()).unwrap();
+        let event = inbound_event(&req).unwrap();
         assert!(store.insert_event(&event).await.unwrap(), "recorded, then the receive stopped");
         let m = msg(req);
         assert_eq!(v.handle(&m).await.unwrap(), Outcome::Duplicate(event.id.clone()));

@@ -17,6 +17,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deliveries = Deliveries::from_env(&sdk)?.map(|q| Coalescing::new(q, ROUTE_WINDOW));
     let config = hookline_shared::Config::from_env()?;
     let store = DynamoStore::from_env(&sdk)?;
-    let verify = Verify::with_retention(store, deliveries, config.retention, config.source_cache_ttl);
+    let verify = Verify::with_config(store, deliveries, &config);
     hookline_shared::batch::lambda::run(verify).await
 }

@@ -25,6 +25,8 @@ struct EventItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<SourceId>,
     created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fetched_at: Option<DateTime<Utc>>,
     #[serde(default)]
     hops: u32,
     /// DynamoDB's TTL attribute: seconds since the epoch.
@@ -47,6 +49,7 @@ impl EventItem {
             data: e.data.to_string(),
             source: e.source.clone(),
             created_at: e.created_at,
+            fetched_at: e.fetched_at,
             hops: e.hops,
             expires_at: e.expires_at.map(|t| t.timestamp()),
             ordering: e.ordering.clone(),
@@ -61,6 +64,7 @@ impl EventItem {
             data: serde_json::from_str(&self.data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             source: self.source,
             created_at: self.created_at,
+            fetched_at: self.fetched_at,
             hops: self.hops,
             expires_at: self.expires_at.and_then(|t| DateTime::from_timestamp(t, 0)),
             ordering: self.ordering,

@@ -1,7 +1,7 @@
 //! Sources: their secrets sealed apart from the rest of the item.
 
 use super::{from_item, key, sort_key, to_item, DynamoStore};
-use crate::domain::{DedupeBy, Provider, Secret, Source};
+use crate::domain::{DedupeBy, FetchBack, FetchBackState, Provider, Secret, Source};
 use crate::error::StoreError;
 use crate::ids::{OrgId, SourceId};
 use crate::ports::SourceStore;
@@ -30,12 +30,25 @@ struct SourceItem {
     dedupe: DedupeBy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ordering_key: Option<crate::delivery::OrderingPointer>,
+    /// The fetch-back key, sealed on its own (bound to `{id}#fetch_back`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_fetch_back: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fetch_back_state: Option<FetchBackState>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+fn fetch_back_context(id: &SourceId) -> String {
+    format!("{id}#fetch_back")
+}
+
 impl SourceItem {
-    fn from_source(src: &Source, sealed_secrets: String) -> Result<Self, StoreError> {
+    fn from_source(
+        src: &Source,
+        sealed_secrets: String,
+        sealed_fetch_back: Option<String>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
             pk: format!("SRC#{}", src.id),
             sk: "SRC".into(),
@@ -49,6 +62,8 @@ impl SourceItem {
             sealed_secrets: Some(sealed_secrets),
             dedupe: src.dedupe,
             ordering_key: src.ordering_key.clone(),
+            sealed_fetch_back,
+            fetch_back_state: src.fetch_back_state.clone(),
             created_at: src.created_at,
             updated_at: src.updated_at,
         })
@@ -62,6 +77,13 @@ impl SourceItem {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => self.secrets,
         };
+        let fetch_back: Option<FetchBack> = match &self.sealed_fetch_back {
+            Some(sealed) => Some(
+                serde_json::from_slice(&sealer.open(sealed, &fetch_back_context(&self.id)).await?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            None => None,
+        };
         Ok(Source {
             id: self.id,
             org_id: self.org_id,
@@ -70,6 +92,8 @@ impl SourceItem {
             secrets,
             dedupe: self.dedupe,
             ordering_key: self.ordering_key,
+            fetch_back,
+            fetch_back_state: self.fetch_back_state,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -81,7 +105,34 @@ impl SourceStore for DynamoStore {
     async fn put_source(&self, source: &Source) -> Result<(), StoreError> {
         let sealed = serde_json::to_vec(&source.secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sealed = self.sealer.seal(&sealed, source.id.as_str()).await?;
-        self.put(&self.tables.subscriptions, to_item(&SourceItem::from_source(source, sealed)?)?).await
+        let fetch_back = match &source.fetch_back {
+            Some(f) => {
+                let plain = serde_json::to_vec(f).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Some(self.sealer.seal(&plain, &fetch_back_context(&source.id)).await?)
+            }
+            None => None,
+        };
+        self.put(&self.tables.subscriptions, to_item(&SourceItem::from_source(source, sealed, fetch_back)?)?).await
+    }
+
+    async fn set_fetch_back_state(&self, id: &SourceId, state: &FetchBackState) -> Result<(), StoreError> {
+        let value = serde_dynamo::to_attribute_value(state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.subscriptions)
+            .set_key(Some(key(format!("SRC#{id}"), "SRC")))
+            .update_expression("SET fetch_back_state = :s")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", value)
+            .send()
+            .await;
+        match out {
+            // A source deleted meanwhile has no state to keep.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::Unavailable(crate::aws::sdk_err(e))),
+            Ok(_) => Ok(()),
+        }
     }
 
     async fn get_source(&self, id: &SourceId) -> Result<Option<Source>, StoreError> {

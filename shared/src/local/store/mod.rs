@@ -148,6 +148,20 @@ impl SourceStore for LocalStore {
             .await?;
         Ok(n > 0)
     }
+
+    async fn set_fetch_back_state(
+        &self,
+        id: &SourceId,
+        state: &crate::domain::FetchBackState,
+    ) -> Result<(), StoreError> {
+        // The state is a plain field of the stored record, beside its sealed ones.
+        self.execute(
+            "UPDATE sources SET body = json_set(body, '$.fetch_back_state', json(?2)) WHERE id = ?1",
+            (id.to_string(), to_json(state)?),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -74,6 +74,7 @@ mod tests {
             source: None,
             created_at: Utc::now(),
             hops: 0,
+            fetched_at: None,
             expires_at,
             ordering: None,
         };

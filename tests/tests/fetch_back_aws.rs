@@ -1,0 +1,107 @@
+//! Fetch-back on the AWS adapters against moto, through the Lambda entry points: the
+//! fetch-back key sealed in DynamoDB, Stripe's copy recorded, an unknown id kept as a
+//! rejection in DynamoDB, and a refused key written on the source item.
+
+#![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
+
+use hookline_api::{Api, Handoffs};
+use hookline_ingest::Ingest;
+use hookline_shared::aws::{DynamoStore, SqsQueue};
+use hookline_shared::delivery::Deliveries;
+use hookline_shared::outbound::{ReqwestSender, SystemLookup};
+use hookline_shared::ports::{EventQuery, EventStore, Queue, QueueConsumer, SystemClock};
+use hookline_shared::signature::stripe;
+use hookline_shared::source_cache::SourceCache;
+use hookline_shared::{Config, OrgId, Secret};
+use hookline_tests::fake_stripe::{stripe_event, FakeStripe};
+use hookline_tests::{apigw_event, call};
+use hookline_verify::{Outcome, Verify};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test]
+async fn fetch_back_records_stripes_copy_and_keeps_what_it_refused_in_dynamodb() {
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
+    let store = DynamoStore::from_sdk(&sdk, tables, &hookline_tests::secrets_key(&sdk).await.unwrap());
+    let inbox = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
+    let key = "rk_test_51MotoFetchBack0001";
+    let fake = FakeStripe::start(key).await;
+    let config = Config {
+        operator_key: Some(Secret::new("op-key")),
+        stripe_api_base: fake.url.clone(),
+        source_cache_ttl: Duration::ZERO,
+        ..Config::default()
+    };
+    let deliveries = Deliveries {
+        urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
+        regular: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
+    };
+    let handoffs = Handoffs {
+        http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
+        deliveries: Deliveries {
+            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
+            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
+        },
+        timer: Arc::new(hookline_tests::scheduler_timer(&sdk).await.unwrap().2),
+    };
+    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config));
+    let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
+    let ingest =
+        hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
+    let verify = Verify::with_config(store.clone(), deliveries, &config);
+
+    let op = [("authorization", "Bearer op-key")];
+    let (_, org) = call(&api, apigw_event("POST", "/v1/orgs", &op, r#"{"name":"Acme","plan":"pro"}"#)).await;
+    let auth = format!("Bearer {}", org["api_key"].as_str().unwrap());
+    let secret = "whsec_moto_fetch_back";
+    let body = json!({"name": "stripe", "provider": "stripe", "secrets": [secret], "fetch_back": {"api_key": key}});
+    let (status, src) =
+        call(&api, apigw_event("POST", "/v1/sources", &[("authorization", &auth)], &body.to_string())).await;
+    assert_eq!((status, &src["fetch_back"]["api_key"]), (201, &json!("rk_…0001")), "{src}");
+    let path = format!("/in/{}", src["id"].as_str().unwrap());
+
+    // Each sent as Stripe would, then handed to verify as the event source mapping would.
+    let now = chrono::Utc::now().timestamp();
+    let ingest_one = |event: serde_json::Value| {
+        let (ingest, inbox, path) = (ingest.clone(), inbox.clone(), path.clone());
+        async move {
+            let payload = event.to_string();
+            let sig = stripe::sign(secret, chrono::Utc::now().timestamp(), payload.as_bytes());
+            let (status, _) = call(&ingest, apigw_event("POST", &path, &[("stripe-signature", &sig)], &payload)).await;
+            assert_eq!(status, 200);
+            let got = inbox.receive(1, Duration::from_secs(30)).await.unwrap();
+            inbox.ack(&got[0].receipt).await.unwrap();
+            got[0].body.clone()
+        }
+    };
+    fake.add(stripe_event("evt_1MotoKnown", "charge.failed", "cus_42", now));
+    let mut sent = stripe_event("evt_1MotoKnown", "charge.failed", "cus_42", now);
+    sent["data"]["object"]["customer"] = serde_json::Value::Null;
+    let known = ingest_one(sent).await;
+    let Outcome::Recorded(id) = verify.handle(&known).await.unwrap() else { panic!("recorded") };
+    let org_id: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let event = store.get_event(&org_id, &id).await.unwrap().unwrap();
+    assert_eq!(event.data["data"]["object"]["customer"], "cus_42", "Stripe's copy");
+    assert!(event.fetched_at.is_some());
+
+    let forged = ingest_one(stripe_event("evt_1MotoForged", "charge.failed", "cus_1", now)).await;
+    assert_eq!(verify.handle(&forged).await.unwrap(), Outcome::Unconfirmed("evt_1MotoForged".into()));
+    let rejections = format!("/v1/sources/{}/rejections", src["id"].as_str().unwrap());
+    let (_, v) = call(&api, apigw_event("GET", &rejections, &[("authorization", &auth)], "")).await;
+    assert_eq!(
+        (&v["data"][0]["reason"], &v["data"][0]["event_id"]),
+        (&json!("unknown_event_id"), &json!("evt_1MotoForged"))
+    );
+
+    fake.rotate_key("rk_test_51MotoFetchBack0002");
+    fake.add(stripe_event("evt_1MotoLater", "charge.failed", "cus_5", now));
+    let later = ingest_one(stripe_event("evt_1MotoLater", "charge.failed", "cus_5", now)).await;
+    assert!(verify.handle(&later).await.is_err(), "a refused key leaves the message to be retried");
+    let source_path = format!("/v1/sources/{}", src["id"].as_str().unwrap());
+    let (_, v) = call(&api, apigw_event("GET", &source_path, &[("authorization", &auth)], "")).await;
+    assert_eq!(v["fetch_back"]["state"]["status"], "unauthorized", "{v}");
+    let page = store.list_events(&org_id, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.items.len(), 1, "only the confirmed event is recorded");
+}
