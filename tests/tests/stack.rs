@@ -3,6 +3,7 @@
 //! moto. Each flow goes in at the edge and comes out at a receiver on 127.0.0.1.
 
 use chrono::Datelike as _;
+use hookline_tests::fake_stripe::{stripe_event, FakeStripe};
 use hookline_tests::stack::{Stack, StackOptions};
 use hookline_tests::{moto, peer, python, until, verify_with_library, Receiver};
 use serde_json::{json, Value};
@@ -46,8 +47,14 @@ struct Run {
 }
 
 async fn start() -> Option<Run> {
+    start_with(Vec::new()).await
+}
+
+/// A stack with these template parameters.
+async fn start_with(params: Vec<(String, String)>) -> Option<Run> {
     let (sdk, py) = (moto().await?, python()?);
-    let opts = StackOptions::for_tests(py).expect("stack options");
+    let mut opts = StackOptions::for_tests(py).expect("stack options");
+    opts.params.extend(params);
     let stack = Stack::start(&sdk, opts).await.expect("the stack starts");
     let c = Client { http: reqwest::Client::new(), url: stack.url.clone() };
     let org = c.post(&stack.operator_key, "/v1/orgs", json!({"name": "Acme", "plan": "pro"})).await;
@@ -307,7 +314,10 @@ async fn each_delivery_costs_one_attempt_write_and_its_share_of_the_event() {
 /// a role grants has been made at least once, or the grant is one too many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_write_a_role_grants_is_one_its_function_makes() {
-    let Some(Run { stack, c, key, receiver }) = start().await else { return };
+    let stripe_key = "rk_test_51StackTourFetch0001";
+    let stripe_api = FakeStripe::start(stripe_key).await;
+    let params = vec![("StripeApiBase".to_owned(), stripe_api.url.clone())];
+    let Some(Run { stack, c, key, receiver }) = start_with(params).await else { return };
     let py = python().expect("python");
     let hook = |path: &str, urgency: &str| json!({"url": format!("{}{path}", receiver.url), "events": ["*"], "urgency": urgency});
     receiver.script("/flaky-urgent", &[(500, "no"), (200, "ok")]);
@@ -469,6 +479,50 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
         .send(reqwest::Method::DELETE, &key, &format!("/v1/schedules/{}", gone["id"].as_str().expect("id")), None)
         .await;
     assert_eq!(status, 204, "{v}");
+
+    // Fetch-back: verify reads the source's key, records Stripe's copy, keeps an id Stripe
+    // does not know as a rejection, and writes a refused key's state on the source.
+    let fetching =
+        json!({"name": "billing", "provider": "stripe", "secrets": [secret], "fetch_back": {"api_key": stripe_key}});
+    let fetching = c.post(&key, "/v1/sources", fetching).await;
+    let ingest_fetching = format!("{}/in/{}", stack.url, fetching["id"].as_str().expect("id"));
+    let now = chrono::Utc::now().timestamp();
+    stripe_api.add(stripe_event("evt_1TourFetched", "charge.failed", "cus_42", now));
+    for id in ["evt_1TourFetched", "evt_1TourUnknown"] {
+        let body = stripe_event(id, "charge.failed", "cus_42", now).to_string();
+        let sig =
+            peer(&py, &["stripe", secret, &now.to_string()], body.as_bytes()).await.expect("peer").expect("signed");
+        let res =
+            c.http.post(&ingest_fetching).header("Stripe-Signature", sig).body(body).send().await.expect("ingest");
+        assert_eq!(res.status(), 200);
+    }
+    let rejections = format!("/v1/sources/{}/rejections", fetching["id"].as_str().expect("id"));
+    let unknown = until(30, || async {
+        let v = c.get(&key, &rejections).await;
+        if v["data"][0]["reason"] == "unknown_event_id" {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await;
+    assert!(unknown.is_ok(), "{unknown:?}");
+    stripe_api.rotate_key("rk_test_51StackTourFetch0002");
+    let body = stripe_event("evt_1TourRefused", "charge.failed", "cus_42", now).to_string();
+    let sig = peer(&py, &["stripe", secret, &now.to_string()], body.as_bytes()).await.expect("peer").expect("signed");
+    let res = c.http.post(&ingest_fetching).header("Stripe-Signature", sig).body(body).send().await.expect("ingest");
+    assert_eq!(res.status(), 200);
+    let source_path = format!("/v1/sources/{}", fetching["id"].as_str().expect("id"));
+    let refused = until(30, || async {
+        let v = c.get(&key, &source_path).await;
+        if v["fetch_back"]["state"]["status"] == "unauthorized" {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "{refused:?}");
 
     // Scheduler's clock passes the long retry, the continuation and the job.
     stack.scheduler_clock.advance(Duration::from_secs(25 * 60));
