@@ -52,10 +52,15 @@ pub struct Config {
     /// Where Stripe's API is (`HOOKLINE_STRIPE_API_BASE`, default `https://api.stripe.com`):
     /// fetch-back and back-fill ask it for events.
     pub stripe_api_base: String,
+    /// Where GitHub's API is (`HOOKLINE_GITHUB_API_BASE`, default `https://api.github.com`;
+    /// a GitHub Enterprise Server's `https://HOST/api/v3`): back-fill asks it for deliveries.
+    pub github_api_base: String,
 }
 
 /// Stripe's API.
 pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+/// GitHub's API.
+pub const GITHUB_API_BASE: &str = "https://api.github.com";
 
 /// How many webhooks each plan may have; `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +116,7 @@ impl Default for Config {
             max_chain_iterations: 10_000,
             retention: crate::Retention::default(),
             stripe_api_base: STRIPE_API_BASE.to_owned(),
+            github_api_base: GITHUB_API_BASE.to_owned(),
         }
     }
 }
@@ -141,11 +147,15 @@ impl Config {
         }
         c.operator_key = get("HOOKLINE_OPERATOR_KEY").filter(|k| !k.is_empty()).map(Secret::new);
         c.public_url = get("HOOKLINE_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned());
-        if let Some(base) = get("HOOKLINE_STRIPE_API_BASE").filter(|b| !b.is_empty()) {
-            if url::Url::parse(&base).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
-                return Err(ConfigError { name: "HOOKLINE_STRIPE_API_BASE", reason: "must be an http(s) URL".into() });
+        for (name, slot) in
+            [("HOOKLINE_STRIPE_API_BASE", &mut c.stripe_api_base), ("HOOKLINE_GITHUB_API_BASE", &mut c.github_api_base)]
+        {
+            if let Some(base) = get(name).filter(|b| !b.is_empty()) {
+                if url::Url::parse(&base).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                    return Err(ConfigError { name, reason: "must be an http(s) URL".into() });
+                }
+                *slot = base.trim_end_matches('/').to_owned();
             }
-            c.stripe_api_base = base.trim_end_matches('/').to_owned();
         }
         for (name, slot) in [
             ("HOOKLINE_WEBHOOKS_FREE", &mut c.webhook_limits.free),

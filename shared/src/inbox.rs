@@ -44,6 +44,22 @@ pub struct InboundRequest {
     /// source for the key only then).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fetch_back: bool,
+    /// The body is already the provider's copy, fetched from its API then (a back-fill):
+    /// it is not fetched again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<DateTime<Utc>>,
+}
+
+/// The id of the event a source's request becomes, from its dedupe key: the same key on
+/// the same source is the same event (so a repeat, or a back-fill of an event that
+/// arrived, finds it).
+pub fn inbound_event_id(source: &SourceId, dedupe_key: &str) -> EventId {
+    EventId::derived(&[source.as_str().as_bytes(), dedupe_key.as_bytes()])
+}
+
+/// The dedupe key of a request that carries the provider's own delivery or event id.
+pub fn provider_dedupe_key(id: &str) -> String {
+    format!("id:{id}")
 }
 
 impl InboundRequest {

@@ -17,13 +17,13 @@ pub mod json;
 pub mod memory;
 pub mod outbound;
 pub mod ports;
+pub mod provider_api;
 pub mod rejection;
 pub mod retention;
 pub mod schedule;
 pub mod sealing;
 pub mod signature;
 pub mod source_cache;
-pub mod stripe_api;
 pub mod timer_payload;
 pub mod web;
 

@@ -5,6 +5,7 @@
 //! needs one says so and passes over it; with `HOOKLINE_REQUIRE_EXTERNAL=1` (set by
 //! `make test` and CI) a missing part fails the test instead, so nothing is skipped silently.
 
+pub mod fake_github;
 pub mod fake_stripe;
 pub mod stack;
 

@@ -328,6 +328,7 @@ async fn a_body_at_the_cap_is_stored_and_delivered_on_aws() {
         dedupe: Default::default(),
         ordering_key: None,
         fetch_back: false,
+        fetched_at: None,
     };
     let msg = serde_json::to_string(&InboxMessage::Inbound(req)).unwrap();
     assert!(msg.len() <= hookline_shared::config::MAX_QUEUE_MESSAGE_BYTES);

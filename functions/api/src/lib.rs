@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod auth;
+mod backfill;
 mod error;
 mod events;
 mod orgs;
@@ -79,6 +80,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/sources/{id}"),
     ("delete", "/v1/sources/{id}"),
     ("get", "/v1/sources/{id}/rejections"),
+    ("post", "/v1/sources/{id}/backfill"),
     ("post", "/v1/events"),
     ("get", "/v1/events"),
     ("get", "/v1/events/{id}"),
@@ -126,6 +128,8 @@ pub struct Api<S, Q, C> {
     retention: Retention,
     /// Where events with an ordering key go (a FIFO queue); none: they are refused.
     ordered_inbox: Option<Q>,
+    /// The providers' APIs, for back-fill.
+    providers: backfill::ProviderApis,
     /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
     /// key here; other instances (Lambda) keep it until the TTL.
     keys: TtlCache<KeyHash, Org>,
@@ -154,6 +158,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             min_schedule_rate: config.min_schedule_rate,
             retention: config.retention,
             ordered_inbox: None,
+            providers: backfill::ProviderApis::new(config),
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
@@ -213,6 +218,7 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
             get(sources::get::<S, Q, C>).patch(sources::update::<S, Q, C>).delete(sources::delete::<S, Q, C>),
         )
         .route("/v1/sources/{id}/rejections", get(sources::rejections::<S, Q, C>))
+        .route("/v1/sources/{id}/backfill", post(backfill::backfill::<S, Q, C>))
         .route("/v1/events", post(events::publish::<S, Q, C>).get(events::list::<S, Q, C>))
         .route("/v1/events/{id}", get(events::get::<S, Q, C>))
         .route("/v1/webhooks", post(webhooks::create::<S, Q, C>).get(webhooks::list::<S, Q, C>))

@@ -146,7 +146,11 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(SourceList { data: sources.into_iter().map(|s| api.view(s)).collect() }))
 }
 
-async fn load<S: ApiState, Q, C>(api: &Api<S, Q, C>, org: &hookline_shared::Org, id: &str) -> Result<Source, ApiError> {
+pub(crate) async fn load<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &hookline_shared::Org,
+    id: &str,
+) -> Result<Source, ApiError> {
     let id = parse_id(id)?;
     match api.store.get_source(&id).await? {
         Some(s) if s.org_id == org.id => Ok(s),

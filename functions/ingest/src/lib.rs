@@ -189,6 +189,7 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             dedupe: source.dedupe,
             ordering_key: ordering_key.clone(),
             fetch_back: source.fetch_back.is_some(),
+            fetched_at: None,
         });
         let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
         match (ordering_key, &self.ordered_inbox) {

@@ -5,7 +5,8 @@ use crate::VerifyError;
 use chrono::SubsecRound as _;
 use hookline_shared::delivery::HOPS_HEADER;
 use hookline_shared::{
-    event_data, validate_event_type, DedupeBy, Event, EventId, InboundRequest, PublishRequest, EVENT_TYPE_MAX,
+    event_data, inbound_event_id, provider_dedupe_key, validate_event_type, DedupeBy, Event, InboundRequest,
+    PublishRequest, EVENT_TYPE_MAX,
 };
 use sha2::{Digest, Sha256};
 
@@ -16,14 +17,14 @@ pub(crate) fn inbound_event(req: &InboundRequest) -> Result<Event, VerifyError> 
     let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok().or_else(|| form_data(req, &raw));
     let dedupe = dedupe_key(req, json.as_ref(), &raw);
     Ok(Event {
-        id: EventId::derived(&[req.source_id.as_str().as_bytes(), dedupe.as_bytes()]),
+        id: inbound_event_id(&req.source_id, &dedupe),
         org_id: req.org_id.clone(),
         event_type: format!("{}.{}", req.source_name, provider_type(req, json.as_ref())),
         data: json.unwrap_or_else(|| event_data(&raw)),
         source: Some(req.source_id.clone()),
         created_at: req.received_at.trunc_subsecs(3),
         hops: req.header(HOPS_HEADER).and_then(|h| h.trim().parse().ok()).unwrap_or(0),
-        fetched_at: None,
+        fetched_at: req.fetched_at,
         expires_at: None,
         ordering: None,
     })
@@ -62,7 +63,7 @@ pub fn dedupe_key(req: &InboundRequest, json: Option<&serde_json::Value>, raw: &
         _ => None,
     };
     match own.or_else(|| req.header("idempotency-key").filter(|_| req.dedupe != DedupeBy::Body)) {
-        Some(k) => format!("id:{k}"),
+        Some(k) => provider_dedupe_key(k),
         None => format!("sha256:{}", hex::encode(Sha256::digest(raw))),
     }
 }

@@ -8,9 +8,10 @@ use crate::VerifyError;
 use chrono::{DateTime, Utc};
 use hookline_shared::batch::ConsumeError;
 use hookline_shared::ports::{RejectionStore, SourceStore};
+use hookline_shared::provider_api::stripe::StripeApi;
+use hookline_shared::provider_api::Fetched;
 use hookline_shared::rejection::{Reason, RejectedRequest, WriteBudget};
 use hookline_shared::source_cache::SourceCache;
-use hookline_shared::stripe_api::{Fetched, StripeApi};
 use hookline_shared::{Event, FetchBackState, InboundRequest, KeyStatus, Source};
 
 /// What fetch-back made of an event.

@@ -12,7 +12,7 @@ use hookline_shared::batch::{ConsumeError, Message, MessageHandler};
 use hookline_shared::cache::TtlCache;
 use hookline_shared::delivery::{Deliveries, DeliveryJob, Endpoint, LanePlace, OrderingKey, Payload, Urgency};
 use hookline_shared::ports::{EndpointStore, EventStore, LaneStore, OrgStore, Queue, RejectionStore, SourceStore};
-use hookline_shared::stripe_api::StripeApi;
+use hookline_shared::provider_api::stripe::StripeApi;
 use hookline_shared::{Event, EventId, InboundRequest, InboxMessage, OrgId, Retention, MAX_HOPS};
 use std::sync::Arc;
 
@@ -133,7 +133,7 @@ impl<S: VerifyStore, Q: Queue> Verify<S, Q> {
                 if let Some(earlier) = echoed {
                     event.hops = event.hops.max(earlier.hops.saturating_add(1));
                 }
-                if req.fetch_back {
+                if req.fetch_back && req.fetched_at.is_none() {
                     let now = chrono::Utc::now();
                     if let fetch_back::Confirmed::Unknown(id) = self.fetch_back.confirm(&req, &mut event, now).await? {
                         return Ok(Outcome::Unconfirmed(id));
@@ -268,6 +268,7 @@ mod tests {
             dedupe: DedupeBy::Provider,
             ordering_key: None,
             fetch_back: false,
+            fetched_at: None,
         }
     }
 

@@ -2,30 +2,10 @@
 //! the events created since a time, page by page. Its base URL is configurable
 //! (`HOOKLINE_STRIPE_API_BASE`) for tests and for Stripe's own mock server.
 
+use super::{client, Fetched, Unavailable};
 use crate::domain::{KeyStatus, Secret};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::time::Duration;
-
-/// How long one request to Stripe may take before it counts as a failure to retry.
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What Stripe answered for an event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fetched<T> {
-    /// Found.
-    Found(T),
-    /// Stripe does not know it (404).
-    NotFound,
-    /// Stripe refused the key (401, or 403 for a key without access); its message.
-    Refused(KeyStatus, String),
-}
-
-/// A request Stripe did not answer usefully (a 5xx, a 429, a timeout, a broken
-/// connection): worth trying again later.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Stripe's API is unavailable: {0}")]
-pub struct Unavailable(pub String);
 
 /// One page of events, newest first as Stripe lists them.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,12 +26,7 @@ pub struct StripeApi {
 impl StripeApi {
     /// A client of the API at `base` (`https://api.stripe.com`).
     pub fn new(base: &str) -> Result<Self, Unavailable> {
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Unavailable(e.to_string()))?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned() })
+        Ok(Self { http: client()?, base: base.trim_end_matches('/').to_owned() })
     }
 
     /// The event `id` (`evt_…`), as Stripe has it now.
@@ -97,7 +72,7 @@ impl StripeApi {
             404 => Ok(Fetched::NotFound),
             401 | 403 => {
                 let message = res.json::<ErrorBody>().await.ok().map(|b| b.error.message).unwrap_or_default();
-                let status = if status == 401 { KeyStatus::Unauthorized } else { KeyStatus::Forbidden };
+                let status = super::refused(status).unwrap_or(KeyStatus::Unauthorized);
                 Ok(Fetched::Refused(status, redact_key(&message)))
             }
             _ => Err(Unavailable(format!("answered {status}"))),
