@@ -507,6 +507,23 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     })
     .await;
     assert!(unknown.is_ok(), "{unknown:?}");
+    // Back-fill: api lists Stripe's events and queues the one it missed.
+    stripe_api.add(stripe_event("evt_1TourMissed", "charge.failed", "cus_42", now));
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let filled = c
+        .post(&key, &format!("/v1/sources/{}/backfill", fetching["id"].as_str().expect("id")), json!({"since": since}))
+        .await;
+    assert_eq!(filled["found"], 2, "{filled}");
+    let missed = until(30, || async {
+        let v = c.get(&key, "/v1/events?limit=100").await;
+        if v["data"].as_array().is_some_and(|d| d.iter().any(|e| e["data"]["id"] == "evt_1TourMissed")) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await;
+    assert!(missed.is_ok(), "the missed event comes in: {missed:?}");
     stripe_api.rotate_key("rk_test_51StackTourFetch0002");
     let body = stripe_event("evt_1TourRefused", "charge.failed", "cus_42", now).to_string();
     let sig = peer(&py, &["stripe", secret, &now.to_string()], body.as_bytes()).await.expect("peer").expect("signed");
