@@ -86,7 +86,7 @@ fn body_for(method: &str, path: &str) -> Value {
     match (method, path) {
         ("patch", "/v1/sources/{id}") => json!({"name": "taken"}),
         ("patch", "/v1/webhooks/{id}") => json!({"description": "taken"}),
-        ("post", "/v1/webhooks/{id}/replay") => json!({"since": "2020-01-01T00:00:00Z"}),
+        ("post", "/v1/webhooks/{id}/replay" | "/v1/sources/{id}/backfill") => json!({"since": "2020-01-01T00:00:00Z"}),
         ("post", "/v1/webhooks/{id}/call") => json!({"type": "a.b"}),
         ("patch", "/v1/schedules/{id}") => json!({"data": {"taken": true}}),
         ("put", "/v1/recurring/{name}/{thing}") => json!({"frequency": "daily", "start": "2030-01-07T09:00"}),
