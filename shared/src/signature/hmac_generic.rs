@@ -2,7 +2,8 @@
 //! base64, optionally behind a prefix such as `sha256=`.
 
 use super::{any_match, decode_b64_32, decode_hex32, raw_keys, KeyedMac, Rejection, SecretFormatError};
-use crate::domain::{HmacEncoding, HmacOptions, Secret};
+use crate::domain::Secret;
+use crate::provider::{HmacEncoding, HmacOptions};
 use http::{HeaderMap, HeaderName};
 
 const WHICH: &str = "configured signature header";

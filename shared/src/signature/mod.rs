@@ -15,7 +15,8 @@ pub mod stripe;
 pub mod token;
 pub mod twilio;
 
-use crate::domain::{Provider, Secret};
+use crate::domain::Secret;
+use crate::provider::Provider;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::Sha256;
@@ -230,6 +231,34 @@ pub(crate) fn check_timestamp(ts: i64, now: i64, tolerance: u64) -> Result<(), R
         return Err(Rejection::StaleTimestamp { age_secs: age });
     }
     Ok(())
+}
+
+/// A `key=value` list such as Stripe's `t=…,v1=…` or Paddle's `ts=…;h1=…`: the signed
+/// timestamp (as sent, for the signed string, and as a number) and each signature that
+/// decodes as hex. One that does not cannot match and is passed over, as the providers'
+/// own libraries do; none at all, or no timestamp, is a malformed `header`.
+pub(crate) fn timestamp_and_hex_signatures<'a>(
+    value: &'a str,
+    separator: char,
+    keys: (&str, &str),
+    header: &'static str,
+) -> Result<(&'a str, i64, Vec<[u8; 32]>), Rejection> {
+    let mut timestamp = None;
+    let mut sigs: Vec<[u8; 32]> = Vec::with_capacity(2);
+    for item in value.split(separator) {
+        let Some((k, v)) = item.trim().split_once('=') else { continue };
+        if k == keys.0 {
+            timestamp = Some(v);
+        } else if k == keys.1 {
+            sigs.extend(decode_hex32(v));
+        }
+    }
+    let ts_text = timestamp.ok_or(Rejection::MalformedHeader(header))?;
+    let ts: i64 = ts_text.parse().map_err(|_| Rejection::MalformedHeader(header))?;
+    if sigs.is_empty() {
+        return Err(Rejection::MalformedHeader(header));
+    }
+    Ok((ts_text, ts, sigs))
 }
 
 pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {

@@ -1,7 +1,7 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>…]` over
 //! `"{ts}:{body}"`, keyed with the notification destination's secret as written.
 
-use super::{any_match, check_timestamp, decode_hex32, header, raw_keys, KeyedMac, Rejection};
+use super::{any_match, check_timestamp, header, raw_keys, timestamp_and_hex_signatures, KeyedMac, Rejection};
 use crate::domain::Secret;
 use http::HeaderMap;
 
@@ -23,22 +23,7 @@ impl Paddle {
     /// Verify one request at Unix time `now`.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
         let value = header(headers, HEADER)?;
-        let mut timestamp = None;
-        let mut sigs: Vec<[u8; 32]> = Vec::with_capacity(2);
-        for item in value.split(';') {
-            let Some((k, v)) = item.trim().split_once('=') else { continue };
-            match k {
-                "ts" => timestamp = Some(v),
-                // Like Paddle's own library: an h1 that cannot match is passed over.
-                "h1" => sigs.extend(decode_hex32(v)),
-                _ => {}
-            }
-        }
-        let ts_text = timestamp.ok_or(Rejection::MalformedHeader(HEADER))?;
-        let ts: i64 = ts_text.parse().map_err(|_| Rejection::MalformedHeader(HEADER))?;
-        if sigs.is_empty() {
-            return Err(Rejection::MalformedHeader(HEADER));
-        }
+        let (ts_text, ts, sigs) = timestamp_and_hex_signatures(value, ';', ("ts", "h1"), HEADER)?;
         check_timestamp(ts, now, self.tolerance)?;
         any_match(&self.keys, &[ts_text.as_bytes(), b":", body], &sigs)
     }

@@ -1,6 +1,6 @@
 //! Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `"{t}.{body}"`.
 
-use super::{any_match, check_timestamp, decode_hex32, header, raw_keys, KeyedMac, Rejection};
+use super::{any_match, check_timestamp, header, raw_keys, timestamp_and_hex_signatures, KeyedMac, Rejection};
 use crate::domain::Secret;
 use http::HeaderMap;
 
@@ -22,22 +22,7 @@ impl Stripe {
     /// Verify one request at Unix time `now`.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), Rejection> {
         let value = header(headers, HEADER)?;
-        let mut timestamp: Option<&str> = None;
-        let mut sigs: Vec<[u8; 32]> = Vec::with_capacity(2);
-        for item in value.split(',') {
-            let Some((k, v)) = item.trim().split_once('=') else { continue };
-            match k {
-                "t" => timestamp = Some(v),
-                // Unparseable v1 values cannot match; skip them like Stripe's libraries do.
-                "v1" => sigs.extend(decode_hex32(v)),
-                _ => {}
-            }
-        }
-        let ts_text = timestamp.ok_or(Rejection::MalformedHeader(HEADER))?;
-        let ts: i64 = ts_text.parse().map_err(|_| Rejection::MalformedHeader(HEADER))?;
-        if sigs.is_empty() {
-            return Err(Rejection::MalformedHeader(HEADER));
-        }
+        let (ts_text, ts, sigs) = timestamp_and_hex_signatures(value, ',', ("t", "v1"), HEADER)?;
         check_timestamp(ts, now, self.tolerance)?;
         any_match(&self.keys, &[ts_text.as_bytes(), b".", body], &sigs)
     }

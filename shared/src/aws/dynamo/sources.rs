@@ -1,10 +1,11 @@
 //! Sources: their secrets sealed apart from the rest of the item.
 
 use super::{from_item, key, sort_key, to_item, DynamoStore};
-use crate::domain::{DedupeBy, FetchBack, FetchBackState, Provider, Secret, Source};
+use crate::domain::{DedupeBy, FetchBack, FetchBackState, Secret, Source};
 use crate::error::StoreError;
 use crate::ids::{OrgId, SourceId};
 use crate::ports::SourceStore;
+use crate::provider::Provider;
 use crate::sealing::Sealer;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
