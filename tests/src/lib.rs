@@ -5,6 +5,7 @@
 //! needs one says so and passes over it; with `HOOKLINE_REQUIRE_EXTERNAL=1` (set by
 //! `make test` and CI) a missing part fails the test instead, so nothing is skipped silently.
 
+pub mod aws_inbound;
 pub mod fake_github;
 pub mod fake_stripe;
 pub mod stack;
@@ -487,6 +488,24 @@ impl TestApp {
     async fn send_json(&self, method: reqwest::Method, key: &str, path: &str, body: Value) -> (u16, Value) {
         let url = format!("{}{path}", self.url);
         let res = self.http.request(method, url).bearer_auth(key).json(&body).send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST `body` to an ingest `url` as a provider would, with `content_type` and
+    /// `headers`; (status, JSON body).
+    pub async fn send_inbound(
+        &self,
+        url: &str,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: &str,
+    ) -> (u16, Value) {
+        let mut req = self.http.post(url).header("content-type", content_type).body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let res = req.send().await.expect("request");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }

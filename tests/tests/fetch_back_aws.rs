@@ -4,28 +4,19 @@
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
-use hookline_api::{Api, Handoffs};
-use hookline_ingest::Ingest;
-use hookline_shared::aws::{DynamoStore, SqsQueue};
-use hookline_shared::delivery::Deliveries;
-use hookline_shared::outbound::{ReqwestSender, SystemLookup};
-use hookline_shared::ports::{EventQuery, EventStore, Queue, QueueConsumer, SystemClock};
+use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer};
 use hookline_shared::signature::stripe;
-use hookline_shared::source_cache::SourceCache;
 use hookline_shared::{Config, OrgId, Secret};
+use hookline_tests::aws_inbound::{aws_inbound, AwsInbound};
 use hookline_tests::fake_stripe::{stripe_event, FakeStripe};
 use hookline_tests::{apigw_event, call};
-use hookline_verify::{Outcome, Verify};
+use hookline_verify::Outcome;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
 async fn fetch_back_records_stripes_copy_and_keeps_what_it_refused_in_dynamodb() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
-    let store = DynamoStore::from_sdk(&sdk, tables, &hookline_tests::secrets_key(&sdk).await.unwrap());
-    let inbox = SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap());
     let key = "rk_test_51MotoFetchBack0001";
     let fake = FakeStripe::start(key).await;
     let config = Config {
@@ -34,23 +25,7 @@ async fn fetch_back_records_stripes_copy_and_keeps_what_it_refused_in_dynamodb()
         source_cache_ttl: Duration::ZERO,
         ..Config::default()
     };
-    let deliveries = Deliveries {
-        urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
-        regular: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
-    };
-    let handoffs = Handoffs {
-        http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
-        deliveries: Deliveries {
-            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
-            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
-        },
-        timer: Arc::new(hookline_tests::scheduler_timer(&sdk).await.unwrap().2),
-    };
-    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config));
-    let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
-    let ingest =
-        hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
-    let verify = Verify::with_config(store.clone(), deliveries, &config);
+    let AwsInbound { store, inbox, api, ingest, verify } = aws_inbound(&sdk, &config).await.unwrap();
 
     let op = [("authorization", "Bearer op-key")];
     let (_, org) = call(&api, apigw_event("POST", "/v1/orgs", &op, r#"{"name":"Acme","plan":"pro"}"#)).await;

@@ -5,48 +5,22 @@
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use hookline_api::{Api, Handoffs};
-use hookline_ingest::Ingest;
-use hookline_shared::aws::{DynamoStore, SqsQueue};
+use hookline_shared::aws::SqsQueue;
 use hookline_shared::delivery::Deliveries;
-use hookline_shared::outbound::{ReqwestSender, SystemLookup};
-use hookline_shared::ports::Queue;
-use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer, SystemClock};
+use hookline_shared::ports::{EventQuery, EventStore, QueueConsumer};
 use hookline_shared::signature::stripe;
-use hookline_shared::source_cache::SourceCache;
 use hookline_shared::{Config, OrgId, Secret};
+use hookline_tests::aws_inbound::{aws_inbound, AwsInbound};
 use hookline_tests::{apigw_event, call};
 use hookline_verify::Verify;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
 async fn inbound_flow_through_lambda_entry_points() {
     let Some(sdk) = hookline_tests::moto().await else { return };
-    let tables = hookline_tests::create_tables(&sdk).await.unwrap();
-    let inbox_url = hookline_tests::create_queue(&sdk, 30).await.unwrap();
-    let store = DynamoStore::from_sdk(&sdk, tables, &hookline_tests::secrets_key(&sdk).await.unwrap());
-    let inbox = SqsQueue::from_sdk(&sdk, &inbox_url);
     let config = Config { operator_key: Some(Secret::new("op-key")), ..Config::default() };
-
-    let deliveries = Deliveries {
-        urgent: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
-        regular: SqsQueue::from_sdk(&sdk, hookline_tests::create_queue(&sdk, 30).await.unwrap()),
-    };
-    let handoffs = Handoffs {
-        http: Arc::new(ReqwestSender::new(config.network_policy(), Arc::new(SystemLookup)).unwrap()),
-        deliveries: Deliveries {
-            urgent: Arc::new(deliveries.urgent.clone()) as Arc<dyn Queue>,
-            regular: Arc::new(deliveries.regular.clone()) as Arc<dyn Queue>,
-        },
-        timer: Arc::new(hookline_tests::scheduler_timer(&sdk).await.unwrap().2),
-    };
-    let api = hookline_api::router(Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config));
-    let sources = Arc::new(SourceCache::new(store.clone(), config.source_cache_ttl));
-    let ingest =
-        hookline_ingest::router(Arc::new(Ingest::new(sources, inbox.clone(), SystemClock, config.max_body_bytes)));
-    let verify = Verify::new(store.clone(), deliveries);
+    let AwsInbound { store, inbox, api, ingest, verify } = aws_inbound(&sdk, &config).await.unwrap();
 
     // Operator creates an org; the org creates a Stripe source.
     let (status, org) = call(

@@ -7,13 +7,7 @@ use hookline_tests::{peer, python, spawn_app, TestApp};
 use serde_json::{json, Value};
 
 async fn send(app: &TestApp, url: &str, headers: &[(&str, String)], body: &str) -> (u16, Value) {
-    let mut req = app.http.post(url).header("content-type", "application/json").body(body.to_owned());
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    app.send_inbound(url, "application/json", headers, body).await
 }
 
 fn now() -> i64 {
