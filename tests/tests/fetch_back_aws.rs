@@ -1,6 +1,7 @@
-//! Fetch-back on the AWS adapters against moto, through the Lambda entry points: the
-//! fetch-back key sealed in DynamoDB, Stripe's copy recorded, an unknown id kept as a
-//! rejection in DynamoDB, and a refused key written on the source item.
+//! Fetch-back and GitHub back-fill on the AWS adapters against moto, through the Lambda
+//! entry points: the fetch-back key sealed in DynamoDB, Stripe's copy recorded, an unknown
+//! id kept as a rejection in DynamoDB, a refused key written on the source item; and a
+//! back-fill that finds in DynamoDB what arrived. (The stack tour back-fills from Stripe.)
 
 #![allow(clippy::unwrap_used)] // helpers of a test panic like the test itself
 
@@ -79,4 +80,51 @@ async fn fetch_back_records_stripes_copy_and_keeps_what_it_refused_in_dynamodb()
     assert_eq!(v["fetch_back"]["state"]["status"], "unauthorized", "{v}");
     let page = store.list_events(&org_id, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.items.len(), 1, "only the confirmed event is recorded");
+}
+
+/// GitHub back-fill through the API on DynamoDB: a delivery that arrived is known by
+/// its guid, the missed ones are redelivered.
+#[tokio::test]
+async fn a_github_backfill_finds_what_dynamodb_has_and_redelivers_the_rest() {
+    use hookline_tests::fake_github::{FakeDelivery, FakeGithub};
+    let Some(sdk) = hookline_tests::moto().await else { return };
+    let (token, secret) = ("ghp_motoBackfill0001", "gh-moto-secret");
+    let hub = FakeGithub::start(token, secret).await;
+    let config =
+        Config { operator_key: Some(Secret::new("op-key")), github_api_base: hub.url.clone(), ..Config::default() };
+    let AwsInbound { inbox, api, ingest, verify, .. } = aws_inbound(&sdk, &config).await.unwrap();
+    let op = [("authorization", "Bearer op-key")];
+    let (_, org) = call(&api, apigw_event("POST", "/v1/orgs", &op, r#"{"name":"Acme","plan":"pro"}"#)).await;
+    let auth = format!("Bearer {}", org["api_key"].as_str().unwrap());
+    let body = json!({"name": "gh", "provider": "github", "secrets": [secret]}).to_string();
+    let (_, src) = call(&api, apigw_event("POST", "/v1/sources", &[("authorization", &auth)], &body)).await;
+    let now = chrono::Utc::now();
+    for (id, guid, mins) in [(21, "guid-x", 30), (22, "guid-y", 20)] {
+        let body = json!({"action": "opened", "issue": {"number": id}}).to_string();
+        let delivered_at = now - chrono::Duration::minutes(mins);
+        hub.add(FakeDelivery { id, guid: guid.into(), delivered_at, event: "issues".into(), body, redelivery: false });
+    }
+    // The newer one arrived and was recorded.
+    let arrived = FakeDelivery {
+        id: 22,
+        guid: "guid-y".into(),
+        delivered_at: now,
+        event: "issues".into(),
+        body: json!({"action": "opened", "issue": {"number": 22}}).to_string(),
+        redelivery: false,
+    };
+    let headers = hub.headers(&arrived);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let path = format!("/in/{}", src["id"].as_str().unwrap());
+    assert_eq!(call(&ingest, apigw_event("POST", &path, &headers, &arrived.body)).await.0, 200);
+    let got = inbox.receive(1, Duration::from_secs(30)).await.unwrap();
+    assert!(matches!(verify.handle(&got[0].body).await.unwrap(), Outcome::Recorded(_)));
+    inbox.ack(&got[0].receipt).await.unwrap();
+
+    let backfill = format!("/v1/sources/{}/backfill", src["id"].as_str().unwrap());
+    let since = (now - chrono::Duration::hours(1)).to_rfc3339();
+    let body = json!({"since": since, "token": token, "hook": "repos/octo/shop/hooks/1"}).to_string();
+    let (status, v) = call(&api, apigw_event("POST", &backfill, &[("authorization", &auth)], &body)).await;
+    assert_eq!((status, v), (200, json!({"found": 2, "new": 1, "known": 1, "truncated": false})));
+    assert_eq!(hub.redelivered(), [21]);
 }
