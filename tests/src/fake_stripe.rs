@@ -1,7 +1,7 @@
 //! A stand-in for Stripe's API on 127.0.0.1, serving its documented shapes for what
 //! fetch-back and back-fill ask: `GET /v1/events/{id}` (the Event object; 404
 //! `resource_missing`; 401 for another key) and `GET /v1/events` (a list object, newest
-//! first, `created[gte]`, `limit`, `starting_after`, `has_more`). It can be told to
+//! first, `created[gte]`, `created[lt]`, `limit`, `starting_after`, `has_more`). It can be told to
 //! answer 500 for a while, and counts what it was asked.
 
 use axum::extract::{Path, Query, State};
@@ -129,9 +129,10 @@ async fn list(
         return no;
     }
     let since: i64 = q.get("created[gte]").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let before: i64 = q.get("created[lt]").and_then(|v| v.parse().ok()).unwrap_or(i64::MAX);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10).clamp(1, 100);
     let inner = shared.1.lock().expect("lock");
-    let mut events: Vec<&Value> = inner.events.iter().filter(|e| e["created"].as_i64() >= Some(since)).collect();
+    let mut events: Vec<&Value> = inner.events.iter().filter(|e| e["created"].as_i64().is_some_and(|c| c >= since && c < before)).collect();
     // Newest first, as Stripe lists them.
     events.sort_by_key(|e| std::cmp::Reverse((e["created"].as_i64(), e["id"].as_str().map(str::to_owned))));
     let start = match q.get("starting_after") {

@@ -163,3 +163,42 @@ async fn github_deliveries_missed_are_redelivered_through_the_source() {
     assert_eq!(v, json!({"found": 4, "new": 0, "known": 4, "truncated": false}));
     assert_eq!(hub.redelivered().len(), 3);
 }
+
+#[tokio::test]
+async fn a_large_gap_is_filled_in_calls_that_each_say_where_the_next_goes_on() {
+    let key = "rk_test_51BackfillKey0003";
+    let api = FakeStripe::start(key).await;
+    let app = spawn_app_with(Config { stripe_api_base: api.url.clone(), ..Config::default() }).await;
+    let (_, org_key) = app.create_org("pro").await;
+    let body = json!({"name": "stripe", "provider": "stripe", "secrets": ["whsec_x"], "fetch_back": {"api_key": key}});
+    let src = app.create_source(&org_key, body).await;
+    let path = format!("/v1/sources/{}/backfill", src["id"].as_str().unwrap());
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..1050 {
+        api.add(stripe_event(&format!("evt_1Gap{i:04}"), "invoice.paid", "cus_1", now - 3000 + 2 * i));
+    }
+    let since = chrono::DateTime::from_timestamp(now - 3600, 0).unwrap().to_rfc3339();
+    let (status, first) = app.post(&org_key, &path, json!({"since": since})).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!((&first["found"], &first["new"], &first["truncated"]), (&json!(1000), &json!(1000), &json!(true)));
+    let next_until = first["next_until"].as_str().unwrap().to_owned();
+    let (_, second) = app.post(&org_key, &path, json!({"since": since, "until": next_until})).await;
+    assert_eq!(second, json!({"found": 51, "new": 50, "known": 1, "truncated": false}), "the rest, older");
+    // The oldest and the newest both became events.
+    let source: hookline_shared::SourceId = src["id"].as_str().unwrap().parse().unwrap();
+    for stripe_id in ["evt_1Gap0000", "evt_1Gap1049"] {
+        let id = hookline_shared::inbound_event_id(&source, &hookline_shared::provider_dedupe_key(stripe_id));
+        let found = until(15, || async {
+            let (status, v) = app.get(&org_key, &format!("/v1/events/{id}")).await;
+            if status == 200 {
+                Ok(v)
+            } else {
+                Err(v)
+            }
+        })
+        .await;
+        assert!(found.is_ok_and(|v| v["data"]["id"] == stripe_id), "{stripe_id}");
+    }
+    let (status, v) = app.post(&org_key, &path, json!({"since": since, "until": since})).await;
+    assert_eq!(status, 400, "{v}");
+}

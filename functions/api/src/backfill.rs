@@ -18,15 +18,19 @@ use hookline_shared::provider_api::github::{GithubApi, HookPath};
 use hookline_shared::provider_api::stripe::StripeApi;
 use hookline_shared::provider_api::{Fetched, Unavailable};
 use hookline_shared::{
-    inbound_event_id, provider_dedupe_key, Body, Config, DedupeBy, InboundRequest, InboxMessage, Org, Provider, Secret,
-    Source,
+    inbound_event_id, provider_dedupe_key, Body, Config, DedupeBy, EventId, InboundRequest, InboxMessage, Org,
+    Provider, Secret, Source,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// The most events one back-fill looks at: Stripe lists newest first, so a larger gap
-/// is filled by calls with a later `since` first.
-const MAX_FOUND: usize = 10_000;
+/// The most events one back-fill looks at, so a call ends well inside API Gateway's
+/// time limit. Providers list newest first: a larger gap is filled by calling again with
+/// the answer's `next_until`.
+const MAX_FOUND: usize = 1_000;
+
+/// Events checked against the store at once.
+const CHECKS_AT_ONCE: usize = 16;
 
 /// The providers' APIs.
 #[derive(Debug, Clone)]
@@ -50,6 +54,9 @@ impl ProviderApis {
 #[serde(deny_unknown_fields)]
 pub struct BackfillRequest {
     since: DateTime<Utc>,
+    /// Only what is older than this (to go on from a truncated back-fill).
+    #[serde(default)]
+    until: Option<DateTime<Utc>>,
     /// GitHub: a token that can read and redeliver the hook's deliveries. Used for this
     /// request only, never kept.
     #[serde(default)]
@@ -70,6 +77,16 @@ pub struct BackfillResult {
     known: usize,
     /// Whether it stopped at the most one call looks at.
     truncated: bool,
+    /// When truncated: the `until` to call again with, for the older rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_until: Option<DateTime<Utc>>,
+}
+
+/// The window a back-fill covers.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
 }
 
 pub(crate) async fn backfill<S: ApiState, Q: Queue + 'static, C: Clock>(
@@ -83,6 +100,10 @@ pub(crate) async fn backfill<S: ApiState, Q: Queue + 'static, C: Clock>(
     if body.since >= now {
         return Err(ApiError::BadRequest("since: must be in the past".into()));
     }
+    if body.until.is_some_and(|u| u <= body.since) {
+        return Err(ApiError::BadRequest("until: must be after since".into()));
+    }
+    let window = Window { since: body.since, until: body.until };
     if source.dedupe == DedupeBy::Body {
         return Err(ApiError::BadRequest(
             "a source deduped by body cannot tell what it has: back-fill needs `dedupe: provider`".into(),
@@ -95,13 +116,13 @@ pub(crate) async fn backfill<S: ApiState, Q: Queue + 'static, C: Clock>(
                     "token, hook: for a github source only; stripe uses its fetch_back key".into(),
                 ));
             }
-            stripe(&api, &org, &source, body.since, now).await?
+            stripe(&api, &org, &source, window, now).await?
         }
         Provider::Github => {
             let token = body.token.ok_or_else(|| ApiError::BadRequest("token: required for a github source".into()))?;
             let hook = body.hook.ok_or_else(|| ApiError::BadRequest("hook: required for a github source".into()))?;
             let hook = HookPath::parse(&hook).map_err(ApiError::BadRequest)?;
-            github(&api, &org, &source, &token, &hook, body.since).await?
+            github(&api, &org, &source, &token, &hook, window).await?
         }
         other => {
             return Err(ApiError::BadRequest(format!(
@@ -126,21 +147,28 @@ fn provider_answer<T>(answer: Result<Fetched<T>, Unavailable>, what: &str) -> Re
     }
 }
 
-async fn is_recorded<S: ApiState, Q, C>(
+/// Which of `provider_ids` are recorded already, in order.
+async fn recorded<S: ApiState, Q, C>(
     api: &Api<S, Q, C>,
     org: &Org,
     source: &Source,
-    provider_id: &str,
-) -> Result<bool, ApiError> {
-    let id = inbound_event_id(&source.id, &provider_dedupe_key(provider_id));
-    Ok(api.store.get_event(&org.id, &id).await?.is_some())
+    provider_ids: &[&str],
+) -> Result<Vec<bool>, ApiError> {
+    let ids: Vec<EventId> =
+        provider_ids.iter().map(|p| inbound_event_id(&source.id, &provider_dedupe_key(p))).collect();
+    let mut known = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHECKS_AT_ONCE) {
+        let found = futures::future::try_join_all(chunk.iter().map(|id| api.store.get_event(&org.id, id))).await?;
+        known.extend(found.iter().map(Option::is_some));
+    }
+    Ok(known)
 }
 
 async fn stripe<S: ApiState, Q: Queue, C: Clock>(
     api: &Api<S, Q, C>,
     org: &Org,
     source: &Source,
-    since: DateTime<Utc>,
+    window: Window,
     now: DateTime<Utc>,
 ) -> Result<BackfillResult, ApiError> {
     let key = source.fetch_back.as_ref().map(|f| f.api_key.clone()).ok_or_else(|| {
@@ -150,30 +178,36 @@ async fn stripe<S: ApiState, Q: Queue, C: Clock>(
     let mut result = BackfillResult::default();
     let mut after: Option<String> = None;
     loop {
-        let answer = client.events_since(&key, since, after.as_deref()).await;
+        let answer = client.events_since(&key, window.since, window.until, after.as_deref()).await;
         let Some(page) = provider_answer(answer, "Stripe")? else { break };
+        let events: Vec<(&str, &serde_json::Value)> =
+            page.data.iter().filter_map(|e| Some((e.get("id")?.as_str()?, e))).take(MAX_FOUND - result.found).collect();
+        let ids: Vec<&str> = events.iter().map(|(id, _)| *id).collect();
         let mut queued = Vec::new();
-        for event in &page.data {
-            let Some(id) = event.get("id").and_then(|v| v.as_str()) else { continue };
+        for ((_, event), known) in events.iter().zip(recorded(api, org, source, &ids).await?) {
             result.found += 1;
-            if is_recorded(api, org, source, id).await? {
+            if known {
                 result.known += 1;
-                continue;
+            } else {
+                result.new += 1;
+                queued.push(inbound_message(source, event, now)?);
             }
-            result.new += 1;
-            queued.push(inbound_message(source, event, now)?);
         }
         // Stripe lists newest first; the oldest go first.
         queued.reverse();
         if !queued.is_empty() {
             api.inbox.send_batch(&queued).await?;
         }
-        after = page.data.last().and_then(|e| e.get("id")).and_then(|v| v.as_str()).map(str::to_owned);
-        if !page.has_more || after.is_none() {
+        after = events.last().map(|(id, _)| (*id).to_owned());
+        if result.found >= MAX_FOUND && (page.has_more || events.len() < page.data.len()) {
+            result.truncated = true;
+            // Stripe's `created` is whole seconds: go on from the oldest one seen, which
+            // the next call finds known.
+            let oldest = events.last().and_then(|(_, e)| e.get("created")?.as_i64());
+            result.next_until = oldest.and_then(|t| DateTime::from_timestamp(t + 1, 0));
             break;
         }
-        if result.found >= MAX_FOUND {
-            result.truncated = true;
+        if !page.has_more || after.is_none() {
             break;
         }
     }
@@ -205,40 +239,47 @@ async fn github<S: ApiState, Q, C>(
     source: &Source,
     token: &Secret,
     hook: &HookPath,
-    since: DateTime<Utc>,
+    window: Window,
 ) -> Result<BackfillResult, ApiError> {
     let client = api.providers.github.as_ref().ok_or_else(|| ApiError::Unavailable("no GitHub client".into()))?;
     let mut result = BackfillResult::default();
     let mut seen = std::collections::HashSet::new();
     let mut cursor: Option<String> = None;
-    'pages: loop {
+    loop {
         let answer = client.deliveries(token, hook, cursor.as_deref()).await;
         let Some(page) = provider_answer(answer, "GitHub")? else {
             return Err(ApiError::Unprocessable("GitHub does not know that hook".into()));
         };
-        for delivery in &page.deliveries {
-            if delivery.delivered_at < since {
-                break 'pages;
-            }
-            // A delivery and its redeliveries share their guid: one event.
-            if !seen.insert(delivery.guid.clone()) {
+        let past_window = page.deliveries.iter().any(|d| d.delivered_at < window.since);
+        // Newest first; a delivery and its redeliveries share their guid: one event.
+        let mut fresh = Vec::new();
+        for d in page.deliveries.iter().filter(|d| d.delivered_at >= window.since) {
+            if window.until.is_some_and(|u| d.delivered_at >= u) || !seen.insert(d.guid.clone()) {
                 continue;
             }
-            result.found += 1;
-            if is_recorded(api, org, source, &delivery.guid).await? {
-                result.known += 1;
-                continue;
-            }
-            provider_answer(client.redeliver(token, hook, delivery.id).await, "GitHub")?;
-            result.new += 1;
-            if result.found >= MAX_FOUND {
+            if result.found + fresh.len() >= MAX_FOUND {
                 result.truncated = true;
-                break 'pages;
+                break;
+            }
+            fresh.push(d);
+        }
+        let guids: Vec<&str> = fresh.iter().map(|d| d.guid.as_str()).collect();
+        for (delivery, known) in fresh.iter().zip(recorded(api, org, source, &guids).await?) {
+            result.found += 1;
+            if known {
+                result.known += 1;
+            } else {
+                provider_answer(client.redeliver(token, hook, delivery.id).await, "GitHub")?;
+                result.new += 1;
             }
         }
+        if result.truncated {
+            result.next_until = fresh.last().map(|d| d.delivered_at);
+            break;
+        }
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
+            Some(next) if !past_window => cursor = Some(next),
+            _ => break,
         }
     }
     Ok(result)

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use hookline_shared::delivery::ordered_group;
 use hookline_shared::json::within_depth;
 use hookline_shared::ports::{Clock, Queue, RejectionStore, SourceStore};
@@ -160,13 +161,15 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         let source = &prepared.source;
         if let Err(reason) = prepared.verifier.verify(headers, target, body, now.timestamp()) {
             tracing::warn!(source = %id, reason = %reason, "signature rejected");
-            self.record(RejectedRequest::of_signature(source, now, &reason, headers, body)).await;
+            self.record(&id, now, || RejectedRequest::of_signature(source, now, &reason, headers, body)).await;
             return Err(IngestError::Rejected(reason));
         }
         if too_large_to_keep(body) {
-            let record =
-                RejectedRequest::new(source, now, Reason::BodyTooLarge, headers, body.len() as u64, Some(body));
-            self.record(record).await;
+            let size = body.len() as u64;
+            self.record(&id, now, || {
+                RejectedRequest::new(source, now, Reason::BodyTooLarge, headers, size, Some(body))
+            })
+            .await;
             return Err(IngestError::TooLarge(self.max_body));
         }
         if expects_json(&source.provider) && !is_json(body) {
@@ -202,25 +205,27 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         }
         Ok(Accepted::Queued)
     }
-}
 
-impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     /// Record that a request to `source_id` was refused as too large before its body was
     /// (all) read: `size` is what it declared, or the limit plus one.
     pub async fn refuse_too_large(&self, source_id: &str, headers: &HeaderMap, size: u64) {
         let Ok(id) = source_id.parse::<SourceId>() else { return };
         if let Ok(Some(prepared)) = self.sources.get(&id).await {
             let now = self.clock.now();
-            self.record(RejectedRequest::new(&prepared.source, now, Reason::BodyTooLarge, headers, size, None)).await;
+            let source = &prepared.source;
+            self.record(&id, now, || RejectedRequest::new(source, now, Reason::BodyTooLarge, headers, size, None))
+                .await;
         }
     }
 
-    /// Keep `record` for the source's owner, within this process's budget and the
-    /// store's; a failure to keep it is logged and changes nothing for the sender.
-    async fn record(&self, record: RejectedRequest) {
-        if !self.rejection_writes.allow(&record.source_id, record.at) {
+    /// Keep the record `make` makes for the source's owner, within this process's budget
+    /// and the store's (checked first, so a flood costs no hashing); a failure to keep it
+    /// is logged and changes nothing for the sender.
+    async fn record(&self, source: &SourceId, now: DateTime<Utc>, make: impl FnOnce() -> RejectedRequest) {
+        if !self.rejection_writes.allow(source, now) {
             return;
         }
+        let record = make();
         if let Err(e) = self.sources.store().record_rejection(&record).await {
             tracing::warn!(source = %record.source_id, error = %e, "could not record a rejection");
         }

@@ -37,15 +37,19 @@ impl StripeApi {
         self.get(key, &format!("/v1/events/{id}"), &[]).await
     }
 
-    /// One page of the events created at or after `since`, after the event
-    /// `starting_after` when given (Stripe lists newest first).
+    /// One page of the events created at or after `since` and before `until`, after
+    /// the event `starting_after` when given (Stripe lists newest first).
     pub async fn events_since(
         &self,
         key: &Secret,
         since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
         starting_after: Option<&str>,
     ) -> Result<Fetched<EventPage>, Unavailable> {
         let mut query = vec![("created[gte]", since.timestamp().to_string()), ("limit", "100".to_owned())];
+        if let Some(until) = until {
+            query.push(("created[lt]", until.timestamp().to_string()));
+        }
         if let Some(after) = starting_after.filter(|a| is_stripe_id(a)) {
             query.push(("starting_after", after.to_owned()));
         }
