@@ -132,7 +132,8 @@ async fn list(
     let before: i64 = q.get("created[lt]").and_then(|v| v.parse().ok()).unwrap_or(i64::MAX);
     let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(10).clamp(1, 100);
     let inner = shared.1.lock().expect("lock");
-    let mut events: Vec<&Value> = inner.events.iter().filter(|e| e["created"].as_i64().is_some_and(|c| c >= since && c < before)).collect();
+    let mut events: Vec<&Value> =
+        inner.events.iter().filter(|e| e["created"].as_i64().is_some_and(|c| c >= since && c < before)).collect();
     // Newest first, as Stripe lists them.
     events.sort_by_key(|e| std::cmp::Reverse((e["created"].as_i64(), e["id"].as_str().map(str::to_owned))));
     let start = match q.get("starting_after") {
