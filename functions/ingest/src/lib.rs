@@ -17,15 +17,16 @@ use hookline_shared::delivery::ordered_group;
 use hookline_shared::json::within_depth;
 use hookline_shared::ports::{Clock, Queue, RejectionStore, SourceStore};
 use hookline_shared::rejection::{Reason, RejectedRequest, WriteBudget};
-use hookline_shared::signature::Rejection;
 use hookline_shared::source_cache::SourceCache;
 use hookline_shared::web::{body_timed_out, error_json};
-use hookline_shared::{
-    too_large_to_keep, Body, InboundRequest, InboxMessage, MessagingError, Provider, SourceId, StoreError,
-};
+use hookline_shared::{too_large_to_keep, Body, InboundRequest, InboxMessage, Provider, SourceId};
 use http_body_util::{BodyExt as _, Limited};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod error;
+use error::json_response;
+pub use error::IngestError;
 
 /// Headers kept with an accepted request: what `verify` needs for dedupe and event
 /// types, plus a little context. Credentials and signatures are never kept.
@@ -51,71 +52,6 @@ pub const KEPT_HEADERS: &[&str] = &[
     // A delivery of Hookline's own coming back in: counted, so a loop stops.
     "x-hookline-hops",
 ];
-
-/// Why a request was not accepted. Mapped to an HTTP answer in one place, [`IntoResponse`].
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// No such source (or a malformed id).
-    #[error("unknown source")]
-    UnknownSource,
-    /// The body exceeds the configured limit.
-    #[error("body larger than {0} bytes")]
-    TooLarge(usize),
-    /// The signature check failed; the reason is for the log only.
-    #[error("signature rejected: {0}")]
-    Rejected(Rejection),
-    /// A JSON provider sent a body that is not JSON.
-    #[error("body is not valid JSON")]
-    Malformed,
-    /// The body could not be read from the connection.
-    #[error("could not read the body")]
-    BadBody,
-    /// The body did not arrive in time.
-    #[error("the body did not arrive in time")]
-    SlowBody,
-    /// The store or the queue failed; the caller should retry.
-    #[error("temporarily unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<StoreError> for IngestError {
-    fn from(e: StoreError) -> Self {
-        IngestError::Unavailable(e.to_string())
-    }
-}
-
-impl From<MessagingError> for IngestError {
-    fn from(e: MessagingError) -> Self {
-        IngestError::Unavailable(e.to_string())
-    }
-}
-
-impl IntoResponse for IngestError {
-    fn into_response(self) -> Response {
-        let (status, code, message) = match &self {
-            IngestError::UnknownSource => (StatusCode::NOT_FOUND, "not_found", "unknown source".to_owned()),
-            IngestError::TooLarge(n) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("body larger than {n} bytes"))
-            }
-            IngestError::Rejected(_) => {
-                (StatusCode::UNAUTHORIZED, "invalid_signature", "signature verification failed".to_owned())
-            }
-            IngestError::Malformed => (StatusCode::BAD_REQUEST, "invalid_body", "body is not valid JSON".to_owned()),
-            IngestError::BadBody => (StatusCode::BAD_REQUEST, "invalid_body", "could not read the body".to_owned()),
-            IngestError::SlowBody => {
-                (StatusCode::REQUEST_TIMEOUT, "request_timeout", "the body did not arrive in time".to_owned())
-            }
-            IngestError::Unavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable, retry".to_owned())
-            }
-        };
-        json_response(status, error_json(code, &message))
-    }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    (status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response()
-}
 
 /// The ingest handler.
 #[derive(Debug)]
@@ -344,7 +280,7 @@ mod tests {
     use hookline_shared::local::{LocalDb, LocalStore};
     use hookline_shared::memory::MemoryQueue;
     use hookline_shared::ports::ManualClock;
-    use hookline_shared::signature::stripe;
+    use hookline_shared::signature::{stripe, Rejection};
     use hookline_shared::{OrgId, Secret, Source};
 
     const SECRET: &str = "whsec_unit";
