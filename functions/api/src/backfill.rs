@@ -35,17 +35,13 @@ const CHECKS_AT_ONCE: usize = 16;
 /// The providers' APIs.
 #[derive(Debug, Clone)]
 pub(crate) struct ProviderApis {
-    stripe: Option<StripeApi>,
-    github: Option<GithubApi>,
+    stripe: StripeApi,
+    github: GithubApi,
 }
 
 impl ProviderApis {
     pub(crate) fn new(config: &Config) -> Self {
-        // A client fails to build only without TLS roots; back-fill then answers 503.
-        Self {
-            stripe: StripeApi::new(&config.stripe_api_base).ok(),
-            github: GithubApi::new(&config.github_api_base).ok(),
-        }
+        Self { stripe: StripeApi::new(&config.stripe_api_base), github: GithubApi::new(&config.github_api_base) }
     }
 }
 
@@ -174,7 +170,7 @@ async fn stripe<S: ApiState, Q: Queue, C: Clock>(
     let key = source.fetch_back.as_ref().map(|f| f.api_key.clone()).ok_or_else(|| {
         ApiError::BadRequest("a stripe source back-fills with its fetch_back key: set one first".into())
     })?;
-    let client = api.providers.stripe.as_ref().ok_or_else(|| ApiError::Unavailable("no Stripe client".into()))?;
+    let client = &api.providers.stripe;
     let mut result = BackfillResult::default();
     let mut after: Option<String> = None;
     loop {
@@ -241,7 +237,7 @@ async fn github<S: ApiState, Q, C>(
     hook: &HookPath,
     window: Window,
 ) -> Result<BackfillResult, ApiError> {
-    let client = api.providers.github.as_ref().ok_or_else(|| ApiError::Unavailable("no GitHub client".into()))?;
+    let client = &api.providers.github;
     let mut result = BackfillResult::default();
     let mut seen = std::collections::HashSet::new();
     let mut cursor: Option<String> = None;

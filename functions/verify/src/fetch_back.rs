@@ -27,12 +27,12 @@ pub(crate) enum Confirmed {
 #[derive(Debug)]
 pub(crate) struct FetchBack<S> {
     sources: SourceCache<S>,
-    stripe: Option<StripeApi>,
+    stripe: StripeApi,
     rejection_writes: WriteBudget,
 }
 
 impl<S: SourceStore + RejectionStore> FetchBack<S> {
-    pub(crate) fn new(store: S, stripe: Option<StripeApi>, cache_ttl: std::time::Duration) -> Self {
+    pub(crate) fn new(store: S, stripe: StripeApi, cache_ttl: std::time::Duration) -> Self {
         Self { sources: SourceCache::new(store, cache_ttl), stripe, rejection_writes: WriteBudget::default() }
     }
 
@@ -47,9 +47,8 @@ impl<S: SourceStore + RejectionStore> FetchBack<S> {
         let source = &prepared.source;
         let Some(fetch_back) = &source.fetch_back else { return Ok(Confirmed::Yes) };
         let id = event.data.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let stripe = self.stripe.as_ref().ok_or_else(|| ConsumeError::Upstream("no client for Stripe's API".into()))?;
         let fetched =
-            stripe.event(&fetch_back.api_key, &id).await.map_err(|e| ConsumeError::Upstream(e.to_string()))?;
+            self.stripe.event(&fetch_back.api_key, &id).await.map_err(|e| ConsumeError::Upstream(e.to_string()))?;
         match fetched {
             Fetched::Found(copy) if copy.get("id").and_then(|v| v.as_str()) == Some(id.as_str()) => {
                 self.note(source, KeyStatus::Ok, None, now).await?;

@@ -77,8 +77,7 @@ impl<S: VerifyStore, Q: Queue> Verify<S, Q> {
     /// own (both reread after `source_cache_ttl`), fetching back from the configured
     /// Stripe API.
     pub fn with_config(store: S, deliveries: Deliveries<Q>, config: &hookline_shared::Config) -> Self {
-        // A client fails to build only without TLS roots; fetch-back then retries.
-        let stripe = StripeApi::new(&config.stripe_api_base).ok();
+        let stripe = StripeApi::new(&config.stripe_api_base);
         Self {
             fetch_back: Arc::new(fetch_back::FetchBack::new(store.clone(), stripe, config.source_cache_ttl)),
             store,

@@ -62,22 +62,26 @@ pub struct DeliveryPage {
 /// A client of GitHub's REST API.
 #[derive(Debug, Clone)]
 pub struct GithubApi {
-    http: reqwest::Client,
     base: String,
 }
 
 impl GithubApi {
     /// A client of the API at `base` (`https://api.github.com`).
-    pub fn new(base: &str) -> Result<Self, Unavailable> {
-        Ok(Self { http: client()?, base: base.trim_end_matches('/').to_owned() })
+    pub fn new(base: &str) -> Self {
+        Self { base: base.trim_end_matches('/').to_owned() }
     }
 
-    fn request(&self, method: reqwest::Method, path: &str, token: &Secret) -> reqwest::RequestBuilder {
-        self.http
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &Secret,
+    ) -> Result<reqwest::RequestBuilder, Unavailable> {
+        Ok(client()?
             .request(method, format!("{}/{path}", self.base))
             .bearer_auth(token.expose())
             .header("accept", "application/vnd.github+json")
-            .header("x-github-api-version", "2022-11-28")
+            .header("x-github-api-version", "2022-11-28"))
     }
 
     /// One page of `hook`'s deliveries, from `cursor` when given.
@@ -87,7 +91,7 @@ impl GithubApi {
         hook: &HookPath,
         cursor: Option<&str>,
     ) -> Result<Fetched<DeliveryPage>, Unavailable> {
-        let mut req = self.request(reqwest::Method::GET, &format!("{}/deliveries", hook.0), token);
+        let mut req = self.request(reqwest::Method::GET, &format!("{}/deliveries", hook.0), token)?;
         req = req.query(&[("per_page", "100")]);
         if let Some(c) = cursor {
             req = req.query(&[("cursor", c)]);
@@ -106,7 +110,7 @@ impl GithubApi {
     pub async fn redeliver(&self, token: &Secret, hook: &HookPath, id: u64) -> Result<Fetched<()>, Unavailable> {
         let path = format!("{}/deliveries/{id}/attempts", hook.0);
         let res = self
-            .request(reqwest::Method::POST, &path, token)
+            .request(reqwest::Method::POST, &path, token)?
             .send()
             .await
             .map_err(|e| Unavailable(e.without_url().to_string()))?;

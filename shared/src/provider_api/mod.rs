@@ -27,13 +27,20 @@ pub enum Fetched<T> {
 #[error("the provider's API is unavailable: {0}")]
 pub struct Unavailable(pub String);
 
-fn client() -> Result<reqwest::Client, Unavailable> {
-    reqwest::Client::builder()
+/// The process's one client of the providers' APIs, built on first use: most
+/// invocations never call a provider, so no cold start pays for its TLS set-up.
+fn client() -> Result<&'static reqwest::Client, Unavailable> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let built = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("hookline/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Unavailable(e.to_string()))
+        .map_err(|e| Unavailable(e.to_string()))?;
+    Ok(CLIENT.get_or_init(|| built))
 }
 
 /// The status of a refused key, for 401 and 403.
