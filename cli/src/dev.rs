@@ -179,6 +179,10 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     let ingest = Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes)
         .ordered_inbox(ordered_inbox.clone());
     let ingest = Arc::new(ingest);
+    // The API's triggers run the same inbound path, without recording their refusals.
+    let triggers = Ingest::new(sources.clone(), inbox.clone(), SystemClock, config.max_body_bytes)
+        .ordered_inbox(ordered_inbox.clone())
+        .without_rejection_records();
     let handoffs = Handoffs {
         http: Arc::new(http.clone()),
         deliveries: deliveries.clone().map(|q| Arc::new(q) as Arc<dyn Queue>),
@@ -187,6 +191,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     // The API and ingest share this process, so a changed source is dropped from the cache at once.
     let api = Api::new(store.clone(), inbox.clone(), handoffs, SystemClock, &config)
         .ordered_inbox(ordered_inbox.clone())
+        .inbound(Arc::new(triggers))
         .on_source_change(Arc::new(move |id| sources.invalidate(id)));
     let app = hookline_api::router(api).merge(hookline_ingest::router(ingest));
 

@@ -89,6 +89,9 @@ pub struct EventQuery {
     pub cursor: Option<String>,
     /// Only events of this exact type.
     pub event_type: Option<String>,
+    /// Oldest first, from this time on (a follower's listing); newest first when `None`.
+    /// The cursor then continues forward.
+    pub from: Option<DateTime<Utc>>,
 }
 
 /// Events (`logs` table).
@@ -98,7 +101,7 @@ pub trait EventStore: Send + Sync {
     async fn insert_event(&self, event: &Event) -> Result<bool, StoreError>;
     /// An event of `org` by id.
     async fn get_event(&self, org: &OrgId, id: &EventId) -> Result<Option<Event>, StoreError>;
-    /// An org's events, newest first.
+    /// An org's events, newest first (or oldest first from [`EventQuery::from`]).
     async fn list_events(&self, org: &OrgId, query: &EventQuery) -> Result<Page<Event>, StoreError>;
 }
 

@@ -156,7 +156,7 @@ async fn events_insert_once_and_list_newest_first<S: Store>(store: S) {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.list_events(&a, &EventQuery { limit: 3, cursor, event_type: None }).await.unwrap();
+        let page = store.list_events(&a, &EventQuery { limit: 3, cursor, event_type: None, from: None }).await.unwrap();
         assert!(page.items.len() <= 3);
         seen.extend(page.items.into_iter().map(|e| e.id));
         cursor = page.next_cursor;
@@ -167,20 +167,46 @@ async fn events_insert_once_and_list_newest_first<S: Store>(store: S) {
     assert_eq!(seen, expected.iter().map(|e| e.id.clone()).collect::<Vec<_>>());
 
     let paid = store
-        .list_events(&a, &EventQuery { limit: 2, cursor: None, event_type: Some("invoice.paid".into()) })
+        .list_events(&a, &EventQuery { limit: 2, event_type: Some("invoice.paid".into()), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(paid.items.len(), 2);
     assert!(paid.items.iter().all(|e| e.event_type == "invoice.paid"));
     let rest = store
-        .list_events(&a, &EventQuery { limit: 2, cursor: paid.next_cursor, event_type: Some("invoice.paid".into()) })
+        .list_events(
+            &a,
+            &EventQuery { limit: 2, cursor: paid.next_cursor, event_type: Some("invoice.paid".into()), from: None },
+        )
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 1);
     assert_eq!(rest.next_cursor, None);
 
-    let bad = store.list_events(&a, &EventQuery { limit: 2, cursor: Some("garbage!".into()), event_type: None }).await;
+    let bad =
+        store.list_events(&a, &EventQuery { limit: 2, cursor: Some("garbage!".into()), ..Default::default() }).await;
     assert!(matches!(bad, Err(StoreError::InvalidCursor)));
+
+    // Oldest first from a time on (what `hookline tail` follows), in pages, the second
+    // millisecond's pair included whole: the same order reversed, from that time.
+    let from = events[2].created_at;
+    let mut forward = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = EventQuery { limit: 2, cursor, event_type: None, from: Some(from) };
+        let page = store.list_events(&a, &q).await.unwrap();
+        forward.extend(page.items.into_iter().map(|e| e.id));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut oldest_first: Vec<_> =
+        expected.iter().rev().filter(|e| e.created_at >= from).map(|e| e.id.clone()).collect();
+    assert_eq!(forward, oldest_first, "oldest first from {from}");
+    let later = EventQuery { limit: 100, from: Some(from), event_type: Some("invoice.paid".into()), cursor: None };
+    let paid_later: Vec<_> = store.list_events(&a, &later).await.unwrap().items.into_iter().map(|e| e.id).collect();
+    oldest_first.retain(|id| events.iter().any(|e| &e.id == id && e.event_type == "invoice.paid"));
+    assert_eq!(paid_later, oldest_first);
 }
 
 /// The event record is the dedupe claim: of concurrent copies, exactly one is recorded.

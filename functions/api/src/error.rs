@@ -71,6 +71,20 @@ impl From<hookline_shared::schedule::JobTimerError> for ApiError {
     }
 }
 
+/// A trigger refused on the inbound path: its caller owns the source, so is told why.
+impl From<hookline_ingest::IngestError> for ApiError {
+    fn from(e: hookline_ingest::IngestError) -> Self {
+        use hookline_ingest::IngestError as I;
+        match e {
+            I::UnknownSource => ApiError::NotFound("source"),
+            I::TooLarge(_) => ApiError::TooLarge,
+            I::Rejected(reason) => ApiError::Unprocessable(format!("the source refused the request: {reason}")),
+            I::Malformed => ApiError::BadRequest("body: the source's provider sends JSON".into()),
+            I::BadBody | I::SlowBody | I::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl From<MessagingError> for ApiError {
     fn from(e: MessagingError) -> Self {
         match e {

@@ -46,6 +46,8 @@ pub struct ListQuery {
     cursor: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    /// Oldest first, from this time on (for following new events); newest first without.
+    after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An event as the API shows it (without the org id, which is the caller's).
@@ -141,8 +143,8 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<PageView<EventView>>, ApiError> {
     let limit = page_limit(q.limit)?;
-    let page =
-        api.store.list_events(&org.id, &EventQuery { limit, cursor: q.cursor, event_type: q.event_type }).await?;
+    let query = EventQuery { limit, cursor: q.cursor, event_type: q.event_type, from: q.after };
+    let page = api.store.list_events(&org.id, &query).await?;
     Ok(ApiJson(PageView::of(page, EventView::from)))
 }
 

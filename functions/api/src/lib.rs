@@ -7,11 +7,13 @@ mod auth;
 mod backfill;
 mod error;
 mod events;
+mod listen;
 mod orgs;
 mod page;
 mod recurring;
 mod schedules;
 mod sources;
+mod trigger;
 mod webhooks;
 
 pub use auth::OperatorKeySource;
@@ -105,6 +107,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/schedules/{id}"),
     ("post", "/v1/schedules/{id}/pause"),
     ("post", "/v1/schedules/{id}/resume"),
+    ("post", "/v1/listen-sessions"),
+    ("delete", "/v1/listen-sessions/{id}"),
+    ("get", "/v1/listen-sessions/{id}/deliveries"),
+    ("post", "/v1/listen-sessions/{id}/deliveries/{attempt}"),
+    ("post", "/v1/sources/{id}/trigger"),
     ("get", "/v1/recurring/{name}"),
     ("put", "/v1/recurring/{name}/{thing}"),
     ("get", "/v1/recurring/{name}/{thing}"),
@@ -130,6 +137,8 @@ pub struct Api<S, Q, C> {
     ordered_inbox: Option<Q>,
     /// The providers' APIs, for back-fill.
     providers: backfill::ProviderApis,
+    /// The inbound path triggers run (ingest's handler); none: triggers are refused.
+    inbound: Option<Arc<dyn hookline_ingest::AcceptInbound>>,
     /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
     /// key here; other instances (Lambda) keep it until the TTL.
     keys: TtlCache<KeyHash, Org>,
@@ -159,6 +168,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             retention: config.retention,
             ordered_inbox: None,
             providers: backfill::ProviderApis::new(config),
+            inbound: None,
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
         }
@@ -174,6 +184,12 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// Send events with an ordering key to `queue`, a FIFO queue verify reads in order.
     pub fn ordered_inbox(mut self, queue: Q) -> Self {
         self.ordered_inbox = Some(queue);
+        self
+    }
+
+    /// Run triggers through `inbound`, the ingest handler (one that records no refusals).
+    pub fn inbound(mut self, inbound: Arc<dyn hookline_ingest::AcceptInbound>) -> Self {
+        self.inbound = Some(inbound);
         self
     }
 
@@ -219,6 +235,7 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         )
         .route("/v1/sources/{id}/rejections", get(sources::rejections::<S, Q, C>))
         .route("/v1/sources/{id}/backfill", post(backfill::backfill::<S, Q, C>))
+        .route("/v1/sources/{id}/trigger", post(trigger::trigger::<S, Q, C>))
         .route("/v1/events", post(events::publish::<S, Q, C>).get(events::list::<S, Q, C>))
         .route("/v1/events/{id}", get(events::get::<S, Q, C>))
         .route("/v1/webhooks", post(webhooks::create::<S, Q, C>).get(webhooks::list::<S, Q, C>))
@@ -246,6 +263,10 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         )
         .route("/v1/schedules/{id}/pause", post(schedules::pause::<S, Q, C>))
         .route("/v1/schedules/{id}/resume", post(schedules::resume::<S, Q, C>))
+        .route("/v1/listen-sessions", post(listen::open::<S, Q, C>))
+        .route("/v1/listen-sessions/{id}", delete(listen::close::<S, Q, C>))
+        .route("/v1/listen-sessions/{id}/deliveries", get(listen::poll::<S, Q, C>))
+        .route("/v1/listen-sessions/{id}/deliveries/{attempt}", post(listen::answer::<S, Q, C>))
         .route("/v1/recurring/{name}", get(recurring::list::<S, Q, C>))
         .route(
             "/v1/recurring/{name}/{thing}",

@@ -25,6 +25,7 @@ mod gate;
 mod health;
 mod hold;
 mod lane;
+mod listen;
 mod rate;
 
 use endpoints::EndpointCache;
@@ -142,6 +143,9 @@ where
             self.leave_lane(&job, Urgency::Regular).await?;
             return Ok(None);
         };
+        if let Some(lease) = endpoint.listen {
+            return self.keep_for_listener(&job, lease).await;
+        }
         if endpoint.is_paused() {
             // A pause is read fresh: the jobs a resume sends must not wait out the cache.
             self.endpoints.forget(&job.org_id, &job.endpoint_id);

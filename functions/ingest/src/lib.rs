@@ -64,17 +64,34 @@ pub struct Ingest<S, Q, C> {
     max_body: usize,
     /// This process's share of the rejection records' writes.
     rejection_writes: WriteBudget,
+    /// Whether refusals are recorded for the source's owner (not for the API's triggers,
+    /// whose caller is told why at once).
+    records_rejections: bool,
 }
 
 impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     /// A handler reading sources through `sources` and writing to `inbox`.
     pub fn new(sources: Arc<SourceCache<S>>, inbox: Q, clock: C, max_body: usize) -> Self {
-        Self { sources, inbox, ordered_inbox: None, clock, max_body, rejection_writes: WriteBudget::default() }
+        Self {
+            sources,
+            inbox,
+            ordered_inbox: None,
+            clock,
+            max_body,
+            rejection_writes: WriteBudget::default(),
+            records_rejections: true,
+        }
     }
 
     /// Send requests whose source finds an ordering key in them to `queue`, a FIFO queue.
     pub fn ordered_inbox(mut self, queue: Q) -> Self {
         self.ordered_inbox = Some(queue);
+        self
+    }
+
+    /// Record no refusals: for the API's triggers, whose caller hears why at once.
+    pub fn without_rejection_records(mut self) -> Self {
+        self.records_rejections = false;
         self
     }
 
@@ -117,7 +134,7 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
         }
         // Only a source that orders its events has its body read here.
         let ordering_key = source.ordering_key.as_ref().and_then(|p| p.key_in(&serde_json::from_slice(body).ok()?));
-        let message = InboxMessage::Inbound(InboundRequest {
+        let request = InboundRequest {
             source_id: id,
             org_id: source.org_id.clone(),
             source_name: source.name.clone(),
@@ -129,7 +146,8 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             ordering_key: ordering_key.clone(),
             fetch_back: source.fetch_back.is_some(),
             fetched_at: None,
-        });
+        };
+        let message = InboxMessage::Inbound(request);
         let encoded = serde_json::to_string(&message).map_err(|e| IngestError::Unavailable(e.to_string()))?;
         match (ordering_key, &self.ordered_inbox) {
             // A name per request: verify, not the queue, drops duplicates.
@@ -139,7 +157,8 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
             }
             _ => self.inbox.send(&encoded, Duration::ZERO).await?,
         }
-        Ok(Accepted::Queued)
+        let InboxMessage::Inbound(request) = message else { unreachable!("built as inbound above") };
+        Ok(Accepted::Queued(Box::new(request)))
     }
 
     /// Record that a request to `source_id` was refused as too large before its body was
@@ -158,7 +177,7 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     /// and the store's (checked first, so a flood costs no hashing); a failure to keep it
     /// is logged and changes nothing for the sender.
     async fn record(&self, source: &SourceId, now: DateTime<Utc>, make: impl FnOnce() -> RejectedRequest) {
-        if !self.rejection_writes.allow(source, now) {
+        if !self.records_rejections || !self.rejection_writes.allow(source, now) {
             return;
         }
         let record = make();
@@ -168,11 +187,38 @@ impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> Ingest<S, Q, C> {
     }
 }
 
+/// The inbound path, as the API runs it for a trigger: [`Ingest::accept`] behind a
+/// trait object, so the API need not know the ingest handler's store and queue types.
+#[async_trait::async_trait]
+pub trait AcceptInbound: Send + Sync {
+    /// See [`Ingest::accept`].
+    async fn accept(
+        &self,
+        source_id: &str,
+        target: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, IngestError>;
+}
+
+#[async_trait::async_trait]
+impl<S: SourceStore + RejectionStore, Q: Queue, C: Clock> AcceptInbound for Ingest<S, Q, C> {
+    async fn accept(
+        &self,
+        source_id: &str,
+        target: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, IngestError> {
+        Ingest::accept(self, source_id, target, headers, body).await
+    }
+}
+
 /// What became of an accepted request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Accepted {
-    /// Kept on the inbox, to become an event.
-    Queued,
+    /// Kept on the inbox, to become an event: what was kept.
+    Queued(Box<InboundRequest>),
     /// A Slack `url_verification` handshake: answered with its challenge, not kept.
     Challenge(String),
 }
@@ -262,7 +308,7 @@ async fn handle<S: SourceStore + RejectionStore, Q: Queue, C: Clock>(
     };
     let target = uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
     match ingest.accept(&source, target, &headers, &bytes).await {
-        Ok(Accepted::Queued) => json_response(StatusCode::OK, r#"{"ok":true}"#.to_owned()),
+        Ok(Accepted::Queued(_)) => json_response(StatusCode::OK, r#"{"ok":true}"#.to_owned()),
         Ok(Accepted::Challenge(c)) => json_response(StatusCode::OK, serde_json::json!({ "challenge": c }).to_string()),
         Err(e) => {
             if let IngestError::Unavailable(detail) = &e {
@@ -314,7 +360,7 @@ mod tests {
         let (ingest, queue, source) = setup(1024).await;
         let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
         let accepted = ingest.accept(source.id.as_str(), "/in/src", &signed(body, 1_700_000_000), body).await;
-        assert_eq!(accepted.unwrap(), Accepted::Queued);
+        assert!(matches!(accepted.unwrap(), Accepted::Queued(_)));
         let sent = queue.take();
         assert_eq!(sent.len(), 1);
         let InboxMessage::Inbound(req) = serde_json::from_str(&sent[0].0).unwrap() else { panic!("inbound") };

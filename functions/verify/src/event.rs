@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// The event of a provider's request, its id derived from the source and the dedupe key.
 /// Event times are kept to the millisecond, because listings order by (time, id) at that precision.
-pub(crate) fn inbound_event(req: &InboundRequest) -> Result<Event, VerifyError> {
+pub fn inbound_event(req: &InboundRequest) -> Result<Event, VerifyError> {
     let raw = req.body.to_bytes().map_err(|e| VerifyError::Malformed(format!("body: {e}")))?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&raw).ok().or_else(|| form_data(req, &raw));
     let dedupe = dedupe_key(req, json.as_ref(), &raw);

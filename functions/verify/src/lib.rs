@@ -19,8 +19,8 @@ use std::sync::Arc;
 mod event;
 mod fetch_back;
 
-pub use event::{dedupe_key, provider_type, INVALID_TYPE};
-use event::{inbound_event, published_event};
+use event::published_event;
+pub use event::{dedupe_key, inbound_event, provider_type, INVALID_TYPE};
 
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]

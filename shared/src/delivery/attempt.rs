@@ -21,6 +21,9 @@ pub enum AttemptStatus {
     /// Not attempted: its endpoint is paused. Replaced by the attempt made once it
     /// resumes.
     Held,
+    /// Waiting for its listen session's client to pull it; replaced by what the
+    /// client's local server answered.
+    Pending,
 }
 
 impl AttemptStatus {
@@ -32,6 +35,7 @@ impl AttemptStatus {
             AttemptStatus::Retrying => "retrying",
             AttemptStatus::Exhausted => "exhausted",
             AttemptStatus::Held => "held",
+            AttemptStatus::Pending => "pending",
         }
     }
 }

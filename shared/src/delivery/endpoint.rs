@@ -135,6 +135,9 @@ pub struct Endpoint {
     /// Failure streak.
     #[serde(default)]
     pub failure: FailureState,
+    /// Set on a listen session: deliveries are held for its client to pull, not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<super::ListenLease>,
     /// Bumped by every change: a change is written only over the version it was made
     /// from, so a slow delivery's bookkeeping never undoes an edit made meanwhile.
     #[serde(default)]
@@ -165,6 +168,7 @@ impl Endpoint {
             disable_after_exhausted: None,
             status: EndpointStatus::Active,
             failure: FailureState::default(),
+            listen: None,
             version: 0,
             created_at: now,
             updated_at: now,

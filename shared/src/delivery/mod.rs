@@ -1,5 +1,5 @@
 //! Outbound delivery: endpoints, the jobs and payloads that travel to them, attempts,
-//! retry policies and schedules, rate limits, ordered lanes, continuations, and the one signed request that sends an event.
+//! retry policies and schedules, rate limits, ordered lanes, listen sessions, continuations, and the one signed request that sends an event.
 
 mod attempt;
 mod continuation;
@@ -7,6 +7,7 @@ mod conventions;
 mod endpoint;
 mod job;
 mod lane;
+mod listen;
 mod policy;
 pub mod rate;
 pub mod realtime;
@@ -22,7 +23,8 @@ pub use endpoint::{
 };
 pub use job::{Deliveries, DeliveryJob, Payload, MAX_QUEUE_DELAY, TIMER_LEAD};
 pub use lane::{ordered_group, LanePlace, OrderingKey, OrderingPointer, MAX_ORDERING_KEY};
+pub use listen::{ListenLease, LISTEN_TTL};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use rate::RateLimit;
 pub use retry_schedule::{RetrySchedule, MAX_RETRIES};
-pub use send::{send_event, Outcome, RetryRule, SendOptions, HOPS_HEADER};
+pub use send::{send_event, signed_request, Outcome, RetryRule, SendOptions, HOPS_HEADER};

@@ -34,14 +34,15 @@ impl SendOptions {
 /// event that comes back in (directly or through a relay) can be recognised as a loop.
 pub const HOPS_HEADER: &str = "x-hookline-hops";
 
-/// Serialise the payload, sign it with the endpoint's current secrets, and POST it.
-pub async fn send_event<H: HttpSender + ?Sized>(
-    http: &H,
+/// The request that delivers `payload` to `endpoint` at `now`: serialised, signed with
+/// the endpoint's current secrets, with its headers. A listen session's client is handed
+/// exactly this to forward.
+pub fn signed_request(
     endpoint: &Endpoint,
     payload: &Payload,
     how: SendOptions,
     now: DateTime<Utc>,
-) -> Result<OutboundResponse, SendError> {
+) -> Result<OutboundRequest, SendError> {
     let SendOptions { urgency, timeout, max_response_bytes, hops } = how;
     let body = serde_json::to_vec(payload).map_err(|e| SendError::Refused(format!("payload: {e}")))?;
     let secrets: Vec<&str> = endpoint.signing_secrets(now).map(Secret::expose).collect();
@@ -56,14 +57,24 @@ pub async fn send_event<H: HttpSender + ?Sized>(
     headers.push(("x-hookline-event-type".into(), payload.event_type.clone()));
     headers.push(("x-hookline-urgency".into(), urgency.as_str().into()));
     headers.push((HOPS_HEADER.into(), hops.saturating_add(1).to_string()));
-    http.send(OutboundRequest {
+    Ok(OutboundRequest {
         url: endpoint.url_for(&payload.event_type),
         headers,
         body: body.into(),
         timeout,
         max_response_bytes,
     })
-    .await
+}
+
+/// Serialise the payload, sign it with the endpoint's current secrets, and POST it.
+pub async fn send_event<H: HttpSender + ?Sized>(
+    http: &H,
+    endpoint: &Endpoint,
+    payload: &Payload,
+    how: SendOptions,
+    now: DateTime<Utc>,
+) -> Result<OutboundResponse, SendError> {
+    http.send(signed_request(endpoint, payload, how, now)?).await
 }
 
 /// What one request's outcome means for its delivery.

@@ -9,6 +9,7 @@ pub mod github;
 pub mod hmac_generic;
 pub mod paddle;
 pub mod shopify;
+pub mod sign_as;
 pub mod slack;
 pub mod standard;
 pub mod stripe;

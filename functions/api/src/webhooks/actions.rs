@@ -52,6 +52,8 @@ pub struct LogsQuery {
     limit: Option<usize>,
     cursor: Option<String>,
     status: Option<AttemptStatus>,
+    /// Only attempts made at or after this time.
+    since: Option<DateTime<Utc>>,
 }
 
 pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
@@ -67,7 +69,7 @@ pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
         .list_attempts(
             &org.id,
             &ep.id,
-            &AttemptQuery { limit, cursor: q.cursor, statuses: q.status.into_iter().collect(), since: None },
+            &AttemptQuery { limit, cursor: q.cursor, statuses: q.status.into_iter().collect(), since: q.since },
         )
         .await?;
     Ok(ApiJson(PageView::of(page, AttemptView::from)))

@@ -71,7 +71,9 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     State(api): State<Arc<Api<S, Q, C>>>,
 ) -> Result<ApiJson<WebhookList>, ApiError> {
     let eps = api.store.list_endpoints(&org.id).await?;
-    Ok(ApiJson(WebhookList { data: eps.into_iter().map(|e| WebhookView::of(e, false)).collect() }))
+    // Listen sessions are the CLI's, not the org's webhooks (`/v1/listen-sessions`).
+    let eps = eps.into_iter().filter(|e| e.listen.is_none());
+    Ok(ApiJson(WebhookList { data: eps.map(|e| WebhookView::of(e, false)).collect() }))
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(

@@ -5,7 +5,7 @@ use super::{from_item, key, sort_key, to_item, DynamoStore};
 use crate::domain::Event;
 use crate::error::StoreError;
 use crate::ids::{EventId, OrgId, SourceId};
-use crate::ports::{EventQuery, EventStore, Page};
+use crate::ports::{cursor, EventQuery, EventStore, Page};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,12 +88,23 @@ impl EventStore for DynamoStore {
     }
 
     async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-        let range = SortRange::from_query(q.cursor.as_ref(), None)?;
         let limit = q.limit.clamp(1, 100);
         let filter = q.event_type.clone().map(Filter::Type);
-        let items = self
-            .query_newest_first(&self.tables.logs, Index::Gsi1, format!("ORG#{org}#EVT"), range, filter, limit + 1)
-            .await?;
+        let pk = format!("ORG#{org}#EVT");
+        let items = match q.from {
+            None => {
+                let range = SortRange::from_query(q.cursor.as_ref(), None)?;
+                self.query_newest_first(&self.tables.logs, Index::Gsi1, pk, range, filter, limit + 1).await?
+            }
+            Some(from) => {
+                let after = match &q.cursor {
+                    Some(c) => cursor::decode(c).map(|(ms, id)| sort_key(ms, &id)).ok_or(StoreError::InvalidCursor)?,
+                    // `{ms}#` sorts before every key of that millisecond.
+                    None => sort_key(from.timestamp_millis(), ""),
+                };
+                self.query_oldest_after(&self.tables.logs, Index::Gsi1, pk, after, filter, limit + 1).await?
+            }
+        };
         let events: Vec<Event> =
             items.into_iter().map(|i| from_item::<EventItem>(i)?.into_event()).collect::<Result<_, _>>()?;
         Ok(Page::from_overfetch(events, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))

@@ -142,6 +142,50 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Query an index oldest first, sort keys after `after`, keeping items that pass
+    /// `filter`, until `want` items are collected or the index is exhausted.
+    pub(super) async fn query_oldest_after(
+        &self,
+        table: &str,
+        index: Index,
+        pk: String,
+        after: String,
+        filter: Option<Filter>,
+        want: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let (pk_attr, sk_attr) = index.attrs();
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(table)
+                .set_index_name(index.name().map(str::to_owned))
+                .scan_index_forward(true)
+                .limit((want - items.len()).max(1) as i32)
+                .key_condition_expression("#pk = :pk AND #sk > :after")
+                .expression_attribute_names("#pk", pk_attr)
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":after", s(after.clone()))
+                .set_exclusive_start_key(start.take());
+            if let Some(f) = &filter {
+                q = f.apply(q);
+            }
+            let out = q.send().await.map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if items.len() < want => start = Some(k),
+                _ => break,
+            }
+        }
+        items.truncate(want);
+        Ok(items)
+    }
+}
+
 /// What a query reads: the table's own key or one of its indexes.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Index {

@@ -189,17 +189,35 @@ impl EventStore for LocalStore {
     }
 
     async fn list_events(&self, org: &OrgId, q: &EventQuery) -> Result<Page<Event>, StoreError> {
-        let (after_ms, after_id) = page_start(q.cursor.as_ref())?;
         let limit = q.limit.clamp(1, 100);
-        let items: Vec<Event> = self
-            .bodies(
-                "SELECT body FROM events
-                 WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2)
-                   AND (created_ms < ?3 OR (created_ms = ?3 AND (?4 = '' OR id < ?4)))
-                 ORDER BY created_ms DESC, id DESC LIMIT ?5",
-                (org.to_string(), q.event_type.clone(), after_ms, after_id, (limit + 1) as i64),
-            )
-            .await?;
+        let items: Vec<Event> = match q.from {
+            None => {
+                let (before_ms, before_id) = page_start(q.cursor.as_ref())?;
+                self.bodies(
+                    "SELECT body FROM events
+                     WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2)
+                       AND (created_ms < ?3 OR (created_ms = ?3 AND (?4 = '' OR id < ?4)))
+                     ORDER BY created_ms DESC, id DESC LIMIT ?5",
+                    (org.to_string(), q.event_type.clone(), before_ms, before_id, (limit + 1) as i64),
+                )
+                .await?
+            }
+            Some(from) => {
+                // Every id sorts after '', so no cursor starts at `from` itself.
+                let (after_ms, after_id) = match &q.cursor {
+                    Some(c) => cursor::decode(c).ok_or(StoreError::InvalidCursor)?,
+                    None => (from.timestamp_millis(), String::new()),
+                };
+                self.bodies(
+                    "SELECT body FROM events
+                     WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2)
+                       AND (created_ms > ?3 OR (created_ms = ?3 AND id > ?4))
+                     ORDER BY created_ms, id LIMIT ?5",
+                    (org.to_string(), q.event_type.clone(), after_ms, after_id, (limit + 1) as i64),
+                )
+                .await?
+            }
+        };
         Ok(Page::from_overfetch(items, limit, |e| (e.created_at.timestamp_millis(), e.id.as_str())))
     }
 }
