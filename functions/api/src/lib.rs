@@ -73,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orgs/{id}"),
     ("patch", "/v1/orgs/{id}"),
     ("post", "/v1/orgs/{id}/rotate-key"),
+    ("get", "/v1/me"),
     ("post", "/v1/api-keys"),
     ("get", "/v1/api-keys"),
     ("delete", "/v1/api-keys/{id}"),
@@ -226,6 +227,7 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         .route("/v1/orgs", post(orgs::create::<S, Q, C>))
         .route("/v1/orgs/{id}", get(orgs::get::<S, Q, C>).patch(orgs::change::<S, Q, C>))
         .route("/v1/orgs/{id}/rotate-key", post(orgs::rotate_key::<S, Q, C>))
+        .route("/v1/me", get(orgs::me::<S, Q, C>))
         .route("/v1/api-keys", post(api_keys::create::<S, Q, C>).get(api_keys::list::<S, Q, C>))
         .route("/v1/api-keys/{id}", delete(api_keys::delete::<S, Q, C>))
         .route("/v1/sources", post(sources::create::<S, Q, C>).get(sources::list::<S, Q, C>))

@@ -116,6 +116,15 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(OrgView::of(api.retention_of(&org), org, None)))
 }
 
+/// `GET /v1/me`: the org an API key belongs to (`hookline whoami`, and `hookline login`
+/// checking a key before keeping it).
+pub(crate) async fn me<S: ApiState, Q: Queue + 'static, C: Clock>(
+    crate::auth::OrgAuth(org): crate::auth::OrgAuth,
+    State(api): State<Arc<Api<S, Q, C>>>,
+) -> Result<ApiJson<OrgView>, ApiError> {
+    Ok(ApiJson(OrgView::of(api.retention_of(&org), org, None)))
+}
+
 /// `PATCH /v1/orgs/{id}`. A changed retention applies to events accepted from then on
 /// (within the org cache's lifetime in Lambda); what is kept keeps its expiry.
 pub(crate) async fn change<S: ApiState, Q: Queue + 'static, C: Clock>(
