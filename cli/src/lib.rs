@@ -67,7 +67,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Completions { shell } => {
             let mut cmd = commands::command();
-            clap_complete::generate(shell, &mut cmd, "hookline", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "hookline", &mut script);
+            Out::new(false).line(String::from_utf8_lossy(&script).trim_end());
             Ok(())
         }
     }

@@ -33,6 +33,10 @@ pub async fn run(client: Client, args: TailArgs) -> anyhow::Result<()> {
         }
     }
     let out = Out::new(args.json);
+    eprintln!(
+        "Following events and attempts from {} (^C to quit)",
+        start.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S")
+    );
     let mut follower = Follower { client, args, out, start, seen: HashMap::new(), webhooks: Vec::new() };
     tokio::select! {
         r = follower.follow() => r,

@@ -556,3 +556,58 @@ async fn every_write_a_role_grants_is_one_its_function_makes() {
     assert_eq!(unused, Vec::<String>::new(), "every granted write is made");
     assert_eq!(stack.denied(), Vec::<String>::new(), "every AWS request allowed by its role");
 }
+
+/// `hookline trigger --source` and `hookline listen` on the deployed shape: a trigger
+/// runs the inbound path inside the api function (the source read, the inbox written,
+/// then verify as for any request), and a listen session's delivery is kept pending by
+/// deliver, pulled through the api signed with the session's secret, and its answer logged.
+#[tokio::test]
+async fn a_trigger_and_a_listen_session_go_through_the_deployed_functions() {
+    let Some(Run { stack: _stack, c, key, receiver: _ }) = start().await else { return };
+    let py = python().expect("python");
+    let session = c.post(&key, "/v1/listen-sessions", json!({"events": ["stripe.*"]})).await;
+    let (sid, secret) = (session["id"].as_str().expect("id"), session["secret"].as_str().expect("secret"));
+    let source = c
+        .post(&key, "/v1/sources", json!({"name": "stripe", "provider": "stripe", "secrets": ["whsec_trigger_tour"]}))
+        .await;
+    let trigger = json!({"body": {"id": "evt_trigger_tour", "type": "invoice.paid", "data": {"object": {}}}});
+    let path = format!("/v1/sources/{}/trigger", source["id"].as_str().expect("id"));
+    let (status, triggered) = c.send(reqwest::Method::POST, &key, &path, Some(trigger)).await;
+    assert_eq!((status, triggered["type"].as_str()), (202, Some("stripe.invoice.paid")), "{triggered}");
+
+    let poll = format!("/v1/listen-sessions/{sid}/deliveries?wait=5");
+    let pending = until(60, || async {
+        let p = c.get(&key, &poll).await;
+        if p["data"].as_array().is_some_and(|a| !a.is_empty()) {
+            Ok(p)
+        } else {
+            Err(p)
+        }
+    })
+    .await
+    .unwrap_or_else(|p| panic!("nothing pending for the session: {p}"));
+    let d = &pending["data"][0];
+    assert_eq!(d["event_id"], triggered["event_id"], "{pending}");
+    let h = |name: &str| d["headers"][name].as_str().unwrap_or_default().to_owned();
+    let body = d["body"].as_str().expect("body");
+    let checked = peer(
+        &py,
+        &["verify-standard", secret, &h("webhook-id"), &h("webhook-timestamp"), &h("webhook-signature")],
+        body.as_bytes(),
+    )
+    .await
+    .expect("peer");
+    assert!(checked.is_ok(), "the standardwebhooks library refused it: {checked:?}");
+
+    let answer = json!({"event_id": d["event_id"], "response_code": 204, "duration_ms": 7});
+    let logged =
+        c.post(&key, &format!("/v1/listen-sessions/{sid}/deliveries/{}", d["id"].as_str().expect("id")), answer).await;
+    assert_eq!(logged["status"], "delivered", "{logged}");
+    let event = c.get(&key, &format!("/v1/events/{}", triggered["event_id"].as_str().expect("id"))).await;
+    assert_eq!(event["attempts"][0]["response_code"], 204, "{event}");
+
+    let (status, _) = c.send(reqwest::Method::DELETE, &key, &format!("/v1/listen-sessions/{sid}"), None).await;
+    assert_eq!(status, 204);
+    let (status, v) = c.send(reqwest::Method::GET, &key, &poll, None).await;
+    assert_eq!(status, 404, "a closed session is gone: {v}");
+}

@@ -50,3 +50,18 @@ pub async fn create_org(http: &reqwest::Client, base: &str) -> String {
         .unwrap();
     org["api_key"].as_str().unwrap().to_owned()
 }
+
+/// A started `hookline dev`, stopped (and its data deleted) when dropped.
+pub struct Guard {
+    pub child: Child,
+    pub _data: tempfile::TempDir,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub mod cli;
