@@ -18,6 +18,7 @@ struct Tenant {
     event: String,
     schedule: String,
     api_key: String,
+    listen: String,
     cursor: String,
 }
 
@@ -40,6 +41,8 @@ async fn tenant(app: &TestApp) -> Tenant {
         .unwrap();
     assert!(res.status().is_success());
     let (_, keys) = app.post(&key, "/v1/api-keys", json!({})).await;
+    let (status, listen) = app.post(&key, "/v1/listen-sessions", json!({"events": ["none.*"]})).await;
+    assert_eq!(status, 201, "{listen}");
     app.drain().await;
     app.wait_for_events(&key, 2).await;
     let (_, page) = app.get(&key, "/v1/events?limit=1").await;
@@ -51,6 +54,7 @@ async fn tenant(app: &TestApp) -> Tenant {
         event,
         schedule: id(&sch),
         api_key: id(&keys),
+        listen: id(&listen),
         cursor: page["next_cursor"].as_str().unwrap().to_owned(),
     }
 }
@@ -90,6 +94,10 @@ fn body_for(method: &str, path: &str) -> Value {
         ("post", "/v1/webhooks/{id}/call") => json!({"type": "a.b"}),
         ("patch", "/v1/schedules/{id}") => json!({"data": {"taken": true}}),
         ("put", "/v1/recurring/{name}/{thing}") => json!({"frequency": "daily", "start": "2030-01-07T09:00"}),
+        ("post", "/v1/sources/{id}/trigger") => json!({"body": {"id": "evt_taken"}}),
+        ("post", "/v1/listen-sessions/{id}/deliveries/{attempt}") => {
+            json!({"event_id": "evt_00000000000000000000000000", "duration_ms": 1})
+        }
         _ => json!({}),
     }
 }
@@ -100,7 +108,7 @@ async fn no_org_reaches_another_orgs_resources() {
     let a = tenant(&app).await;
     let b = tenant(&app).await;
     let before = snapshot(&app, &b).await;
-    let b_ids = [&b.org, &b.source, &b.webhook, &b.event, &b.schedule, &b.api_key];
+    let b_ids = [&b.org, &b.source, &b.webhook, &b.event, &b.schedule, &b.api_key, &b.listen];
 
     let mut tried = 0;
     for (method, route) in hookline_api::ROUTES {
@@ -111,6 +119,7 @@ async fn no_org_reaches_another_orgs_resources() {
             Some("schedules") => &b.schedule,
             Some("api-keys") => &b.api_key,
             Some("orgs") => &b.org,
+            Some("listen-sessions") => &b.listen,
             _ => &b.source,
         };
         let path = route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1");

@@ -69,6 +69,25 @@ async fn every_operation_conforms_to_the_openapi_document() {
         .unwrap();
     assert_eq!(put.status(), 201, "{:?}", put.text().await);
 
+    // Listen sessions: one polled (a delivery pending in it, so a poll answers at once
+    // instead of waiting for one), one closed.
+    let (status, session) = app.post(&key, "/v1/listen-sessions", json!({"events": ["listen.*"]})).await;
+    assert_eq!(status, 201, "{session}");
+    let (status, closed) = app.post(&key, "/v1/listen-sessions", json!({})).await;
+    assert_eq!(status, 201, "{closed}");
+    app.publish(&key, "listen.waiting", json!({})).await;
+    let poll = format!("/v1/listen-sessions/{}/deliveries?wait=1", id(&session));
+    let pending = hookline_tests::until(20, || async {
+        let (_, v) = app.get(&key, &poll).await;
+        if v["data"].as_array().is_some_and(|a| !a.is_empty()) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    })
+    .await;
+    assert!(pending.is_ok(), "nothing pending: {pending:?}");
+
     // One block per group of operations and the ids they get.
     let mut config = format!("headers = {{ Authorization = \"Bearer {key}\" }}\n");
     let mut bind = |ops: &[&str], params: &[(&str, &str)], headers: Option<String>| {
@@ -91,7 +110,13 @@ async fn every_operation_conforms_to_the_openapi_document() {
     ];
     bind(&webhook_ops, &[("id", &webhook)], None);
     bind(&["deleteWebhook"], &[("id", &webhook_gone)], None);
-    bind(&["getSource", "updateSource", "listSourceRejections", "backfillSource"], &[("id", &src)], None);
+    bind(
+        &["getSource", "updateSource", "listSourceRejections", "backfillSource", "triggerSource"],
+        &[("id", &src)],
+        None,
+    );
+    bind(&["pollListenSession", "answerListenDelivery"], &[("id", &id(&session))], None);
+    bind(&["closeListenSession"], &[("id", &id(&closed))], None);
     bind(&["deleteSource"], &[("id", &src_gone)], None);
     bind(&["getSchedule", "updateSchedule"], &[("id", &schedules[0])], None);
     bind(&["deleteSchedule"], &[("id", &schedules[1])], None);

@@ -35,7 +35,7 @@ const PER_POLL: usize = 25;
 #[serde(deny_unknown_fields)]
 pub struct OpenSession {
     /// Event types to receive (filters as a webhook's); everything when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::error::not_null")]
     events: Option<Vec<String>>,
 }
 
