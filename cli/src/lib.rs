@@ -5,6 +5,7 @@
 pub mod client;
 pub mod commands;
 pub mod dev;
+pub mod examples;
 mod fields;
 mod listen;
 mod output;
@@ -66,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Completions { shell } => {
-            let mut cmd = commands::command();
+            let mut cmd = examples::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cmd, "hookline", &mut script);
             Out::new(false).line(String::from_utf8_lossy(&script).trim_end());

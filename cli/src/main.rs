@@ -2,13 +2,13 @@
 
 use anyhow::Context as _;
 use clap::FromArgMatches as _;
-use hookline_cli::commands::{self, Cli, Command};
+use hookline_cli::commands::{Cli, Command};
 use hookline_cli::dev::{self, DevOptions};
 use hookline_shared::Config;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = match Cli::from_arg_matches(&commands::command().get_matches()) {
+    let cli = match Cli::from_arg_matches(&hookline_cli::examples::command().get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };

@@ -74,10 +74,12 @@ impl Out {
         }
     }
 
-    /// End a progress line.
+    /// Clear the progress line once the work is done.
     pub fn progress_done(&self) {
         if self.progress {
-            let _ = writeln!(std::io::stderr().lock());
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
         }
     }
 

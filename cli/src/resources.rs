@@ -64,7 +64,14 @@ pub async fn webhooks(c: &Client, cmd: WebhooksCmd) -> anyhow::Result<()> {
         }
         WebhooksCmd::Delete(a) => delete(c, &format!("/v1/webhooks/{}", seg(&a.id)), &a.id, a.out).await,
         WebhooksCmd::Test(a) => show(c, Method::POST, &action(&a.id, "test"), Some(empty()), a.out).await,
-        WebhooksCmd::Replay(a) => show(c, Method::POST, &action(&a.id, "replay"), Some(body(&a.body)?), a.out).await,
+        WebhooksCmd::Replay(a) => {
+            // One call that may queue thousands: say so while it runs.
+            let out = Out::new(a.out.json);
+            out.progress(&format!("replaying {}…", a.id));
+            let done = show(c, Method::POST, &action(&a.id, "replay"), Some(body(&a.body)?), a.out).await;
+            out.progress_done();
+            done
+        }
         WebhooksCmd::Enable(a) => show(c, Method::POST, &action(&a.id, "enable"), Some(empty()), a.out).await,
         WebhooksCmd::Pause(a) => show(c, Method::POST, &action(&a.id, "pause"), Some(empty()), a.out).await,
         WebhooksCmd::Resume(a) => show(c, Method::POST, &action(&a.id, "resume"), Some(empty()), a.out).await,

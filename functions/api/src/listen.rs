@@ -25,8 +25,9 @@ use std::time::Duration;
 
 /// The longest a poll waits for a delivery (API Gateway ends a request at 29 s).
 const MAX_WAIT_SECS: u64 = 20;
-/// How often a waiting poll looks again.
-const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How often a waiting poll looks again: a delivery waits at most this long for its
+/// client, and a waiting poll costs a query of the store each time.
+const POLL_EVERY: Duration = Duration::from_millis(500);
 /// The most deliveries one poll hands out.
 const PER_POLL: usize = 25;
 

@@ -83,7 +83,7 @@ impl AttemptStore for DynamoStore {
         let limit = q.limit.clamp(1, 100);
         let filter = Some(Filter::Statuses(q.statuses.iter().map(|s| s.as_str()).collect()));
         let items = self
-            .query_newest_first(&self.tables.logs, Index::Gsi1, format!("EP#{endpoint}#ATM"), range, filter, limit + 1)
+            .query_range(&self.tables.logs, Index::Gsi1, format!("EP#{endpoint}#ATM"), range, filter, limit + 1)
             .await?;
         let attempts: Vec<Attempt> = items
             .into_iter()
@@ -95,7 +95,7 @@ impl AttemptStore for DynamoStore {
 
     async fn list_event_attempts(&self, org: &OrgId, event: &EventId) -> Result<Vec<Attempt>, StoreError> {
         let items = self
-            .query_newest_first(
+            .query_range(
                 &self.tables.logs,
                 Index::Table,
                 format!("EVT#{event}"),

@@ -94,7 +94,7 @@ impl EventStore for DynamoStore {
         let items = match q.from {
             None => {
                 let range = SortRange::from_query(q.cursor.as_ref(), None)?;
-                self.query_newest_first(&self.tables.logs, Index::Gsi1, pk, range, filter, limit + 1).await?
+                self.query_range(&self.tables.logs, Index::Gsi1, pk, range, filter, limit + 1).await?
             }
             Some(from) => {
                 let after = match &q.cursor {
@@ -102,7 +102,8 @@ impl EventStore for DynamoStore {
                     // `{ms}#` sorts before every key of that millisecond.
                     None => sort_key(from.timestamp_millis(), ""),
                 };
-                self.query_oldest_after(&self.tables.logs, Index::Gsi1, pk, after, filter, limit + 1).await?
+                let range = SortRange { after: Some(after), ..SortRange::default() };
+                self.query_range(&self.tables.logs, Index::Gsi1, pk, range, filter, limit + 1).await?
             }
         };
         let events: Vec<Event> =

@@ -83,7 +83,7 @@ impl ScheduleStore for DynamoStore {
             Some(pk) => (Index::Gsi2, pk),
             None => (Index::Gsi1, format!("ORG#{org}#SCH")),
         };
-        let items = self.query_newest_first(&self.tables.subscriptions, index, pk, range, None, limit + 1).await?;
+        let items = self.query_range(&self.tables.subscriptions, index, pk, range, None, limit + 1).await?;
         let jobs: Vec<Job> = items
             .into_iter()
             .map(|i| from_item::<JobItem>(i)?.into_job())

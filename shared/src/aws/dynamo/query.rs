@@ -96,10 +96,10 @@ impl DynamoStore {
         }
     }
 
-    /// Query the table or an index newest first within `range`, keeping items that pass `filter`,
-    /// until `want` items are collected or the index is exhausted (a filter applies
-    /// after `Limit`, so one page may hold fewer).
-    pub(super) async fn query_newest_first(
+    /// Query the table or an index within `range`, newest first (oldest first for a range
+    /// `after` a key), keeping items that pass `filter`, until `want` items are collected
+    /// or the index is exhausted (a filter applies after `Limit`, so one page may hold fewer).
+    pub(super) async fn query_range(
         &self,
         table: &str,
         index: Index,
@@ -117,7 +117,7 @@ impl DynamoStore {
                 .query()
                 .table_name(table)
                 .set_index_name(index.name().map(str::to_owned))
-                .scan_index_forward(false)
+                .scan_index_forward(range.after.is_some())
                 .limit((want - items.len()).max(1) as i32)
                 .expression_attribute_names("#pk", pk_attr)
                 .expression_attribute_values(":pk", s(pk.clone()))
@@ -132,50 +132,6 @@ impl DynamoStore {
             items.extend(out.items.unwrap_or_default().into_iter().filter(|i| {
                 before.is_none() || i.get(sk_attr).and_then(|v| v.as_s().ok()).map(String::as_str) != before
             }));
-            match out.last_evaluated_key {
-                Some(k) if items.len() < want => start = Some(k),
-                _ => break,
-            }
-        }
-        items.truncate(want);
-        Ok(items)
-    }
-}
-
-impl DynamoStore {
-    /// Query an index oldest first, sort keys after `after`, keeping items that pass
-    /// `filter`, until `want` items are collected or the index is exhausted.
-    pub(super) async fn query_oldest_after(
-        &self,
-        table: &str,
-        index: Index,
-        pk: String,
-        after: String,
-        filter: Option<Filter>,
-        want: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let (pk_attr, sk_attr) = index.attrs();
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(table)
-                .set_index_name(index.name().map(str::to_owned))
-                .scan_index_forward(true)
-                .limit((want - items.len()).max(1) as i32)
-                .key_condition_expression("#pk = :pk AND #sk > :after")
-                .expression_attribute_names("#pk", pk_attr)
-                .expression_attribute_names("#sk", sk_attr)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":after", s(after.clone()))
-                .set_exclusive_start_key(start.take());
-            if let Some(f) = &filter {
-                q = f.apply(q);
-            }
-            let out = q.send().await.map_err(|e| StoreError::Unavailable(sdk_err(e)))?;
-            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if items.len() < want => start = Some(k),
                 _ => break,
@@ -215,11 +171,13 @@ impl Index {
     }
 }
 
-/// Bounds on the sort key: at or after `since`, before `before` (a cursor).
+/// Bounds on the sort key: at or after `since`, before `before` (a cursor); or, read
+/// oldest first, everything after `after`.
 #[derive(Debug, Default)]
 pub(super) struct SortRange {
     pub(super) since: Option<String>,
     pub(super) before: Option<String>,
+    pub(super) after: Option<String>,
 }
 
 /// A query of the index being built.
@@ -228,20 +186,24 @@ type QueryBuilder = aws_sdk_dynamodb::operation::query::builders::QueryFluentBui
 impl SortRange {
     /// The key condition: the partition `:pk`, and the sort key `sk_attr` within the range.
     fn key_condition(&self, mut q: QueryBuilder, sk_attr: &str) -> QueryBuilder {
-        let cond = match (&self.since, &self.before) {
-            (Some(a), Some(b)) => {
+        let cond = match (&self.since, &self.before, &self.after) {
+            (_, _, Some(c)) => {
+                q = q.expression_attribute_values(":c", s(c.clone()));
+                "#pk = :pk AND #sk > :c"
+            }
+            (Some(a), Some(b), None) => {
                 q = q.expression_attribute_values(":a", s(a.clone())).expression_attribute_values(":b", s(b.clone()));
                 "#pk = :pk AND #sk BETWEEN :a AND :b"
             }
-            (Some(a), None) => {
+            (Some(a), None, None) => {
                 q = q.expression_attribute_values(":a", s(a.clone()));
                 "#pk = :pk AND #sk >= :a"
             }
-            (None, Some(b)) => {
+            (None, Some(b), None) => {
                 q = q.expression_attribute_values(":b", s(b.clone()));
                 "#pk = :pk AND #sk < :b"
             }
-            (None, None) => "#pk = :pk",
+            (None, None, None) => "#pk = :pk",
         };
         if cond.contains("#sk") {
             q = q.expression_attribute_names("#sk", sk_attr);
@@ -253,14 +215,14 @@ impl SortRange {
     /// up, `$`, bounds it).
     pub(super) fn prefixed(prefix: &str) -> Self {
         let stem = prefix.strip_suffix('#').expect("a prefix ends in #");
-        Self { since: Some(prefix.to_owned()), before: Some(format!("{stem}$")) }
+        Self { since: Some(prefix.to_owned()), before: Some(format!("{stem}$")), after: None }
     }
 
     pub(super) fn from_query(cursor_text: Option<&String>, since: Option<DateTime<Utc>>) -> Result<Self, StoreError> {
         let before = cursor_text
             .map(|c| cursor::decode(c).map(|(ms, id)| sort_key(ms, &id)).ok_or(StoreError::InvalidCursor))
             .transpose()?;
-        Ok(Self { since: since.map(|t| sort_key(t.timestamp_millis(), "")), before })
+        Ok(Self { since: since.map(|t| sort_key(t.timestamp_millis(), "")), before, after: None })
     }
 }
 
