@@ -77,15 +77,16 @@ async fn forward_loop(
         };
         for delivery in page["data"].as_array().map_or(&[][..], Vec::as_slice) {
             let answer = forward(local, forward_to, delivery).await;
-            print(out, delivery, &answer);
             let path = format!(
                 "/v1/listen-sessions/{}/deliveries/{}",
                 encode(id),
                 encode(delivery["id"].as_str().unwrap_or_default())
             );
+            // Reported first, so a printed line is one the attempt log already shows.
             if let Err(e) = client.call(Method::POST, &path, Some(&answer)).await {
                 eprintln!("could not report the answer to {}: {e}", delivery["event_id"]);
             }
+            print(out, delivery, &answer);
         }
     }
 }
