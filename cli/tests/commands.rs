@@ -103,6 +103,13 @@ async fn resources_are_created_listed_changed_and_deleted_with_tables_json_and_e
     assert!(table.starts_with("ID") && table.contains(src_id) && table.contains("shopify"), "{table}");
     assert_eq!(json(dir, &["sources", "update", src_id, "-d", "name=shop-eu", "--json"])["name"], "shop-eu");
     assert_eq!(json(dir, &["sources", "get", src_id, "--json"])["name"], "shop-eu");
+    // A request without its signature: refused, and why shows in `sources rejections`.
+    let res = d.http.post(format!("{}/in/{src_id}", d.base)).body("{}").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let rejections = ok(dir, &["sources", "rejections", src_id]);
+    assert!(rejections.starts_with("TIME") && rejections.contains("missing_signature"), "{rejections}");
+    let backfill = fails(dir, &["sources", "backfill", src_id, "-d", "since=2026-01-01T00:00:00Z"]);
+    assert!(backfill.contains("(400)"), "only Stripe and GitHub sources back-fill: {backfill}");
 
     // Webhooks and their actions.
     let url = format!("{}/hooks", receiver.url);
@@ -121,6 +128,9 @@ async fn resources_are_created_listed_changed_and_deleted_with_tables_json_and_e
     assert_eq!(json(dir, &["webhooks", "enable", ep, "--json"])["status"], "active");
     let replay = json(dir, &["webhooks", "replay", ep, "-d", "since=2020-01-01T00:00:00Z", "--json"]);
     assert_eq!(replay["replayed"], 0, "{replay}");
+    let logs = json(dir, &["webhooks", "logs", ep, "--status", "delivered", "--json"]);
+    assert_eq!(logs[0]["event_type"], "webhook.test", "{logs}");
+    assert!(ok(dir, &["webhooks", "logs", ep]).starts_with("TIME"));
 
     // Events: publish, a table and JSON, an event's attempts; --all follows the cursor.
     let published = json(dir, &["events", "publish", "order.paid", "-d", "order_id=1042", "-d", "total=54", "--json"]);
@@ -169,6 +179,12 @@ async fn resources_are_created_listed_changed_and_deleted_with_tables_json_and_e
     assert!(ok(dir, &["schedules", "list"]).contains(job_id));
     let upcoming = ok(dir, &["schedules", "upcoming", job_id]);
     assert!(upcoming.starts_with("UTC") && upcoming.lines().count() > 2, "{upcoming}");
+    let changed = json(dir, &["schedules", "update", job_id, "-d", "cron=0 10 ? * MON *", "--json"]);
+    assert_eq!(changed["cron"], "0 10 ? * MON *", "{changed}");
+    assert_eq!(json(dir, &["schedules", "pause", job_id, "--json"])["status"], "paused");
+    assert_eq!(json(dir, &["schedules", "resume", job_id, "--json"])["status"], "pending");
+    let once = json(dir, &["schedules", "create", "-d", "type=report.due", "-d", "at=2030-01-01T09:00:00Z", "--json"]);
+    ok(dir, &["schedules", "delete", once["id"].as_str().unwrap()]);
     ok(dir, &["schedules", "cancel", "--key", "weekly"]);
     assert!(fails(dir, &["schedules", "get", job_id]).contains("not found (404)"));
     let rec = json(
@@ -187,6 +203,22 @@ async fn resources_are_created_listed_changed_and_deleted_with_tables_json_and_e
     );
     assert_eq!(rec["thing"], "user_42", "{rec}");
     assert!(ok(dir, &["recurring", "list", "digest"]).contains("user_42"));
+    let rec = json(
+        dir,
+        &[
+            "recurring",
+            "update",
+            "digest",
+            "user_42",
+            "-d",
+            "frequency=daily",
+            "-d",
+            "start=2030-01-07T09:00",
+            "--json",
+        ],
+    );
+    assert_eq!(rec["thing"], "user_42", "{rec}");
+    assert_eq!(json(dir, &["recurring", "get", "digest", "user_42", "--json"])["id"], rec["id"]);
     ok(dir, &["recurring", "delete", "digest", "user_42"]);
     assert!(fails(dir, &["recurring", "get", "digest", "user_42"]).contains("404"));
 
