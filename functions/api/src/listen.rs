@@ -109,14 +109,8 @@ pub(crate) async fn open<S: ApiState, Q: Queue + 'static, C: Clock>(
     ep.url = format!("listen:{}", ep.id);
     ep.description = "listen session".to_owned();
     ep.listen = Some(ListenLease::from(now));
-    let limit = api.webhook_limits.of(org.plan);
-    if !api.store.create_endpoint(&ep, limit).await? {
-        return Err(ApiError::LimitExceeded(format!(
-            "the {:?} plan allows {} webhooks, and a listen session counts as one",
-            org.plan,
-            limit.unwrap_or_default()
-        )));
-    }
+    // A session is a delivery target like any other, within the plan's webhooks.
+    api.create_within_plan(&org, &ep).await?;
     tracing::info!(endpoint = %ep.id, org = %org.id, "listen session opened");
     let secret = ep.secrets.last().map(|s| s.secret.expose().to_owned()).unwrap_or_default();
     let expires_at = ep.listen.map_or(now, |l| l.expires_at);

@@ -54,14 +54,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
             return Err(ApiError::Unprocessable("handshake returned no `events` and none were given".into()));
         }
     }
-    let limit = api.webhook_limits.of(org.plan);
-    if !api.store.create_endpoint(&ep, limit).await? {
-        return Err(ApiError::LimitExceeded(format!(
-            "the {:?} plan allows {} webhooks; upgrade to add more",
-            org.plan,
-            limit.unwrap_or_default()
-        )));
-    }
+    api.create_within_plan(&org, &ep).await?;
     tracing::info!(endpoint = %ep.id, org = %org.id, "webhook created");
     Ok((StatusCode::CREATED, ApiJson(WebhookView::of(ep, true))))
 }

@@ -272,6 +272,20 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             .map_err(|e| ApiError::Unprocessable(format!("handshake failed: {e}")))
     }
 
+    /// Store a new endpoint (a webhook or a listen session) unless `org`'s plan holds
+    /// as many as it allows already.
+    pub(crate) async fn create_within_plan(&self, org: &Org, ep: &Endpoint) -> Result<(), ApiError> {
+        let limit = self.webhook_limits.of(org.plan);
+        if !self.store.create_endpoint(ep, limit).await? {
+            return Err(ApiError::LimitExceeded(format!(
+                "the {:?} plan allows {} webhooks (listen sessions count too); upgrade to add more",
+                org.plan,
+                limit.unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
     /// Log try `n` of a request sent at once.
     async fn log_direct(
         &self,
