@@ -479,3 +479,28 @@ fn completions_version_and_help_with_examples() {
     let (code, _, err) = run(dir.path(), &["webhooks", "frobnicate"]);
     assert_eq!(code, 2, "a usage error: {err}");
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let piped = ok(dir.path(), &["trigger", "--list"]);
+    assert!(!piped.contains('\x1b'), "no colour into a pipe");
+    // `script` gives the command a terminal, as a user's shell does.
+    let on_terminal = |no_color: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &format!("{} trigger --list", env!("CARGO_BIN_EXE_hookline")), "/dev/null"]);
+        cmd.env("XDG_CONFIG_HOME", dir.path()).stdin(std::process::Stdio::null());
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("\x1b[1mPROVIDER"), "a terminal gets colour: {coloured:?}");
+    let plain = on_terminal(true);
+    assert!(plain.contains("PROVIDER") && !plain.contains('\x1b'), "NO_COLOR: {plain:?}");
+}
