@@ -7,7 +7,7 @@ use chrono::Utc;
 use hookline_deliver::{Deliver, DeliverError, Policies};
 use hookline_shared::delivery::Payload;
 use hookline_shared::delivery::{
-    Attempt, AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointStatus, RetryPolicy,
+    Attempt, AttemptStatus, Deliveries, DeliveryJob, Endpoint, EndpointStatus, ListenLease, RetryPolicy,
 };
 use hookline_shared::local::{LocalDb, LocalOps, LocalStore, LocalTimer};
 use hookline_shared::memory::MemoryQueue;
@@ -333,4 +333,43 @@ async fn a_held_job_goes_out_once_whichever_copy_comes_first() {
     assert_eq!(again.status, AttemptStatus::Delivered);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "sent once");
     assert_eq!(attempts_of(&s).await.len(), 1);
+}
+
+/// A listen session's job is kept `pending` with the job, for its client to pull, and
+/// nothing is sent from here; a repeat keeps the one entry. A session whose client
+/// stopped polling has expired: its jobs are dropped, nothing logged.
+#[tokio::test]
+async fn a_listen_sessions_job_waits_for_its_client_and_an_expired_one_is_dropped() {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let s = setup(url.clone(), policy(&[1], 60)).await;
+    let now = s.job.payload.created_at;
+
+    let session = Endpoint { listen: Some(ListenLease::from(now)), version: 1, ..s.endpoint.clone() };
+    assert!(s.store.put_endpoint_if(&session, 0).await.unwrap());
+    let kept = s.deliver.deliver(s.job.clone()).await.unwrap().unwrap();
+    assert_eq!((kept.status, kept.response_code), (AttemptStatus::Pending, None));
+    assert_eq!(kept.job.as_ref().map(|j| j.payload.id.clone()), Some(s.job.payload.id.clone()));
+    s.deliver.deliver(s.job.clone()).await.unwrap();
+    assert_eq!(attempts_of(&s).await.len(), 1, "a repeat keeps the one entry");
+    assert!(s.queues.regular.take().is_empty() && s.queues.urgent.take().is_empty(), "no retry, no copy");
+
+    let mut gone = Endpoint::new(s.endpoint.org_id.clone(), url, vec!["*".into()], now);
+    gone.listen = Some(ListenLease::from(now - chrono::Duration::minutes(10)));
+    s.store.create_endpoint(&gone, None).await.unwrap();
+    let job = DeliveryJob::first(gone.org_id.clone(), gone.id.clone(), None, s.job.payload.clone());
+    assert!(s.deliver.deliver(job).await.unwrap().is_none(), "dropped");
+    let query = hookline_shared::ports::AttemptQuery { limit: 10, ..Default::default() };
+    assert!(s.store.list_attempts(&gone.org_id, &gone.id, &query).await.unwrap().items.is_empty());
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing sent from deliver");
 }
