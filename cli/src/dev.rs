@@ -232,3 +232,32 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevServer> {
     tracing::info!(%addr, data = %opts.data.display(), "hookline dev listening");
     Ok(DevServer { addr, operator_key: key, generated_key, inbox, deliveries, timer, ops, stop, tasks })
 }
+
+/// `hookline dev`: start on `addr` with `data`, configured from the environment, and
+/// serve until Ctrl-C.
+pub async fn run(addr: SocketAddr, data: PathBuf) -> anyhow::Result<()> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let server = start(DevOptions::new(addr, data, config)).await?;
+    if server.generated_key {
+        tracing::info!(
+            operator_key = server.operator_key.expose(),
+            "generated an operator key (saved in the data directory; set HOOKLINE_OPERATOR_KEY to choose one)"
+        );
+    }
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("HOOKLINE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

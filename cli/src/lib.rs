@@ -1,6 +1,7 @@
 //! `hookline` as a library: [`dev::start`] runs every function in one process on the
 //! embedded store, for `hookline dev` and for the end-to-end tests; [`run`] carries out
-//! the other commands, clients of a Hookline's API (`hookline dev` or a deployed stack).
+//! every command, the others being clients of a Hookline's API (`hookline dev` or a
+//! deployed stack).
 
 pub mod client;
 pub mod commands;
@@ -26,12 +27,12 @@ use output::Out;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Carry out a client command (every command but `dev`).
+/// Carry out a command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let profile = cli.profile.clone();
     let client = || Client::new(profile::resolve(profile.as_deref())?);
     match cli.command {
-        Command::Dev { .. } => anyhow::bail!("`dev` is run by the binary itself"),
+        Command::Dev { addr, data } => dev::run(addr, data).await,
         Command::Login { url, api_key } => login(profile.as_deref(), url, api_key).await,
         Command::Whoami { out } => {
             let c = client()?;
