@@ -7,12 +7,10 @@ use crate::client::{encode, ApiFailure, Client};
 use crate::commands::ListenArgs;
 use crate::output::Out;
 use anyhow::Context as _;
+use hookline_shared::delivery::capped_body;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-/// How much of the local server's answer is reported.
-const ANSWER_CAP: usize = 4096;
 
 /// `hookline listen`.
 pub async fn run(client: Client, args: ListenArgs) -> anyhow::Result<()> {
@@ -106,14 +104,8 @@ async fn forward(local: &reqwest::Client, to: &reqwest::Url, delivery: &Value) -
     match res {
         Ok(r) => {
             let status = r.status().as_u16();
-            let mut text = r.text().await.unwrap_or_default();
-            if text.len() > ANSWER_CAP {
-                let mut cut = ANSWER_CAP;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-            }
+            // Only as much as the attempt log keeps.
+            let text = capped_body(r.text().await.unwrap_or_default());
             json!({"event_id": event_id, "response_code": status, "response_body": text, "duration_ms": duration_ms})
         }
         Err(e) => json!({"event_id": event_id, "duration_ms": duration_ms, "error": e.to_string()}),

@@ -60,10 +60,7 @@ pub(crate) async fn trigger<S: ApiState, Q: Queue + 'static, C: Clock>(
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     for (k, v) in &req.headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| ApiError::BadRequest(format!("headers: `{k}` is not a valid header name")))?;
-        let value = http::HeaderValue::from_str(v)
-            .map_err(|_| ApiError::BadRequest(format!("headers: the value of `{k}` is not valid")))?;
+        let (name, value) = crate::webhooks::header(k, v)?;
         headers.insert(name, value);
     }
     let secret = source.secrets.last().map(|s| s.expose()).unwrap_or_default();
