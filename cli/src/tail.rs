@@ -8,7 +8,7 @@ use crate::client::{encode, Client};
 use crate::commands::TailArgs;
 use crate::output::Out;
 use chrono::{DateTime, Utc};
-use hookline_shared::delivery::filter_matches;
+use hookline_shared::delivery::{filter_matches, AttemptStatus};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,10 +26,11 @@ pub async fn run(client: Client, args: TailArgs) -> anyhow::Result<()> {
         Some(s) => Utc::now() - parse_ago(s)?,
         None => Utc::now(),
     };
+    // The statuses are the API's own (`AttemptStatus`); a wrong one is refused here, not
+    // by the first poll.
     if let Some(s) = &args.status {
-        const STATUSES: &[&str] = &["delivered", "failed", "retrying", "exhausted", "held", "pending"];
-        if !STATUSES.contains(&s.as_str()) {
-            anyhow::bail!("--status: one of {}", STATUSES.join(", "));
+        if serde_json::from_value::<AttemptStatus>(Value::String(s.clone())).is_err() {
+            anyhow::bail!("--status `{s}`: delivered, failed, retrying, exhausted, held or pending");
         }
     }
     let out = Out::new(args.json);
