@@ -95,7 +95,8 @@ fn unreachable_error(base: &str, e: reqwest::Error) -> anyhow::Error {
     if e.is_timeout() {
         anyhow::anyhow!("{base} did not answer in time")
     } else {
-        anyhow::anyhow!("cannot reach {base}: is Hookline running there? ({e})")
+        // The causes follow in the one error line: "Connection refused" says the most.
+        anyhow::Error::new(e).context(format!("cannot reach {base}: is Hookline running there?"))
     }
 }
 

@@ -108,7 +108,13 @@ async fn forward(local: &reqwest::Client, to: &reqwest::Url, delivery: &Value) -
             let text = capped_body(r.text().await.unwrap_or_default());
             json!({"event_id": event_id, "response_code": status, "response_body": text, "duration_ms": duration_ms})
         }
-        Err(e) => json!({"event_id": event_id, "duration_ms": duration_ms, "error": e.to_string()}),
+        Err(e) => {
+            // With its causes: "connection refused" is what the developer needs to read.
+            let causes: Vec<String> = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+            json!({"event_id": event_id, "duration_ms": duration_ms, "error": causes.join(": ")})
+        }
     }
 }
 
