@@ -23,8 +23,17 @@ impl fmt::Debug for ApiKey {
 impl ApiKey {
     /// A new random key with 192 bits of entropy.
     pub fn generate() -> Self {
+        Self::random("hk_")
+    }
+
+    /// A new random portal token (`hkp_`), as strong as a key.
+    pub fn generate_portal() -> Self {
+        Self::random("hkp_")
+    }
+
+    fn random(prefix: &str) -> Self {
         let bytes: [u8; 24] = rand::rng().random();
-        Self(Secret::new(format!("hk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
+        Self(Secret::new(format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
     }
 
     /// The key text, to return to its owner exactly once.
@@ -60,6 +69,23 @@ impl KeyHash {
     }
 }
 
+/// What a key reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// Every route of its org: an org API key.
+    #[default]
+    Org,
+    /// Only the org's endpoints and their deliveries: a customer portal session.
+    Portal,
+}
+
+impl KeyScope {
+    fn is_org(&self) -> bool {
+        *self == KeyScope::Org
+    }
+}
+
 /// An org's key as stored: its hash and what the org may see of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
@@ -76,6 +102,12 @@ pub struct ApiKeyRecord {
     /// The last day (UTC) it authenticated a request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_on: Option<NaiveDate>,
+    /// What it reaches.
+    #[serde(default, skip_serializing_if = "KeyScope::is_org")]
+    pub scope: KeyScope,
+    /// When it stops working (portal sessions); `None`: when revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl ApiKeyRecord {
@@ -89,7 +121,19 @@ impl ApiKeyRecord {
             hash,
             created_at: now,
             last_used_on: None,
+            scope: KeyScope::Org,
+            expires_at: None,
         }
+    }
+
+    /// The record of a portal session of `org` with token `key`, until `expires_at`.
+    pub fn portal(key: &ApiKey, org: &OrgId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Self {
+        Self { scope: KeyScope::Portal, expires_at: Some(expires_at), ..Self::new(key, org, now) }
+    }
+
+    /// Whether it works at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
     }
 
     /// The id of the key with this hash.
@@ -99,7 +143,16 @@ impl ApiKeyRecord {
 
     /// The record of a key stored before keys had records: only its hash is known.
     pub fn legacy(hash: KeyHash, org: &OrgId, created_at: DateTime<Utc>) -> Self {
-        Self { id: Self::id_of(&hash), org_id: org.clone(), hash, prefix: "hk_".into(), created_at, last_used_on: None }
+        Self {
+            id: Self::id_of(&hash),
+            org_id: org.clone(),
+            hash,
+            prefix: "hk_".into(),
+            created_at,
+            last_used_on: None,
+            scope: KeyScope::Org,
+            expires_at: None,
+        }
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Config {
     /// Where GitHub's API is (`HOOKLINE_GITHUB_API_BASE`, default `https://api.github.com`;
     /// a GitHub Enterprise Server's `https://HOST/api/v3`): back-fill asks it for deliveries.
     pub github_api_base: String,
+    /// Who may frame the console (a CSP `frame-ancestors` source list): `'none'` unless
+    /// `HOOKLINE_CONSOLE_FRAME_ANCESTORS` names origins, so a portal can be embedded only there.
+    pub console_frame_ancestors: String,
 }
 
 /// Stripe's API.
@@ -117,6 +120,7 @@ impl Default for Config {
             retention: crate::Retention::default(),
             stripe_api_base: STRIPE_API_BASE.to_owned(),
             github_api_base: GITHUB_API_BASE.to_owned(),
+            console_frame_ancestors: "'none'".to_owned(),
         }
     }
 }
@@ -173,6 +177,10 @@ impl Config {
                     };
             }
         }
+        if let Some(v) = get("HOOKLINE_CONSOLE_FRAME_ANCESTORS").filter(|v| !v.trim().is_empty()) {
+            c.console_frame_ancestors = frame_ancestors(&v)
+                .map_err(|reason| ConfigError { name: "HOOKLINE_CONSOLE_FRAME_ANCESTORS", reason })?;
+        }
         c.allow_http = flag(&get, "HOOKLINE_ALLOW_HTTP");
         c.allow_loopback = flag(&get, "HOOKLINE_ALLOW_LOOPBACK");
         if let Some(v) = get("HOOKLINE_ALLOW_NETS") {
@@ -204,6 +212,29 @@ impl Config {
             allow: self.allow_nets.clone(),
         }
     }
+}
+
+/// A `frame-ancestors` source list: `'none'`, `'self'`, or http(s) origins (a host may
+/// start with `*.`), separated by spaces; nothing that could end the directive.
+fn frame_ancestors(v: &str) -> Result<String, String> {
+    let sources: Vec<&str> = v.split_whitespace().collect();
+    for s in &sources {
+        let origin_ok = || {
+            let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"))?;
+            let host = rest.strip_prefix("*.").unwrap_or(rest);
+            let ok = !host.is_empty()
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+                && url::Url::parse(&format!("http://{host}")).is_ok();
+            ok.then_some(())
+        };
+        if !matches!(*s, "'none'" | "'self'") && origin_ok().is_none() {
+            return Err(format!("`{s}` is not 'self', 'none' or an http(s) origin"));
+        }
+    }
+    if sources.len() > 1 && sources.contains(&"'none'") {
+        return Err("'none' stands alone".into());
+    }
+    Ok(sources.join(" "))
 }
 
 fn flag(get: &impl Fn(&str) -> Option<String>, name: &str) -> bool {
@@ -250,5 +281,16 @@ mod tests {
         assert_eq!(cfg(&[("HOOKLINE_RETENTION_DAYS", "90")]).unwrap().retention.whole_days(), 90);
         let err = cfg(&[("HOOKLINE_RETENTION_DAYS", "3")]).unwrap_err();
         assert_eq!(err.name, "HOOKLINE_RETENTION_DAYS");
+    }
+
+    #[test]
+    fn the_console_may_be_framed_only_where_named() {
+        assert_eq!(cfg(&[]).unwrap().console_frame_ancestors, "'none'");
+        let c = cfg(&[("HOOKLINE_CONSOLE_FRAME_ANCESTORS", " https://app.example.com  https://*.example.org:8443 ")]);
+        assert_eq!(c.unwrap().console_frame_ancestors, "https://app.example.com https://*.example.org:8443");
+        for bad in ["https://a.example; script-src *", "*", "javascript:x", "'none' https://a.example", "https://"] {
+            let e = cfg(&[("HOOKLINE_CONSOLE_FRAME_ANCESTORS", bad)]).unwrap_err();
+            assert_eq!(e.name, "HOOKLINE_CONSOLE_FRAME_ANCESTORS", "{bad}");
+        }
     }
 }

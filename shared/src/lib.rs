@@ -33,7 +33,7 @@ pub mod aws;
 #[cfg(feature = "local")]
 pub mod local;
 
-pub use api_key::{ApiKey, ApiKeyRecord, KeyHash};
+pub use api_key::{ApiKey, ApiKeyRecord, KeyHash, KeyScope};
 pub use config::Config;
 pub use domain::*;
 pub use error::{MessagingError, StoreError};

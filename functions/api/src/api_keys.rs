@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use hookline_shared::ports::{Clock, Queue};
-use hookline_shared::{ApiKey, ApiKeyId, ApiKeyRecord};
+use hookline_shared::{ApiKey, ApiKeyId, ApiKeyRecord, KeyScope, OrgId};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -32,11 +32,18 @@ pub struct KeyList {
     data: Vec<KeyView>,
 }
 
+/// The org's API keys (not its portal sessions, which are keys of a narrower scope).
+async fn org_keys<S: ApiState, Q, C>(api: &Api<S, Q, C>, org: &OrgId) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    let mut keys = api.store.list_api_keys(org).await?;
+    keys.retain(|k| k.scope == KeyScope::Org);
+    Ok(keys)
+}
+
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
 ) -> Result<(StatusCode, ApiJson<NewKey>), ApiError> {
-    if api.store.list_api_keys(&org.id).await?.len() >= MAX_KEYS_PER_ORG {
+    if org_keys(&api, &org.id).await?.len() >= MAX_KEYS_PER_ORG {
         return Err(ApiError::LimitExceeded(format!(
             "an org holds at most {MAX_KEYS_PER_ORG} API keys; revoke one first"
         )));
@@ -52,7 +59,7 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     OrgAuth(org): OrgAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
 ) -> Result<ApiJson<KeyList>, ApiError> {
-    let keys = api.store.list_api_keys(&org.id).await?;
+    let keys = org_keys(&api, &org.id).await?;
     Ok(ApiJson(KeyList {
         data: keys
             .into_iter()
@@ -67,7 +74,7 @@ pub(crate) async fn delete<S: ApiState, Q: Queue + 'static, C: Clock>(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::NotFound("api key"))?;
-    let keys = api.store.list_api_keys(&org.id).await?;
+    let keys = org_keys(&api, &org.id).await?;
     if !keys.iter().any(|k| k.id == id) {
         return Err(ApiError::NotFound("api key"));
     }

@@ -1,4 +1,4 @@
-//! Who is calling: an org (by its API key) or the operator.
+//! Who is calling: an org (by its API key), a portal session of an org, or the operator.
 
 use crate::error::ApiError;
 use crate::{Api, ApiState};
@@ -6,7 +6,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use hookline_shared::ports::{Clock, Queue};
 use hookline_shared::web::presented_key;
-use hookline_shared::{ApiKeyRecord, KeyHash, Org, Secret};
+use chrono::{DateTime, Utc};
+use hookline_shared::{ApiKeyRecord, KeyHash, KeyScope, Org, Secret};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::pin::Pin;
@@ -53,7 +54,48 @@ impl OperatorKey {
     }
 }
 
-/// The calling org.
+/// Who a key belongs to and what it reaches, as the key cache keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) org: Org,
+    scope: KeyScope,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl Caller {
+    /// The caller of this request: a key of an org that works now.
+    async fn of<S: ApiState, Q: Queue + 'static, C: Clock>(
+        parts: &Parts,
+        api: &Api<S, Q, C>,
+    ) -> Result<Self, ApiError> {
+        let key = presented_key(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let hash = KeyHash::of(key);
+        let now = api.clock.now();
+        let caller = match api.keys.get(&hash) {
+            Some(caller) => caller,
+            None => {
+                let (org, record) = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
+                // The last day a key was used: written at most once a day per key and instance.
+                let today = now.date_naive();
+                if record.last_used_on != Some(today)
+                    && !api.store.update_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record.clone() }).await?
+                {
+                    // Revoked between the lookup and now.
+                    return Err(ApiError::Unauthorized);
+                }
+                let caller = Caller { org, scope: record.scope, expires_at: record.expires_at };
+                api.keys.put(hash, caller.clone());
+                caller
+            }
+        };
+        if caller.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(caller)
+    }
+}
+
+/// The calling org, by one of its API keys: every route of the org.
 #[derive(Debug, Clone)]
 pub struct OrgAuth(pub Org);
 
@@ -66,22 +108,35 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S, Q, C>>) -> Result<Self, ApiError> {
-        let key = presented_key(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let hash = KeyHash::of(key);
-        if let Some(org) = api.keys.get(&hash) {
-            return Ok(OrgAuth(org));
+        let caller = Caller::of(parts, api).await?;
+        match caller.scope {
+            KeyScope::Org => Ok(OrgAuth(caller.org)),
+            KeyScope::Portal => Err(ApiError::Forbidden),
         }
-        let (org, record) = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
-        // The last day a key was used: written at most once a day per key and instance.
-        let today = api.clock.now().date_naive();
-        if record.last_used_on != Some(today)
-            && !api.store.update_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record }).await?
-        {
-            // Revoked between the lookup and now.
-            return Err(ApiError::Unauthorized);
-        }
-        api.keys.put(hash, org.clone());
-        Ok(OrgAuth(org))
+    }
+}
+
+/// The calling org by an API key or a portal session: the routes of its endpoints and
+/// their deliveries.
+#[derive(Debug, Clone)]
+pub struct EndpointAuth {
+    /// The org.
+    pub org: Org,
+    /// Whether the caller holds a portal session (not an org API key).
+    pub portal: bool,
+}
+
+impl<S, Q, C> FromRequestParts<Arc<Api<S, Q, C>>> for EndpointAuth
+where
+    S: ApiState,
+    Q: Queue + 'static,
+    C: Clock,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Arc<Api<S, Q, C>>) -> Result<Self, ApiError> {
+        let caller = Caller::of(parts, api).await?;
+        Ok(EndpointAuth { portal: caller.scope == KeyScope::Portal, org: caller.org })
     }
 }
 

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// No key, or a key that is not valid here.
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A portal session calling a route outside its org's endpoints.
+    #[error("a portal session reaches only the org's endpoints and their deliveries")]
+    Forbidden,
     /// The resource does not exist in the caller's org (another org's ids included).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -98,6 +101,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

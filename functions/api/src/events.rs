@@ -1,6 +1,6 @@
 //! `/v1/events`: publish, list, get.
 
-use crate::auth::OrgAuth;
+use crate::auth::{EndpointAuth, OrgAuth};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::page::{page_limit, PageView};
 use crate::webhooks::AttemptView;
@@ -148,14 +148,19 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(PageView::of(page, EventView::from)))
 }
 
+/// An event with its attempts. A portal session sees only events that were delivered to
+/// the org's endpoints (not what its sources received and routed nowhere).
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, portal }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<EventView>, ApiError> {
     let id: EventId = id.parse().map_err(|_| ApiError::NotFound("event"))?;
     let event = api.store.get_event(&org.id, &id).await?.ok_or(ApiError::NotFound("event"))?;
     let attempts = api.store.list_event_attempts(&org.id, &id).await?;
+    if portal && attempts.is_empty() {
+        return Err(ApiError::NotFound("event"));
+    }
     let mut view = EventView::from(event);
     view.attempts = Some(attempts.into_iter().map(AttemptView::from).collect());
     Ok(ApiJson(view))

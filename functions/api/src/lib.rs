@@ -5,14 +5,17 @@
 mod api_keys;
 mod auth;
 mod backfill;
+pub mod console;
 mod error;
 mod events;
 mod listen;
 mod orgs;
 mod page;
+mod portal;
 mod recurring;
 mod schedules;
 mod sources;
+mod stats;
 mod trigger;
 mod webhooks;
 
@@ -113,6 +116,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/listen-sessions/{id}/deliveries"),
     ("post", "/v1/listen-sessions/{id}/deliveries/{attempt}"),
     ("post", "/v1/sources/{id}/trigger"),
+    ("post", "/v1/portal-sessions"),
+    ("delete", "/v1/portal-sessions/{id}"),
+    ("get", "/v1/stats"),
     ("get", "/v1/recurring/{name}"),
     ("put", "/v1/recurring/{name}/{thing}"),
     ("get", "/v1/recurring/{name}/{thing}"),
@@ -142,7 +148,9 @@ pub struct Api<S, Q, C> {
     inbound: Option<Arc<dyn hookline_ingest::AcceptInbound>>,
     /// Orgs by API key hash, so a burst of calls costs one lookup. A revocation clears its
     /// key here; other instances (Lambda) keep it until the TTL.
-    keys: TtlCache<KeyHash, Org>,
+    keys: TtlCache<KeyHash, auth::Caller>,
+    /// The console's security headers.
+    console: console::ConsoleHeaders,
 }
 
 impl<S, Q, C> std::fmt::Debug for Api<S, Q, C> {
@@ -172,6 +180,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
             inbound: None,
             // Trusted as long as ingest trusts a cached source.
             keys: TtlCache::new(config.source_cache_ttl),
+            console: console::ConsoleHeaders::new(&config.console_frame_ancestors),
         }
     }
 
@@ -208,7 +217,18 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
     /// Drop `org` from the key cache after a change, so this instance's next request
     /// sees the change.
     pub(crate) fn forget_org(&self, org: &hookline_shared::OrgId) {
-        self.keys.remove_where(|o| &o.id == org);
+        self.keys.remove_where(|c| &c.org.id == org);
+    }
+
+    /// Where this API is reached: the configured public URL, else the scheme and host the
+    /// request came through (API Gateway and proxies set `X-Forwarded-Proto`).
+    pub(crate) fn base_url(&self, headers: &http::HeaderMap) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.clone();
+        }
+        let value = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
+        let proto = value("x-forwarded-proto").filter(|p| matches!(*p, "http" | "https")).unwrap_or("http");
+        format!("{proto}://{}", value(http::header::HOST.as_str()).unwrap_or("localhost"))
     }
 
     pub(crate) fn source_changed(&self, id: &SourceId) {
@@ -221,6 +241,7 @@ impl<S: ApiState, Q: Queue + 'static, C: Clock> Api<S, Q, C> {
 /// The `/v1` router.
 pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> Router {
     let max_body = api.max_body;
+    let console = console::routes(api.console.clone());
     let api = Arc::new(api);
     let routes = Router::new()
         .route("/v1/openapi.json", get(openapi))
@@ -269,12 +290,16 @@ pub fn router<S: ApiState, Q: Queue + 'static, C: Clock>(api: Api<S, Q, C>) -> R
         .route("/v1/listen-sessions/{id}", delete(listen::close::<S, Q, C>))
         .route("/v1/listen-sessions/{id}/deliveries", get(listen::poll::<S, Q, C>))
         .route("/v1/listen-sessions/{id}/deliveries/{attempt}", post(listen::answer::<S, Q, C>))
+        .route("/v1/portal-sessions", post(portal::open::<S, Q, C>))
+        .route("/v1/portal-sessions/{id}", delete(portal::close::<S, Q, C>))
+        .route("/v1/stats", get(stats::stats::<S, Q, C>))
         .route("/v1/recurring/{name}", get(recurring::list::<S, Q, C>))
         .route(
             "/v1/recurring/{name}/{thing}",
             get(recurring::get::<S, Q, C>).put(recurring::put::<S, Q, C>).delete(recurring::delete::<S, Q, C>),
         )
-        .with_state(api);
+        .with_state(api)
+        .merge(console);
     routes
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

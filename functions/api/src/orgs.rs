@@ -51,6 +51,9 @@ pub struct OrgView {
     retention_is_default: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_key: Option<String>,
+    /// What the caller's key reaches, on `GET /v1/me` only: `org` or `portal`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<hookline_shared::KeyScope>,
 }
 
 impl OrgView {
@@ -65,6 +68,7 @@ impl OrgView {
             retention_days,
             retention_is_default: org.retention_days.is_none(),
             api_key: key.map(|k| k.expose().to_owned()),
+            access: None,
         }
     }
 }
@@ -116,13 +120,14 @@ pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
     Ok(ApiJson(OrgView::of(api.retention_of(&org), org, None)))
 }
 
-/// `GET /v1/me`: the org an API key belongs to (`hookline whoami`, and `hookline login`
-/// checking a key before keeping it).
+/// `GET /v1/me`: the org an API key or portal session belongs to, and which of the two
+/// it is (`hookline whoami`, `hookline login` checking a key, the console's sign-in).
 pub(crate) async fn me<S: ApiState, Q: Queue + 'static, C: Clock>(
-    crate::auth::OrgAuth(org): crate::auth::OrgAuth,
+    crate::auth::EndpointAuth { org, portal }: crate::auth::EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
 ) -> Result<ApiJson<OrgView>, ApiError> {
-    Ok(ApiJson(OrgView::of(api.retention_of(&org), org, None)))
+    let access = if portal { hookline_shared::KeyScope::Portal } else { hookline_shared::KeyScope::Org };
+    Ok(ApiJson(OrgView { access: Some(access), ..OrgView::of(api.retention_of(&org), org, None) }))
 }
 
 /// `PATCH /v1/orgs/{id}`. A changed retention applies to events accepted from then on

@@ -13,6 +13,7 @@ pub mod rate;
 pub mod realtime;
 mod retry_schedule;
 mod send;
+pub mod stats;
 
 pub use attempt::{capped_body, Attempt, AttemptStatus, RESPONSE_BODY_CAP, RESPONSE_READ_CAP};
 pub use continuation::Continuation;
@@ -26,5 +27,5 @@ pub use lane::{ordered_group, LanePlace, OrderingKey, OrderingPointer, MAX_ORDER
 pub use listen::{ListenLease, LISTEN_TTL};
 pub use policy::{DisablePolicy, RetryPolicy};
 pub use rate::RateLimit;
-pub use retry_schedule::{RetrySchedule, MAX_RETRIES};
+pub use retry_schedule::{parse_delay, RetrySchedule, MAX_RETRIES};
 pub use send::{send_event, signed_request, Outcome, RetryRule, SendOptions, HOPS_HEADER};

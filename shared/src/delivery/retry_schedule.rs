@@ -54,7 +54,7 @@ impl RetrySchedule {
 }
 
 /// `"5m"` → 300 s.
-fn parse_delay(text: &str) -> Result<Duration, String> {
+pub fn parse_delay(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}`: give a whole number and a unit, s, m, h or d (`30s`, `5m`, `2h`, `1d`)");
     let unit = text.chars().last().ok_or_else(bad)?;
     let digits = &text[..text.len() - unit.len_utf8()];

@@ -5,7 +5,7 @@ use super::{
     all_attempts, change, load, parse_id, queue_jobs, set_status, AttemptView, WebhookView, API_REQUEST_TIMEOUT,
     ROTATION_GRACE,
 };
-use crate::auth::OrgAuth;
+use crate::auth::EndpointAuth;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::page::{page_limit, PageView};
 use crate::{Api, ApiState};
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) async fn test<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<AttemptView>, ApiError> {
@@ -57,7 +57,7 @@ pub struct LogsQuery {
 }
 
 pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
@@ -76,7 +76,7 @@ pub(crate) async fn logs<S: ApiState, Q: Queue + 'static, C: Clock>(
 }
 
 pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
@@ -135,7 +135,7 @@ pub struct Replayed {
 }
 
 pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Replay>,
@@ -158,7 +158,7 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
 }
 
 pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {

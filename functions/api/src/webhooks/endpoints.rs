@@ -4,7 +4,7 @@ use super::{
     change, load, parse_id, validate_conventions, validate_filters, validate_headers, CalledAs, CreateWebhook,
     UpdateWebhook, WebhookList, WebhookView,
 };
-use crate::auth::OrgAuth;
+use crate::auth::EndpointAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::{Api, ApiState};
 use axum::extract::State;
@@ -14,7 +14,7 @@ use hookline_shared::ports::{Clock, Queue};
 use std::sync::Arc;
 
 pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     host: CalledAs,
     ApiJson(body): ApiJson<CreateWebhook>,
@@ -60,7 +60,7 @@ pub(crate) async fn create<S: ApiState, Q: Queue + 'static, C: Clock>(
 }
 
 pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
 ) -> Result<ApiJson<WebhookList>, ApiError> {
     let eps = api.store.list_endpoints(&org.id).await?;
@@ -70,7 +70,7 @@ pub(crate) async fn list<S: ApiState, Q: Queue + 'static, C: Clock>(
 }
 
 pub(crate) async fn get<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
@@ -140,7 +140,7 @@ impl UpdateWebhook {
 }
 
 pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
     host: CalledAs,
@@ -169,7 +169,7 @@ pub(crate) async fn update<S: ApiState, Q: Queue + 'static, C: Clock>(
 }
 
 pub(crate) async fn delete<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {

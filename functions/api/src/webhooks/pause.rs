@@ -2,7 +2,7 @@
 //! resume sends them in the order their events were made.
 
 use super::{all_attempts, queue_jobs, set_status, WebhookView};
-use crate::auth::OrgAuth;
+use crate::auth::EndpointAuth;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::{Api, ApiState};
 use axum::extract::State;
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) async fn pause<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<WebhookView>, ApiError> {
@@ -39,7 +39,7 @@ pub struct Resumed {
 }
 
 pub(crate) async fn resume<S: ApiState, Q: Queue + 'static, C: Clock>(
-    OrgAuth(org): OrgAuth,
+    EndpointAuth { org, .. }: EndpointAuth,
     State(api): State<Arc<Api<S, Q, C>>>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Resumed>, ApiError> {
