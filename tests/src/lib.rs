@@ -29,7 +29,7 @@ pub fn external_required() -> bool {
 }
 
 /// Say that `what` is missing: a failure under `make test`, a skip otherwise.
-fn unavailable<T>(what: &str) -> Option<T> {
+pub fn unavailable<T>(what: &str) -> Option<T> {
     assert!(!external_required(), "{what} is required (HOOKLINE_REQUIRE_EXTERNAL=1) but not configured");
     eprintln!("skipping: {what} not configured; run `make test`");
     None

@@ -95,6 +95,8 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
     if bucket_secs < 60 || (until - since).num_seconds() / bucket_secs as i64 > MAX_BUCKETS {
         return Err(ApiError::BadRequest(format!("bucket: at least 1m, and at most {MAX_BUCKETS} buckets")));
     }
+    let mut series = Series::new(since, bucket);
+    let since = series.since();
     let endpoints: Vec<Endpoint> =
         api.store.list_endpoints(&org.id).await?.into_iter().filter(|e| e.listen.is_none()).collect();
     let scans: Vec<(Endpoint, Vec<Attempt>, bool)> = futures::stream::iter(endpoints)
@@ -105,7 +107,6 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
         .buffered(PARALLEL)
         .try_collect()
         .await?;
-    let mut series = Series::new(since, bucket);
     let mut listed = Vec::with_capacity(scans.len());
     let mut truncated = false;
     for (ep, attempts, cut) in scans {

@@ -66,10 +66,19 @@ pub struct Series {
 }
 
 impl Series {
-    /// A series of buckets of `bucket` (whole seconds, at least one) from `since`.
+    /// A series of buckets of `bucket` (whole seconds, at least one) from the bucket that
+    /// holds `since`. Buckets start on whole multiples of their width (whole minutes for
+    /// `1m`), so two readings a moment apart bucket alike.
     pub fn new(since: DateTime<Utc>, bucket: Duration) -> Self {
-        let bucket_secs = i64::try_from(bucket.as_secs().max(1)).unwrap_or(i64::MAX);
+        let bucket_secs = i64::try_from(bucket.as_secs().clamp(1, 86_400)).unwrap_or(60);
+        let start = since.timestamp() - since.timestamp().rem_euclid(bucket_secs);
+        let since = DateTime::from_timestamp(start, 0).unwrap_or(since);
         Self { since, bucket_secs, buckets: BTreeMap::new(), totals: Outcomes::default() }
+    }
+
+    /// The first bucket's start.
+    pub fn since(&self) -> DateTime<Utc> {
+        self.since
     }
 
     /// Count `attempt` if it was made in the window and is an outcome; true when counted.
@@ -184,6 +193,8 @@ mod tests {
         assert_eq!(buckets[0].outcomes, Outcomes { delivered: 1, retrying: 1, failed: 0, exhausted: 0 });
         assert_eq!(buckets[1].outcomes.exhausted, 1);
         assert_eq!(series.totals(), Outcomes { delivered: 1, retrying: 1, failed: 1, exhausted: 1 });
+        let late = Series::new(at(150) + chrono::Duration::milliseconds(300), Duration::from_secs(60));
+        assert_eq!(late.since(), at(120), "buckets start on the minute");
     }
 
     #[test]

@@ -12,11 +12,11 @@ use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hookline_shared::delivery::{
-    filter_matches, send_event, validate_filters, Attempt, AttemptStatus, DeliveryJob, EndpointSecret, EndpointStatus,
-    FailureState, Payload, SendOptions, RESPONSE_BODY_CAP,
+    filter_matches, send_event, validate_filters, Attempt, AttemptStatus, DeliveryJob, Endpoint, EndpointSecret,
+    EndpointStatus, FailureState, Payload, SendOptions, RESPONSE_BODY_CAP,
 };
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
-use hookline_shared::EventId;
+use hookline_shared::{EventId, Org};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -100,7 +100,12 @@ pub(crate) async fn rotate_secret<S: ApiState, Q: Queue + 'static, C: Clock>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replay {
-    since: DateTime<Utc>,
+    /// Failed and exhausted deliveries from this time on.
+    #[serde(default, deserialize_with = "crate::error::not_null")]
+    since: Option<DateTime<Utc>>,
+    /// Or this one event, whatever became of it, if it was delivered to the endpoint before.
+    #[serde(default, deserialize_with = "crate::error::not_null")]
+    event_id: Option<EventId>,
     /// Only attempts made before this time.
     #[serde(default)]
     until: Option<DateTime<Utc>>,
@@ -112,7 +117,14 @@ pub struct Replay {
 impl Replay {
     /// Check the bounds before anything is read.
     fn validate(&self) -> Result<(), ApiError> {
-        if self.until.is_some_and(|u| u <= self.since) {
+        match (&self.since, &self.event_id) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => return Err(ApiError::BadRequest("give `since` or `event_id`, not both".into())),
+        }
+        if self.event_id.is_some() && (self.until.is_some() || self.types.is_some()) {
+            return Err(ApiError::BadRequest("`until` and `types` go with `since`".into()));
+        }
+        if self.until.zip(self.since).is_some_and(|(u, s)| u <= s) {
             return Err(ApiError::BadRequest("until: must be after `since`".into()));
         }
         if let Some(types) = &self.types {
@@ -142,19 +154,46 @@ pub(crate) async fn replay<S: ApiState, Q: Queue + 'static, C: Clock>(
 ) -> Result<ApiJson<Replayed>, ApiError> {
     body.validate()?;
     let ep = load(&api, &org, &id).await?;
-    let failed =
-        all_attempts(&api, &org, &ep.id, vec![AttemptStatus::Failed, AttemptStatus::Exhausted], Some(body.since));
     // One job per event, sent in the order the events were made.
     let mut jobs: BTreeMap<(DateTime<Utc>, EventId), DeliveryJob> = BTreeMap::new();
-    for a in failed.await?.into_iter().filter(|a| body.covers(a)) {
-        if let Some(job) = a.job {
-            jobs.entry((job.payload.created_at, a.event_id)).or_insert(job);
+    if let Some(event_id) = &body.event_id {
+        let job = one_event(&api, &org, &ep, event_id).await?;
+        jobs.insert((job.payload.created_at, event_id.clone()), job);
+    }
+    if let Some(since) = body.since {
+        let failed =
+            all_attempts(&api, &org, &ep.id, vec![AttemptStatus::Failed, AttemptStatus::Exhausted], Some(since));
+        for a in failed.await?.into_iter().filter(|a| body.covers(a)) {
+            if let Some(job) = a.job {
+                jobs.entry((job.payload.created_at, a.event_id)).or_insert(job);
+            }
         }
     }
     // A new series of attempts, logged apart from the ones it replays.
     let replay = ulid::Ulid::new().to_string();
     let jobs = jobs.into_values().map(|j| DeliveryJob { replay: Some(replay.clone()), ..j.for_replay() });
     Ok(ApiJson(Replayed { replayed: queue_jobs(&api, ep.urgency, jobs).await? }))
+}
+
+/// The job that delivers `event` to `ep` again: the one a failed attempt kept, else one
+/// made from the stored event. Only for an event that went to the endpoint before.
+async fn one_event<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &Org,
+    ep: &Endpoint,
+    event_id: &EventId,
+) -> Result<DeliveryJob, ApiError> {
+    let attempts = api.store.list_event_attempts(&org.id, event_id).await?;
+    let mine: Vec<Attempt> = attempts.into_iter().filter(|a| a.endpoint_id == ep.id).collect();
+    if mine.is_empty() {
+        return Err(ApiError::NotFound("delivery of this event to this webhook"));
+    }
+    if let Some(job) = mine.into_iter().rev().find_map(|a| a.job) {
+        return Ok(job);
+    }
+    let event = api.store.get_event(&org.id, event_id).await?.ok_or(ApiError::NotFound("event"))?;
+    let payload = Payload::new(event.id, event.event_type, event.created_at, event.data);
+    Ok(DeliveryJob::first(org.id.clone(), ep.id.clone(), event.expires_at, payload))
 }
 
 pub(crate) async fn enable<S: ApiState, Q: Queue + 'static, C: Clock>(

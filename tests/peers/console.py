@@ -1,0 +1,199 @@
+"""Drive the console in headless Chromium (Selenium) against a running hookline dev.
+
+Reads the test's setup as JSON on stdin, walks the console as a user would, saves a
+screenshot after each step, and prints what it checked as JSON lines. Exits non-zero
+at the first check that fails.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+setup = json.load(sys.stdin)
+base = setup["url"]
+shots = setup["screenshots"]
+os.makedirs(shots, exist_ok=True)
+checked = []
+
+
+def check(what, ok, detail=""):
+    if not ok:
+        print(json.dumps({"failed": what, "detail": detail}), flush=True)
+        sys.exit(1)
+    checked.append(what)
+    print(json.dumps({"checked": what}), flush=True)
+
+
+def call(method, path, token, body=None):
+    req = urllib.request.Request(base + path, method=method, headers={"authorization": f"Bearer {token}"})
+    if body is not None:
+        req.data = json.dumps(body).encode()
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = os.environ.get("HOOKLINE_CHROMIUM", "/usr/bin/chromium")
+for flag in [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1000",
+    f"--user-data-dir={tempfile.mkdtemp(prefix='hookline-chromium-')}",
+]:
+    options.add_argument(flag)
+options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+driver = webdriver.Chrome(
+    options=options, service=Service(os.environ.get("HOOKLINE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+)
+wait = WebDriverWait(driver, 15)
+step = [0]
+
+
+def shot(name):
+    step[0] += 1
+    driver.save_screenshot(os.path.join(shots, f"{step[0]:02d}-{name}.png"))
+
+
+def visible(css):
+    return wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def text_in(css, text):
+    try:
+        return wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+    except TimeoutException:
+        return False
+
+
+def no_alert():
+    try:
+        driver.switch_to.alert
+        return False
+    except NoAlertPresentException:
+        return True
+
+
+def browser_errors():
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+try:
+    # Sign in with the org key.
+    driver.get(base + "/console/")
+    visible("#key").send_keys(setup["key"])
+    driver.find_element(By.ID, "sign-in").click()
+    visible("#nav-overview")
+    check("signing in with an org key shows the console", True)
+    stored = driver.execute_script("return sessionStorage.getItem('hookline.key')")
+    check("the key is kept in sessionStorage", stored == setup["key"])
+    check("no cookie holds it", driver.execute_script("return document.cookie") == "")
+    check("the key is not in the URL", setup["key"] not in driver.current_url)
+
+    # Overview: the chart and the totals.
+    delivered = visible("#total-delivered strong").text.replace(",", "")
+    check("the overview counts the delivered attempts", delivered.isdigit() and int(delivered) >= 1, delivered)
+    check("the overview lists the failing endpoint", text_in("main", setup["fail_url"]))
+    visible("canvas#chart")
+    shot("overview")
+
+    # Events: the published event, then its page with the delivered attempt.
+    driver.find_element(By.ID, "nav-events").click()
+    link = visible(f'a[href="#/events/{setup["event_id"]}"]')
+    check("a published event shows in the events list", link.text == "order.created")
+    link.click()
+    ok_section = visible(f'section.attempts[data-endpoint="{setup["ok_endpoint"]}"]')
+    check("the event's page shows its delivered attempt with 200",
+          "delivered" in ok_section.text and "200" in ok_section.text, ok_section.text)
+    fail_section = visible(f'section.attempts[data-endpoint="{setup["fail_endpoint"]}"]')
+    check("and the failing endpoint's attempt with 500", "500" in fail_section.text, fail_section.text)
+    check("the payload is shown as JSON", '"order_id": "ord_1"' in visible("pre.payload").text)
+    shot("event-attempts")
+
+    # Replay to the endpoint that got it.
+    ok_section.find_element(By.CSS_SELECTOR, "button.replay").click()
+    check("replay to one endpoint is queued", text_in("#toast", "queued"))
+    shot("replayed")
+
+    # Endpoints: the one answering 500 shows as failing, with its code.
+    driver.find_element(By.ID, "nav-endpoints").click()
+    row = visible(f'a.ep-link[href="#/endpoints/{setup["fail_endpoint"]}"]').find_element(By.XPATH, "./ancestor::tr")
+    check("an endpoint answering 500 shows as failing with the code",
+          "failing" in row.text and "500" in row.text, row.text)
+    shot("endpoints")
+
+    # A payload holding markup is text.
+    driver.get(f'{base}/console/#/events/{setup["xss_event_id"]}')
+    payload = visible("pre.payload")
+    check("markup in a payload renders as text", setup["xss"] in payload.text, payload.text)
+    body = visible(f'section.attempts[data-endpoint="{setup["fail_endpoint"]}"] pre.body')
+    check("markup in a response body renders as text", "<img src=y onerror=alert(2)>" in body.text, body.text)
+    check("no element was made from either", driver.find_elements(By.CSS_SELECTOR, "main img") == [])
+    check("no dialog opened", no_alert())
+    shot("xss-as-text")
+
+    # Sources and schedules pages render.
+    driver.find_element(By.ID, "nav-sources").click()
+    check("sources show their ingest URL", text_in("main", setup["ingest_url"]))
+    driver.find_element(By.ID, "nav-schedules").click()
+    check("schedules show the job with its next run in UTC", text_in("main", "report.weekly") and text_in("main", "UTC"))
+    shot("schedules")
+
+    errors = browser_errors()
+    check("the console ran under its policy with no errors", not errors, errors)
+
+    # The portal link: this org's endpoints only.
+    driver.find_element(By.ID, "sign-out").click()
+    visible("#key")
+    driver.get(setup["portal_url"])
+    visible("a.ep-link")
+    token = driver.execute_script("return sessionStorage.getItem('hookline.key')")
+    check("the portal token leaves the URL", token and token not in driver.current_url, driver.current_url)
+    shown = sorted(a.get_attribute("href").split("/")[-1] for a in driver.find_elements(By.CSS_SELECTOR, "a.ep-link"))
+    check("the portal shows only the org's endpoints", shown == sorted(setup["org_endpoints"]), shown)
+    check("and not another org's", setup["other_url"] not in driver.find_element(By.TAG_NAME, "main").text)
+    nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#nav a")]
+    check("the portal offers endpoints and deliveries only", nav == ["Endpoints", "Deliveries"], nav)
+    shot("portal")
+    for path, allowed in [
+        (f'/v1/orgs/{setup["org_id"]}', (401, 403)),
+        ("/v1/sources", (401, 403)),
+        ("/v1/api-keys", (401, 403)),
+        ("/v1/schedules", (401, 403)),
+        ("/v1/portal-sessions", (401, 403)),
+    ]:
+        method = "POST" if path == "/v1/portal-sessions" else "GET"
+        got = call(method, path, token, {} if method == "POST" else None)
+        check(f"the portal token gets {got} from {method} {path}", got in allowed, got)
+    check("the portal token reads the org's webhooks", call("GET", "/v1/webhooks", token) == 200)
+
+    # Revoked: the next page load asks to sign in.
+    check("the org deletes the portal session", call("DELETE", f'/v1/portal-sessions/{setup["portal_id"]}', setup["key"]) == 204)
+    check("the revoked token gets 401", call("GET", "/v1/webhooks", token) == 401)
+    driver.refresh()
+    check("the console then asks to sign in again", text_in("main", "not accepted"))
+    shot("portal-revoked")
+finally:
+    driver.quit()
+
+print(json.dumps({"done": len(checked)}), flush=True)
