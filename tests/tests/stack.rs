@@ -611,3 +611,38 @@ async fn a_trigger_and_a_listen_session_go_through_the_deployed_functions() {
     let (status, v) = c.send(reqwest::Method::GET, &key, &poll, None).await;
     assert_eq!(status, 404, "a closed session is gone: {v}");
 }
+
+/// The console as API Gateway routes it to the api function (`/console` and
+/// `/console/{proxy+}`), with the frame-ancestors the template passes on; and a portal
+/// session's link and reach through the deployed api.
+#[tokio::test]
+async fn the_console_and_a_portal_session_are_served_by_the_deployed_api() {
+    let params = vec![("ConsoleFrameAncestors".to_owned(), "https://app.example.com".to_owned())];
+    let Some(Run { stack: _stack, c, key, receiver: _ }) = start_with(params).await else { return };
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let res = plain.get(format!("{}/console", c.url)).send().await.expect("request");
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/console/index.html");
+    let res = plain.get(format!("{}/console/index.html", c.url)).send().await.expect("request");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+    let csp = res.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+    assert!(csp.contains("script-src 'self';") && csp.ends_with("frame-ancestors https://app.example.com"), "{csp}");
+    assert!(res.text().await.expect("body").contains(r#"<script type="module" src="./app.js">"#));
+    let res = plain.get(format!("{}/console/app.js", c.url)).send().await.expect("request");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().expect("type").starts_with("text/javascript"));
+
+    let portal = c.post(&key, "/v1/portal-sessions", json!({"expires_in": "30m"})).await;
+    let url = portal["url"].as_str().expect("url");
+    let token = url.strip_prefix(&format!("{}/console/index.html#portal=", c.url)).expect("a link to this stack's console");
+    assert!(token.starts_with("hkp_"), "{url}");
+    assert_eq!(c.get(token, "/v1/me").await["access"], "portal");
+    assert_eq!(c.send(reqwest::Method::GET, token, "/v1/webhooks", None).await.0, 200);
+    assert_eq!(c.send(reqwest::Method::GET, token, "/v1/sources", None).await.0, 403);
+    let stats = c.get(token, "/v1/stats?bucket=1h").await;
+    assert!(stats["series"].is_array() && stats.get("sources").is_none(), "{stats}");
+    let path = format!("/v1/portal-sessions/{}", portal["id"].as_str().expect("id"));
+    assert_eq!(c.send(reqwest::Method::DELETE, &key, &path, None).await.0, 204);
+    assert_eq!(c.send(reqwest::Method::GET, token, "/v1/webhooks", None).await.0, 401);
+}

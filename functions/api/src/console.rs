@@ -23,6 +23,9 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("schedules.js", "text/javascript; charset=utf-8", include_str!("../console/schedules.js")),
 ];
 
+/// The console's address on this origin.
+pub const ENTRY: &str = "/console/index.html";
+
 /// The headers every console file is sent with.
 #[derive(Debug, Clone)]
 pub(crate) struct ConsoleHeaders {
@@ -71,7 +74,9 @@ impl ConsoleHeaders {
 pub(crate) fn routes(headers: ConsoleHeaders) -> Router {
     let index = headers.clone();
     Router::new()
-        .route("/console", get(|| async { Redirect::permanent("/console/") }))
+        // API Gateway routes `/console` and `/console/{proxy+}`, not `/console/`, so the
+        // page's own address names its file.
+        .route("/console", get(|| async { Redirect::permanent(ENTRY) }))
         .route("/console/", get(move || async move { index.serve("index.html") }))
         .route("/console/{file}", get(move |Path(file): Path<String>| async move { headers.serve(&file) }))
 }

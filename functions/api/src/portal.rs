@@ -72,7 +72,7 @@ pub(crate) async fn open<S: ApiState, Q: Queue + 'static, C: Clock>(
     let record = ApiKeyRecord::portal(&token, &org.id, now, expires_at);
     api.store.add_api_key(&record).await?;
     tracing::info!(org = %org.id, session = %record.id, "portal session opened");
-    let url = format!("{}/console/#portal={}", api.base_url(&headers), token.expose());
+    let url = format!("{}{}#portal={}", api.base_url(&headers), crate::console::ENTRY, token.expose());
     Ok((StatusCode::CREATED, ApiJson(PortalSession { id: record.id, url, expires_at })))
 }
 
