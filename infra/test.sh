@@ -21,6 +21,16 @@ if [ ! -x "$tools/bin/cargo-machete" ]; then
 fi
 "$tools/bin/cargo-machete"
 
+echo "== chromium"
+# The console's browser test drives Debian's Chromium through its ChromeDriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q chromium chromium-driver ||
+    { $sudo apt-get update -q && $sudo apt-get install -y -q chromium chromium-driver; }
+fi
+
 echo "== moto"
 # shellcheck source=infra/moto.sh
 . infra/moto.sh

@@ -1,5 +1,7 @@
 //! Tenant isolation on `hookline dev`: two orgs with every kind of resource; every route
-//! is tried by one org with the other's ids and cursors, and by no key and a wrong key.
+//! is tried by one org (and by its portal session) with the other's ids and cursors, and
+//! by no key and a wrong key. A portal session is also tried on every route of its own
+//! org: only its endpoints' routes answer it.
 //! Each try gets 404 or 401 (or, for routes that name a resource by the caller's own
 //! namespace, touches only the caller's), and the other org's resources read the same
 //! before and after.
@@ -19,6 +21,8 @@ struct Tenant {
     schedule: String,
     api_key: String,
     listen: String,
+    portal: String,
+    portal_token: String,
     cursor: String,
 }
 
@@ -43,6 +47,8 @@ async fn tenant(app: &TestApp) -> Tenant {
     let (_, keys) = app.post(&key, "/v1/api-keys", json!({})).await;
     let (status, listen) = app.post(&key, "/v1/listen-sessions", json!({"events": ["none.*"]})).await;
     assert_eq!(status, 201, "{listen}");
+    let (status, portal) = app.post(&key, "/v1/portal-sessions", json!({"expires_in": "1h"})).await;
+    assert_eq!(status, 201, "{portal}");
     app.drain().await;
     app.wait_for_events(&key, 2).await;
     let (_, page) = app.get(&key, "/v1/events?limit=1").await;
@@ -55,6 +61,8 @@ async fn tenant(app: &TestApp) -> Tenant {
         schedule: id(&sch),
         api_key: id(&keys),
         listen: id(&listen),
+        portal: id(&portal),
+        portal_token: portal["url"].as_str().unwrap().split("#portal=").nth(1).unwrap().to_owned(),
         cursor: page["next_cursor"].as_str().unwrap().to_owned(),
     }
 }
@@ -108,7 +116,7 @@ async fn no_org_reaches_another_orgs_resources() {
     let a = tenant(&app).await;
     let b = tenant(&app).await;
     let before = snapshot(&app, &b).await;
-    let b_ids = [&b.org, &b.source, &b.webhook, &b.event, &b.schedule, &b.api_key, &b.listen];
+    let b_ids = [&b.org, &b.source, &b.webhook, &b.event, &b.schedule, &b.api_key, &b.listen, &b.portal];
 
     let mut tried = 0;
     for (method, route) in hookline_api::ROUTES {
@@ -120,10 +128,17 @@ async fn no_org_reaches_another_orgs_resources() {
             Some("api-keys") => &b.api_key,
             Some("orgs") => &b.org,
             Some("listen-sessions") => &b.listen,
+            Some("portal-sessions") => &b.portal,
             _ => &b.source,
         };
         let path = route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1");
-        for (who, key) in [("org a", Some(a.key.as_str())), ("a wrong key", Some("hk_wrong")), ("no key", None)] {
+        let callers = [
+            ("org a", Some(a.key.as_str())),
+            ("org a's portal session", Some(a.portal_token.as_str())),
+            ("a wrong key", Some("hk_wrong")),
+            ("no key", None),
+        ];
+        for (who, key) in callers {
             let mut req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url));
             if let Some(k) = key {
                 req = req.bearer_auth(k);
@@ -135,6 +150,16 @@ async fn no_org_reaches_another_orgs_resources() {
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
             tried += 1;
+            let names_b = route.contains("{id}") || route.starts_with("/v1/orgs");
+            if key == Some(a.portal_token.as_str()) {
+                if names_b {
+                    assert!(matches!(status, 401 | 403 | 404), "{method} {path} by {who}: {status} {text}");
+                }
+                for id in b_ids {
+                    assert!(!text.contains(id.as_str()), "{method} {path} by {who} shows {id}: {text}");
+                }
+                continue;
+            }
             if key != Some(a.key.as_str()) {
                 // The spec document is public; everything else wants a valid key.
                 if *route != "/v1/openapi.json" {
@@ -142,7 +167,6 @@ async fn no_org_reaches_another_orgs_resources() {
                 }
                 continue;
             }
-            let names_b = route.contains("{id}") || route.starts_with("/v1/orgs");
             if names_b {
                 assert!(matches!(status, 401 | 404), "{method} {path} by {who}: {status} {text}");
             }
@@ -158,6 +182,73 @@ async fn no_org_reaches_another_orgs_resources() {
     tried += 1;
 
     assert_eq!(snapshot(&app, &b).await, before, "org b's resources are as they were");
-    assert!(tried >= 3 * hookline_api::ROUTES.len());
+    assert!(tried >= 4 * hookline_api::ROUTES.len());
     println!("isolation: {tried} requests across {} routes, all refused or confined", hookline_api::ROUTES.len());
+}
+
+/// What a portal session may call: its org's endpoints and their deliveries.
+fn portal_may(method: &str, route: &str) -> bool {
+    matches!(
+        (method, route),
+        ("get", "/v1/me" | "/v1/events/{id}" | "/v1/stats") | (_, "/v1/webhooks" | "/v1/webhooks/{id}")
+    ) || (route.starts_with("/v1/webhooks/{id}/") && route != "/v1/webhooks/{id}/call")
+}
+
+#[tokio::test]
+async fn a_portal_session_reaches_only_its_orgs_endpoints_and_their_deliveries() {
+    let app = spawn_app().await;
+    let a = tenant(&app).await;
+    let before = snapshot(&app, &a).await;
+    let token = a.portal_token.as_str();
+    let mut refused = 0;
+    for (method, route) in hookline_api::ROUTES.iter().filter(|(m, r)| !portal_may(m, r)) {
+        let id = match route.split('/').nth(2) {
+            Some("sources") => &a.source,
+            Some("events") => &a.event,
+            Some("schedules") => &a.schedule,
+            Some("api-keys") => &a.api_key,
+            Some("orgs") => &a.org,
+            Some("listen-sessions") => &a.listen,
+            Some("portal-sessions") => &a.portal,
+            _ => &a.webhook,
+        };
+        let path = route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1");
+        let mut req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url));
+        req = req.bearer_auth(token);
+        if *method != "get" && *method != "delete" {
+            req = req.json(&body_for(method, route));
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        if *route == "/v1/openapi.json" {
+            continue;
+        }
+        // 403 for the org's own routes; 401 for the operator's.
+        let want = if route.starts_with("/v1/orgs") { 401 } else { 403 };
+        assert_eq!(status, want, "{method} {path} with a portal token: {}", res.text().await.unwrap());
+        refused += 1;
+    }
+    assert_eq!(snapshot(&app, &a).await, before, "nothing the portal was refused changed anything");
+
+    // What it may do: create, edit, test, enable, rotate, replay, read deliveries.
+    let (status, ep) = app.post(token, "/v1/webhooks", json!({"url": "https://hooks.example/portal", "events": ["a.*"]})).await;
+    assert_eq!(status, 201, "{ep}");
+    let ep = ep["id"].as_str().unwrap();
+    let (status, v) = app.patch(token, &format!("/v1/webhooks/{ep}"), json!({"headers": {"X-Team": "billing"}})).await;
+    assert_eq!((status, &v["headers"]["X-Team"]), (200, &json!("billing")), "{v}");
+    for action in ["enable", "rotate-secret", "pause", "resume"] {
+        let (status, v) = app.post(token, &format!("/v1/webhooks/{ep}/{action}"), json!({})).await;
+        assert_eq!(status, 200, "{action}: {v}");
+    }
+    let (status, v) =
+        app.post(token, &format!("/v1/webhooks/{ep}/replay"), json!({"since": "2020-01-01T00:00:00Z"})).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, _) = app.get(token, &format!("/v1/webhooks/{ep}/logs")).await;
+    assert_eq!(status, 200);
+    let (status, stats) = app.get(token, "/v1/stats").await;
+    assert_eq!(status, 200);
+    assert!(stats.get("sources").is_none(), "a portal is not shown the org's sources: {stats}");
+    let (status, v) = app.get(token, &format!("/v1/events/{}", a.event)).await;
+    assert_eq!(status, 200, "an event delivered to the org's endpoint: {v}");
+    println!("portal: {refused} routes refused");
 }
