@@ -15,7 +15,10 @@ async fn stats_count_attempts_by_outcome_rank_the_failing_endpoint_first_and_cou
     let (_, key) = app.create_org("pro").await;
     let ok = app.create_webhook(&key, json!({"url": format!("{}/ok", rx.url), "events": ["order.*"]})).await;
     let down = app
-        .create_webhook(&key, json!({"url": format!("{}/down", rx.url), "events": ["order.*"], "retry_schedule": ["1h"]}))
+        .create_webhook(
+            &key,
+            json!({"url": format!("{}/down", rx.url), "events": ["order.*"], "retry_schedule": ["1h"]}),
+        )
         .await;
     let src = app.create_source(&key, json!({"name": "open", "provider": "none"})).await;
     let ingest = src["ingest_url"].as_str().unwrap().to_owned();
@@ -30,7 +33,11 @@ async fn stats_count_attempts_by_outcome_rank_the_failing_endpoint_first_and_cou
     assert_eq!(rx.wait_for("/down", 4, 15).await.len(), 4);
     let stats = hookline_tests::until(15, || async {
         let (_, s) = app.get(&key, "/v1/stats").await;
-        if s["totals"]["retrying"] == 4 { Ok(s) } else { Err(s) }
+        if s["totals"]["retrying"] == 4 {
+            Ok(s)
+        } else {
+            Err(s)
+        }
     })
     .await
     .unwrap_or_else(|s| panic!("four retrying attempts counted: {s}"));
@@ -60,7 +67,9 @@ async fn stats_count_attempts_by_outcome_rank_the_failing_endpoint_first_and_cou
     let (status, v) = app.get(&key, &format!("/v1/stats?since={since}")).await;
     assert_eq!(status, 200, "{v}");
 
-    for bad in ["bucket=30s", "bucket=soon", "since=2020-01-01T00:00:00Z", "bucket=1m&since=2999-01-01T00:00:00Z", "x=1"] {
+    for bad in
+        ["bucket=30s", "bucket=soon", "since=2020-01-01T00:00:00Z", "bucket=1m&since=2999-01-01T00:00:00Z", "x=1"]
+    {
         let (status, v) = app.get(&key, &format!("/v1/stats?{bad}")).await;
         assert_eq!(status, 400, "{bad}: {v}");
     }
@@ -103,6 +112,8 @@ async fn one_event_is_replayed_to_one_endpoint_whatever_became_of_it() {
         (json!({}), "neither"),
         (json!({"event_id": event, "types": ["order.*"]}), "types go with since"),
         (json!({"event_id": null}), "null"),
+        (json!({"since": "2020-01-01T00:00:00Z", "types": null}), "null types"),
+        (json!({"since": "2020-01-01T00:00:00Z", "until": null}), "null until"),
     ] {
         let (status, v) = replay(a_id, body).await;
         assert_eq!(status, 400, "{why}: {v}");

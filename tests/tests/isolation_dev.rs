@@ -231,7 +231,8 @@ async fn a_portal_session_reaches_only_its_orgs_endpoints_and_their_deliveries()
     assert_eq!(snapshot(&app, &a).await, before, "nothing the portal was refused changed anything");
 
     // What it may do: create, edit, test, enable, rotate, replay, read deliveries.
-    let (status, ep) = app.post(token, "/v1/webhooks", json!({"url": "https://hooks.example/portal", "events": ["a.*"]})).await;
+    let (status, ep) =
+        app.post(token, "/v1/webhooks", json!({"url": "https://hooks.example/portal", "events": ["a.*"]})).await;
     assert_eq!(status, 201, "{ep}");
     let ep = ep["id"].as_str().unwrap();
     let (status, v) = app.patch(token, &format!("/v1/webhooks/{ep}"), json!({"headers": {"X-Team": "billing"}})).await;

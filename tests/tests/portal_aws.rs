@@ -72,13 +72,16 @@ async fn a_portal_session_works_until_it_expires_or_is_deleted_and_is_no_api_key
     let (_, second) = send("POST", "/v1/portal-sessions", &key, Some(json!({}))).await;
     let token = second["url"].as_str().unwrap().split("#portal=").nth(1).unwrap().to_owned();
     assert_eq!(send("GET", "/v1/me", &token, None).await.1["access"], "portal");
-    let (status, _) = send("DELETE", &format!("/v1/portal-sessions/{}", session["id"].as_str().unwrap()), &key, None).await;
+    let (status, _) =
+        send("DELETE", &format!("/v1/portal-sessions/{}", session["id"].as_str().unwrap()), &key, None).await;
     assert_eq!(status, 404, "the expired session was deleted when the next one opened");
     let (status, _) = send("DELETE", &format!("/v1/api-keys/{}", second["id"].as_str().unwrap()), &key, None).await;
     assert_eq!(status, 404, "a portal session is not revoked as an API key");
-    let (status, _) = send("DELETE", &format!("/v1/portal-sessions/{}", second["id"].as_str().unwrap()), &key, None).await;
+    let (status, _) =
+        send("DELETE", &format!("/v1/portal-sessions/{}", second["id"].as_str().unwrap()), &key, None).await;
     assert_eq!(status, 204);
     assert_eq!(send("GET", "/v1/me", &token, None).await.0, 401, "revoked");
-    let (status, _) = send("DELETE", &format!("/v1/portal-sessions/{}", second["id"].as_str().unwrap()), &token, None).await;
+    let (status, _) =
+        send("DELETE", &format!("/v1/portal-sessions/{}", second["id"].as_str().unwrap()), &token, None).await;
     assert_eq!(status, 401);
 }

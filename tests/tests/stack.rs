@@ -635,7 +635,8 @@ async fn the_console_and_a_portal_session_are_served_by_the_deployed_api() {
 
     let portal = c.post(&key, "/v1/portal-sessions", json!({"expires_in": "30m"})).await;
     let url = portal["url"].as_str().expect("url");
-    let token = url.strip_prefix(&format!("{}/console/index.html#portal=", c.url)).expect("a link to this stack's console");
+    let token =
+        url.strip_prefix(&format!("{}/console/index.html#portal=", c.url)).expect("a link to this stack's console");
     assert!(token.starts_with("hkp_"), "{url}");
     assert_eq!(c.get(token, "/v1/me").await["access"], "portal");
     assert_eq!(c.send(reqwest::Method::GET, token, "/v1/webhooks", None).await.0, 200);

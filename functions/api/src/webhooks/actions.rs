@@ -107,10 +107,10 @@ pub struct Replay {
     #[serde(default, deserialize_with = "crate::error::not_null")]
     event_id: Option<EventId>,
     /// Only attempts made before this time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::error::not_null")]
     until: Option<DateTime<Utc>>,
     /// Only events of these types (patterns as in a filter).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::error::not_null")]
     types: Option<Vec<String>>,
 }
 
