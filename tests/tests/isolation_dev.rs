@@ -110,6 +110,36 @@ fn body_for(method: &str, path: &str) -> Value {
     }
 }
 
+impl Tenant {
+    /// The path of `route` naming this tenant's resources.
+    fn path(&self, route: &str) -> String {
+        let id = match route.split('/').nth(2) {
+            Some("webhooks") => &self.webhook,
+            Some("events") => &self.event,
+            Some("schedules") => &self.schedule,
+            Some("api-keys") => &self.api_key,
+            Some("orgs") => &self.org,
+            Some("listen-sessions") => &self.listen,
+            Some("portal-sessions") => &self.portal,
+            _ => &self.source,
+        };
+        route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1")
+    }
+}
+
+/// Call `route` at `path` with `key`, with a plausible body; (status, body text).
+async fn try_route(app: &TestApp, method: &str, route: &str, path: &str, key: Option<&str>) -> (u16, String) {
+    let mut req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    if method != "get" && method != "delete" {
+        req = req.json(&body_for(method, route));
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn no_org_reaches_another_orgs_resources() {
     let app = spawn_app().await;
@@ -120,18 +150,7 @@ async fn no_org_reaches_another_orgs_resources() {
 
     let mut tried = 0;
     for (method, route) in hookline_api::ROUTES {
-        let id = match route.split('/').nth(2) {
-            Some("sources") => &b.source,
-            Some("webhooks") => &b.webhook,
-            Some("events") => &b.event,
-            Some("schedules") => &b.schedule,
-            Some("api-keys") => &b.api_key,
-            Some("orgs") => &b.org,
-            Some("listen-sessions") => &b.listen,
-            Some("portal-sessions") => &b.portal,
-            _ => &b.source,
-        };
-        let path = route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1");
+        let path = b.path(route);
         let callers = [
             ("org a", Some(a.key.as_str())),
             ("org a's portal session", Some(a.portal_token.as_str())),
@@ -139,16 +158,7 @@ async fn no_org_reaches_another_orgs_resources() {
             ("no key", None),
         ];
         for (who, key) in callers {
-            let mut req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url));
-            if let Some(k) = key {
-                req = req.bearer_auth(k);
-            }
-            if *method != "get" && *method != "delete" {
-                req = req.json(&body_for(method, route));
-            }
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
-            let text = res.text().await.unwrap();
+            let (status, text) = try_route(&app, method, route, &path, key).await;
             tried += 1;
             let names_b = route.contains("{id}") || route.starts_with("/v1/orgs");
             if key == Some(a.portal_token.as_str()) {
@@ -202,30 +212,14 @@ async fn a_portal_session_reaches_only_its_orgs_endpoints_and_their_deliveries()
     let token = a.portal_token.as_str();
     let mut refused = 0;
     for (method, route) in hookline_api::ROUTES.iter().filter(|(m, r)| !portal_may(m, r)) {
-        let id = match route.split('/').nth(2) {
-            Some("sources") => &a.source,
-            Some("events") => &a.event,
-            Some("schedules") => &a.schedule,
-            Some("api-keys") => &a.api_key,
-            Some("orgs") => &a.org,
-            Some("listen-sessions") => &a.listen,
-            Some("portal-sessions") => &a.portal,
-            _ => &a.webhook,
-        };
-        let path = route.replace("{id}", id).replace("{name}", "news").replace("{thing}", "user_1");
-        let mut req = app.http.request(method.to_uppercase().parse().unwrap(), format!("{}{path}", app.url));
-        req = req.bearer_auth(token);
-        if *method != "get" && *method != "delete" {
-            req = req.json(&body_for(method, route));
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
+        let path = a.path(route);
+        let (status, text) = try_route(&app, method, route, &path, Some(token)).await;
         if *route == "/v1/openapi.json" {
             continue;
         }
         // 403 for the org's own routes; 401 for the operator's.
         let want = if route.starts_with("/v1/orgs") { 401 } else { 403 };
-        assert_eq!(status, want, "{method} {path} with a portal token: {}", res.text().await.unwrap());
+        assert_eq!(status, want, "{method} {path} with a portal token: {text}");
         refused += 1;
     }
     assert_eq!(snapshot(&app, &a).await, before, "nothing the portal was refused changed anything");
