@@ -115,6 +115,18 @@ try:
     check("the overview counts the delivered attempts", delivered.isdigit() and int(delivered) >= 1, delivered)
     check("the overview lists the failing endpoint", text_in("main", setup["fail_url"]))
     visible("canvas#chart")
+    # The delivered and retrying colours of the chart's bars, as drawn.
+    painted = driver.execute_script("""
+        const c = document.getElementById('chart');
+        const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = {delivered: 0, retrying: 0};
+        for (let i = 0; i < px.length; i += 4) {
+          if (px[i] === 47 && px[i + 1] === 158 && px[i + 2] === 68) seen.delivered++;
+          if (px[i] === 240 && px[i + 1] === 140 && px[i + 2] === 0) seen.retrying++;
+        }
+        return seen;""")
+    check("the chart draws this minute's delivered and retrying attempts",
+          painted["delivered"] > 0 and painted["retrying"] > 0, painted)
     shot("overview")
 
     # Events: the published event, then its page with the delivered attempt.

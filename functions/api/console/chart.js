@@ -30,7 +30,7 @@ export function drawChart(canvas, stats) {
     ctx.stroke();
     ctx.fillText(String(Math.round(max * frac)), 4, y + 4);
   }
-  const barW = Math.max(1, w / count);
+  const barW = w / count;
   for (const b of stats.series) {
     const i = Math.floor((new Date(b.start).getTime() - since) / step);
     let y = pad.top + hgt;
