@@ -16,7 +16,7 @@ $(STAMP): infra/requirements.txt
 	touch $@
 
 ## The full test run: template lint, fmt, clippy, unit + conformance + end-to-end suites
-## (with moto and the Python peers).
+## (with moto and the Python peers), and the console in headless Chromium (installed if missing).
 test: $(STAMP)
 	infra/test.sh
 

@@ -49,6 +49,6 @@ export function drawChart(canvas, stats) {
   for (let t = first; t <= until; t += tickEvery * 3600000) {
     const x = pad.left + ((t - since) / (until - since)) * w;
     const label = new Date(t).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-    ctx.fillText(label, Math.min(x - 14, width - 40), height - 6);
+    ctx.fillText(label, Math.min(x - 14, width - pad.right - ctx.measureText(label).width), height - 6);
   }
 }
