@@ -59,6 +59,14 @@ async fn stats_count_attempts_by_outcome_rank_the_failing_endpoint_first_and_cou
     assert_eq!(stats["sources"], json!([{"id": src["id"], "received": 3}]));
     assert_eq!(stats["truncated"], false);
 
+    // One endpoint's view: its attempts only.
+    let (_, one) = app.get(&key, &format!("/v1/stats?endpoint={}", ok["id"].as_str().unwrap())).await;
+    assert_eq!(one["totals"], json!({"delivered": 4, "retrying": 0, "failed": 0, "exhausted": 0}), "{one}");
+    assert_eq!(one["endpoints"].as_array().unwrap().len(), 1);
+    assert!(one.get("sources").is_none());
+    let (status, _) = app.get(&key, "/v1/stats?endpoint=ep_00000000000000000000000000").await;
+    assert_eq!(status, 404);
+
     // Hourly buckets over the same window hold the same attempts.
     let (_, hourly) = app.get(&key, "/v1/stats?bucket=1h").await;
     assert_eq!(hourly["totals"], stats["totals"]);

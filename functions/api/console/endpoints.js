@@ -79,9 +79,9 @@ export async function endpoint(ctx, id) {
   const [ep, logs, stats] = await Promise.all([
     get(`/v1/webhooks/${encodeURIComponent(id)}`),
     get(`/v1/webhooks/${encodeURIComponent(id)}/logs?limit=50`),
-    get("/v1/stats?bucket=1h"),
+    get(`/v1/stats?bucket=1h&endpoint=${encodeURIComponent(id)}`),
   ]);
-  const health = stats.endpoints.find((e) => e.id === ep.id);
+  const health = stats.endpoints[0];
   const out = h("div", { id: "action-result" });
   const button = (label, idName, action) => h("button", { type: "button", id: idName, onclick: (e) => act(e.target, action) }, label);
   const actions = h(

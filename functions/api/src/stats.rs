@@ -37,6 +37,8 @@ pub struct StatsQuery {
     since: Option<DateTime<Utc>>,
     /// The bucket's width: `1m` (default), `5m`, `1h`...
     bucket: Option<String>,
+    /// Only this endpoint (and no per-source counts).
+    endpoint: Option<String>,
 }
 
 /// An endpoint's health as listed, the most failing first.
@@ -97,8 +99,14 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
     }
     let mut series = Series::new(since, bucket);
     let since = series.since();
-    let endpoints: Vec<Endpoint> =
-        api.store.list_endpoints(&org.id).await?.into_iter().filter(|e| e.listen.is_none()).collect();
+    let endpoints: Vec<Endpoint> = match &q.endpoint {
+        Some(id) => {
+            let id: EndpointId = id.parse().map_err(|_| ApiError::NotFound("webhook"))?;
+            let ep = api.store.get_endpoint(&org.id, &id).await?.filter(|e| e.listen.is_none());
+            vec![ep.ok_or(ApiError::NotFound("webhook"))?]
+        }
+        None => api.store.list_endpoints(&org.id).await?.into_iter().filter(|e| e.listen.is_none()).collect(),
+    };
     let scans: Vec<(Endpoint, Vec<Attempt>, bool)> = futures::stream::iter(endpoints)
         .map(|ep| async {
             let (attempts, truncated) = recent_attempts(&*api, &org.id, &ep.id, since).await?;
@@ -134,7 +142,7 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
         };
         key(b).cmp(&key(a))
     });
-    let sources = if portal {
+    let sources = if portal || q.endpoint.is_some() {
         None
     } else {
         let (counts, cut) = received_per_source(&*api, &org.id, since).await?;
