@@ -169,7 +169,13 @@ try:
     check("sources show their ingest URL", text_in("main", setup["ingest_url"]))
     driver.find_element(By.ID, "nav-schedules").click()
     check("schedules show the job with its next run in UTC", text_in("main", "report.weekly") and text_in("main", "UTC"))
+    check("and the recurring job of one user", text_in("main", "newsletter · user_42"))
     shot("schedules")
+    row = visible(f'tr[data-job="{setup["job_id"]}"]')
+    row.find_element(By.CSS_SELECTOR, "button.danger").click()
+    wait.until(EC.alert_is_present()).accept()
+    check("cancelling a job asks first, then cancels it", text_in("#toast", "Cancelled"))
+    wait.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, f'tr[data-job="{setup["job_id"]}"] button.danger')))
 
     errors = browser_errors()
     check("the console ran under its policy with no errors", not errors, errors)

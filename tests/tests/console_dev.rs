@@ -50,6 +50,9 @@ async fn the_console_shows_deliveries_replays_renders_payloads_as_text_and_a_por
         )
         .await;
     assert_eq!(status, 201, "{job}");
+    let recurring = json!({"frequency": "weekly", "start": "2030-01-07T09:00", "timezone": "Europe/Berlin"});
+    let res = app.http.put(format!("{}/v1/recurring/newsletter/user_42", app.url)).bearer_auth(&key).json(&recurring);
+    assert!(res.send().await.unwrap().status().is_success());
 
     let event_id = app.publish(&key, "order.created", json!({"order_id": "ord_1", "total": 4200})).await;
     let xss_event_id = app.publish(&key, "order.note", json!({"note": XSS})).await;
@@ -83,11 +86,14 @@ async fn the_console_shows_deliveries_replays_renders_payloads_as_text_and_a_por
         "ingest_url": source["ingest_url"],
         "portal_url": portal["url"],
         "portal_id": portal["id"],
+        "job_id": job["id"],
         "screenshots": shots,
     });
     let checked = drive(&py, &setup).await;
     println!("console checks:\n{}", checked.join("\n"));
     assert!(checked.len() >= 25, "every step ran: {checked:?}");
+    let (status, cancelled) = app.get(&key, &format!("/v1/schedules/{}", job["id"].as_str().unwrap())).await;
+    assert!(status == 404 || cancelled["status"] != "pending", "the job cancelled in the console: {cancelled}");
 
     // The click on replay sent the delivered event to its endpoint again.
     let again = receiver.wait_for("/ok", 3, 15).await;

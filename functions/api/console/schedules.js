@@ -25,6 +25,7 @@ export async function schedules(ctx, cursor, rows = []) {
         ],
         rows,
         "No scheduled jobs.",
+        (j) => ({ dataset: { job: j.id } }),
       ),
       page.next_cursor ? h("button", { type: "button", class: "more", onclick: () => schedules(ctx, page.next_cursor, rows) }, "Load more") : null,
     ),

@@ -30,14 +30,15 @@ export function mount(...children) {
   append(main, children);
 }
 
-// A table of `rows` with `columns` [[heading, row => cell]].
-export function table(columns, rows, empty = "Nothing yet.") {
+// A table of `rows` with `columns` [[heading, row => cell]]; `rowProps(row)` gives each
+// row's attributes.
+export function table(columns, rows, empty = "Nothing yet.", rowProps = () => ({})) {
   if (!rows.length) return h("p", { class: "muted empty" }, empty);
   return h(
     "table",
     {},
     h("thead", {}, h("tr", {}, columns.map(([name]) => h("th", {}, name)))),
-    h("tbody", {}, rows.map((r) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(r)))))),
+    h("tbody", {}, rows.map((r) => h("tr", rowProps(r), columns.map(([, cell]) => h("td", {}, cell(r)))))),
   );
 }
 
