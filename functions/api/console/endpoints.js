@@ -1,17 +1,7 @@
 // Endpoints: their health, and what can be done to one (test, enable, pause, rotate,
 // replay, edit filters and headers).
 import { get, post, api } from "./api.js";
-import { h, mount, table, time, badge, percent, act, toast, field, copyButton, errorBox, submitter } from "./ui.js";
-import { lastAnswer } from "./overview.js";
-
-// Its status; an active endpoint whose newest attempt failed is shown as failing.
-function status(ep, health) {
-  if (ep.status === "disabled") return h("span", {}, badge("disabled"), h("br"), h("small", { class: "muted" }, ep.disabled_reason));
-  if (ep.status === "active" && health?.last_status && health.last_status !== "delivered") {
-    return badge("failing", `the newest attempt: ${health.last_status}, ${health.last_response_code ?? "no answer"}`);
-  }
-  return badge(ep.status);
-}
+import { h, mount, table, time, badge, percent, act, toast, field, copyButton, errorBox, submitter, endpointStatus, lastAnswer } from "./ui.js";
 
 function secretOnce(secret) {
   return h(
@@ -60,7 +50,7 @@ export async function endpoints() {
         [
           ["URL", (ep) => h("a", { href: `#/endpoints/${ep.id}`, class: "ep-link" }, ep.url)],
           ["Events", (ep) => h("code", {}, ep.events.join(", "))],
-          ["Status", (ep) => status(ep, health.get(ep.id))],
+          ["Status", (ep) => endpointStatus(ep, health.get(ep.id))],
           ["Success (24h)", (ep) => percent(health.get(ep.id)?.success_rate)],
           ["Last answer", (ep) => (health.get(ep.id) ? lastAnswer(health.get(ep.id)) : "—")],
         ],
@@ -142,7 +132,7 @@ export async function endpoint(ctx, id) {
     h(
       "section",
       { class: "card grid" },
-      h("div", {}, h("h3", {}, "Status"), status(ep, health)),
+      h("div", {}, h("h3", {}, "Status"), endpointStatus(ep, health)),
       h("div", {}, h("h3", {}, "Success (24h)"), percent(health?.success_rate)),
       h("div", {}, h("h3", {}, "Last answer"), health ? lastAnswer(health) : "—"),
       h("div", {}, h("h3", {}, "Failing since"), time(ep.failure?.failing_since)),

@@ -1,7 +1,7 @@
 // Overview: attempts per minute over the last 24 hours by outcome, and the endpoints
 // most in trouble.
 import { get } from "./api.js";
-import { h, mount, table, time, badge, percent } from "./ui.js";
+import { h, mount, table, time, percent, endpointStatus, lastAnswer } from "./ui.js";
 import { drawChart, COLORS } from "./chart.js";
 
 export async function overview() {
@@ -26,7 +26,7 @@ export async function overview() {
       table(
         [
           ["Endpoint", (e) => h("a", { href: `#/endpoints/${e.id}` }, e.url)],
-          ["Status", (e) => badge(e.status, e.disabled_reason)],
+          ["Status", (e) => endpointStatus(e, e)],
           ["Failing since", (e) => time(e.failing_since)],
           ["Failed (24h)", (e) => String(e.retrying + e.failed + e.exhausted)],
           ["Success", (e) => percent(e.success_rate)],
@@ -38,9 +38,4 @@ export async function overview() {
     ),
   );
   drawChart(canvas, stats);
-}
-
-export function lastAnswer(e) {
-  if (!e.last_attempt_at) return h("span", { class: "muted" }, "—");
-  return h("span", {}, badge(e.last_status), " ", e.last_response_code ?? "no answer", " · ", time(e.last_attempt_at));
 }

@@ -130,3 +130,18 @@ export function field(label, input, hint) {
 export function submitter(e) {
   return e.submitter ?? e.target.querySelector("button[type=submit]");
 }
+
+// An endpoint's status; an active one whose newest attempt failed is shown as failing.
+export function endpointStatus(ep, health) {
+  if (ep.status === "disabled") return h("span", {}, badge("disabled"), h("br"), h("small", { class: "muted" }, ep.disabled_reason));
+  if (ep.status === "active" && health?.last_status && health.last_status !== "delivered") {
+    return badge("failing", `the newest attempt: ${health.last_status}, ${health.last_response_code ?? "no answer"}`);
+  }
+  return badge(ep.status);
+}
+
+// An endpoint's newest attempt: its outcome, the code it answered and when.
+export function lastAnswer(e) {
+  if (!e.last_attempt_at) return h("span", { class: "muted" }, "—");
+  return h("span", {}, badge(e.last_status), " ", e.last_response_code ?? "no answer", " · ", time(e.last_attempt_at));
+}
