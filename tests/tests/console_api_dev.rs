@@ -67,6 +67,13 @@ async fn stats_count_attempts_by_outcome_rank_the_failing_endpoint_first_and_cou
     let (status, _) = app.get(&key, "/v1/stats?endpoint=ep_00000000000000000000000000").await;
     assert_eq!(status, 404);
 
+    // Each part alone: the attempts without the event scan, the sources without the attempts.
+    let (_, part) = app.get(&key, "/v1/stats?only=endpoints").await;
+    assert_eq!((&part["totals"], part.get("sources")), (&stats["totals"], None), "{part}");
+    let (_, part) = app.get(&key, "/v1/stats?only=sources").await;
+    assert_eq!((&part["sources"], part["totals"]["delivered"].as_u64()), (&stats["sources"], Some(0)), "{part}");
+    assert_eq!(part["endpoints"], json!([]));
+
     // Hourly buckets over the same window hold the same attempts.
     let (_, hourly) = app.get(&key, "/v1/stats?bucket=1h").await;
     assert_eq!(hourly["totals"], stats["totals"]);

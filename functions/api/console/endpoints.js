@@ -15,7 +15,7 @@ function secretOnce(secret) {
 }
 
 export async function endpoints() {
-  const [list, stats] = await Promise.all([get("/v1/webhooks"), get("/v1/stats?bucket=1h")]);
+  const [list, stats] = await Promise.all([get("/v1/webhooks"), get("/v1/stats?bucket=1h&only=endpoints")]);
   const health = new Map(stats.endpoints.map((e) => [e.id, e]));
   const created = h("div");
   const url = h("input", { type: "url", name: "url", required: true, placeholder: "https://example.com/webhooks", id: "new-url" });

@@ -5,7 +5,7 @@ import { h, mount, table, time, percent, endpointStatus, lastAnswer } from "./ui
 import { drawChart, COLORS } from "./chart.js";
 
 export async function overview() {
-  const stats = await get("/v1/stats?bucket=1m");
+  const stats = await get("/v1/stats?bucket=1m&only=endpoints");
   const canvas = h("canvas", { id: "chart", "aria-label": "Delivery attempts per minute, last 24 hours" });
   const totals = h(
     "div",

@@ -3,7 +3,7 @@ import { get } from "./api.js";
 import { h, mount, table, time, copyButton } from "./ui.js";
 
 export async function sources() {
-  const [list, stats] = await Promise.all([get("/v1/sources"), get("/v1/stats?bucket=1h")]);
+  const [list, stats] = await Promise.all([get("/v1/sources"), get("/v1/stats?bucket=1h&only=sources")]);
   const received = new Map((stats.sources ?? []).map((s) => [s.id, s.received]));
   const since = new Date(stats.since);
   // Refusals are kept per source (the newest 100 over 7 days).

@@ -75,15 +75,15 @@ impl Caller {
             Some(caller) => caller,
             None => {
                 let (org, record) = api.store.org_for_key(&hash).await?.ok_or(ApiError::Unauthorized)?;
+                let caller = Caller { org, scope: record.scope, expires_at: record.expires_at };
                 // The last day a key was used: written at most once a day per key and instance.
                 let today = now.date_naive();
                 if record.last_used_on != Some(today)
-                    && !api.store.update_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record.clone() }).await?
+                    && !api.store.update_api_key(&ApiKeyRecord { last_used_on: Some(today), ..record }).await?
                 {
                     // Revoked between the lookup and now.
                     return Err(ApiError::Unauthorized);
                 }
-                let caller = Caller { org, scope: record.scope, expires_at: record.expires_at };
                 api.keys.put(hash, caller.clone());
                 caller
             }

@@ -5,13 +5,14 @@
 
 use crate::auth::EndpointAuth;
 use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::webhooks::each_attempt;
 use crate::{Api, ApiState};
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use hookline_shared::delivery::stats::{Bucket, Health, Outcomes, Series};
-use hookline_shared::delivery::{parse_delay, Attempt, Endpoint, EndpointStatus};
-use hookline_shared::ports::{AttemptQuery, Clock, EventQuery, Queue};
+use hookline_shared::delivery::{parse_delay, Endpoint, EndpointStatus};
+use hookline_shared::ports::{Clock, EventQuery, Queue};
 use hookline_shared::{EndpointId, OrgId, SourceId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +40,18 @@ pub struct StatsQuery {
     bucket: Option<String>,
     /// Only this endpoint (and no per-source counts).
     endpoint: Option<String>,
+    /// Only one part: the attempts (`endpoints`) or the events per source (`sources`).
+    only: Option<Part>,
+}
+
+/// A part of the answer, read from its own listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The series and the endpoints' health, from the attempt log.
+    Endpoints,
+    /// Events received per source, from the event listing.
+    Sources,
 }
 
 /// An endpoint's health as listed, the most failing first.
@@ -100,6 +113,7 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
     let mut series = Series::new(since, bucket);
     let since = series.since();
     let endpoints: Vec<Endpoint> = match &q.endpoint {
+        _ if q.only == Some(Part::Sources) => Vec::new(),
         Some(id) => {
             let id: EndpointId = id.parse().map_err(|_| ApiError::NotFound("webhook"))?;
             let ep = api.store.get_endpoint(&org.id, &id).await?.filter(|e| e.listen.is_none());
@@ -107,42 +121,45 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
         }
         None => api.store.list_endpoints(&org.id).await?.into_iter().filter(|e| e.listen.is_none()).collect(),
     };
-    let scans: Vec<(Endpoint, Vec<Attempt>, bool)> = futures::stream::iter(endpoints)
+    // Each endpoint's attempts are counted page by page, so only a page per endpoint in
+    // flight is held, whatever the window holds.
+    let scans: Vec<(Endpoint, Series, Health, bool)> = futures::stream::iter(endpoints)
         .map(|ep| async {
-            let (attempts, truncated) = recent_attempts(&*api, &org.id, &ep.id, since).await?;
-            Ok::<_, ApiError>((ep, attempts, truncated))
+            let (mut counted, mut health) = (Series::new(since, bucket), Health::default());
+            let cut = each_attempt(&*api, &org.id, &ep.id, &[], Some(since), SCAN_PER_ENDPOINT, |a| {
+                counted.add(&a);
+                health.add(since, &a);
+            })
+            .await?;
+            Ok::<_, ApiError>((ep, counted, health, cut))
         })
         .buffered(PARALLEL)
         .try_collect()
         .await?;
     let mut listed = Vec::with_capacity(scans.len());
     let mut truncated = false;
-    for (ep, attempts, cut) in scans {
-        for a in &attempts {
-            series.add(a);
-        }
+    for (ep, counted, health, cut) in scans {
+        series.merge(&counted);
         truncated |= cut;
         listed.push(EndpointStats {
             id: ep.id,
             url: ep.url,
             status: ep.status,
             failing_since: ep.failure.failing_since,
-            health: Health::of(since, &attempts),
+            health,
             truncated: cut,
         });
     }
     // The most in trouble first: disabled, then by failed attempts, then by failure rate.
+    let disabled = |e: &EndpointStats| matches!(e.status, EndpointStatus::Disabled { .. });
+    let rate = |e: &EndpointStats| e.health.success_rate.unwrap_or(1.0);
     listed.sort_by(|a, b| {
-        let key = |e: &EndpointStats| {
-            (
-                matches!(e.status, EndpointStatus::Disabled { .. }),
-                e.health.failures(),
-                e.health.success_rate.map_or(0, |r| ((1.0 - r) * 1e6) as u64),
-            )
-        };
-        key(b).cmp(&key(a))
+        disabled(b)
+            .cmp(&disabled(a))
+            .then(b.health.failures().cmp(&a.health.failures()))
+            .then(rate(a).total_cmp(&rate(b)))
     });
-    let sources = if portal || q.endpoint.is_some() {
+    let sources = if portal || q.endpoint.is_some() || q.only == Some(Part::Endpoints) {
         None
     } else {
         let (counts, cut) = received_per_source(&*api, &org.id, since).await?;
@@ -161,27 +178,6 @@ pub(crate) async fn stats<S: ApiState, Q: Queue + 'static, C: Clock>(
     }))
 }
 
-/// An endpoint's attempts at or after `since`, newest first, up to the scan limit; true
-/// when there were more.
-async fn recent_attempts<S: ApiState, Q, C>(
-    api: &Api<S, Q, C>,
-    org: &OrgId,
-    endpoint: &EndpointId,
-    since: DateTime<Utc>,
-) -> Result<(Vec<Attempt>, bool), ApiError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let query = AttemptQuery { limit: PAGE, cursor, statuses: Vec::new(), since: Some(since) };
-        let page = api.store.list_attempts(org, endpoint, &query).await?;
-        out.extend(page.items);
-        match page.next_cursor {
-            Some(next) if out.len() < SCAN_PER_ENDPOINT => cursor = Some(next),
-            more => return Ok((out, more.is_some())),
-        }
-    }
-}
-
 /// Events received from each source since `since` (newest first, up to the scan limit).
 async fn received_per_source<S: ApiState, Q, C>(
     api: &Api<S, Q, C>,
@@ -190,29 +186,25 @@ async fn received_per_source<S: ApiState, Q, C>(
 ) -> Result<(Vec<SourceStats>, bool), ApiError> {
     let mut counts: BTreeMap<SourceId, u64> = BTreeMap::new();
     let (mut read, mut cursor) = (0, None);
-    loop {
+    // Newest first: stop at the first event older than the window.
+    let cut = loop {
         let query = EventQuery { limit: PAGE, cursor, event_type: None, from: None };
         let page = api.store.list_events(org, &query).await?;
-        let mut older = false;
+        read += page.items.len();
+        let mut reached_older = false;
         for e in page.items {
-            read += 1;
             if e.created_at < since {
-                older = true;
+                reached_older = true;
                 break;
             }
             if let Some(s) = e.source {
                 *counts.entry(s).or_default() += 1;
             }
         }
-        let cut = match page.next_cursor {
-            Some(next) if !older && read < SCAN_EVENTS => {
-                cursor = Some(next);
-                continue;
-            }
-            Some(_) => !older,
-            None => false,
-        };
-        let list = counts.into_iter().map(|(id, received)| SourceStats { id, received }).collect();
-        return Ok((list, cut));
-    }
+        match page.next_cursor {
+            Some(next) if !reached_older && read < SCAN_EVENTS => cursor = Some(next),
+            next => break next.is_some() && !reached_older,
+        }
+    };
+    Ok((counts.into_iter().map(|(id, received)| SourceStats { id, received }).collect(), cut))
 }

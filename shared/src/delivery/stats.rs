@@ -34,6 +34,13 @@ impl Outcomes {
         true
     }
 
+    fn add(&mut self, other: &Outcomes) {
+        self.delivered += other.delivered;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+        self.exhausted += other.exhausted;
+    }
+
     /// All attempts counted.
     pub fn total(&self) -> u64 {
         self.delivered + self.retrying + self.failed + self.exhausted
@@ -95,6 +102,14 @@ impl Series {
         true
     }
 
+    /// Add what `other`, a series of the same window and width, counted.
+    pub fn merge(&mut self, other: &Series) {
+        for (n, o) in &other.buckets {
+            self.buckets.entry(*n).or_default().add(o);
+        }
+        self.totals.add(&other.totals);
+    }
+
     /// The buckets that counted something, oldest first (a missing bucket counted none).
     pub fn buckets(&self) -> Vec<Bucket> {
         self.buckets
@@ -127,21 +142,18 @@ pub struct Health {
 }
 
 impl Health {
-    /// The health shown by `attempts`, newest first, counting those at or after `since`.
-    pub fn of<'a>(since: DateTime<Utc>, attempts: impl IntoIterator<Item = &'a Attempt>) -> Self {
-        let mut h = Health::default();
-        for a in attempts {
-            if a.created_at < since || !h.outcomes.count(a.status) {
-                continue;
-            }
-            if h.last_attempt_at.is_none() {
-                h.last_attempt_at = Some(a.created_at);
-                h.last_status = Some(a.status);
-                h.last_response_code = a.response_code;
-            }
+    /// Count `attempt`, the next one of a listing newest first, if it was made at or
+    /// after `since` and is an outcome.
+    pub fn add(&mut self, since: DateTime<Utc>, a: &Attempt) {
+        if a.created_at < since || !self.outcomes.count(a.status) {
+            return;
         }
-        h.success_rate = h.outcomes.success_rate();
-        h
+        if self.last_attempt_at.is_none() {
+            self.last_attempt_at = Some(a.created_at);
+            self.last_status = Some(a.status);
+            self.last_response_code = a.response_code;
+        }
+        self.success_rate = self.outcomes.success_rate();
     }
 
     /// Failed attempts (retrying, failed, exhausted): what ranks an endpoint as in trouble.
@@ -193,6 +205,11 @@ mod tests {
         assert_eq!(buckets[0].outcomes, Outcomes { delivered: 1, retrying: 1, failed: 0, exhausted: 0 });
         assert_eq!(buckets[1].outcomes.exhausted, 1);
         assert_eq!(series.totals(), Outcomes { delivered: 1, retrying: 1, failed: 1, exhausted: 1 });
+        let mut merged = Series::new(since, Duration::from_secs(60));
+        merged.merge(&series);
+        merged.merge(&series);
+        assert_eq!(merged.buckets()[0].outcomes, Outcomes { delivered: 2, retrying: 2, failed: 0, exhausted: 0 });
+        assert_eq!(merged.totals().total(), 8);
         let late = Series::new(at(150) + chrono::Duration::milliseconds(300), Duration::from_secs(60));
         assert_eq!(late.since(), at(120), "buckets start on the minute");
     }
@@ -207,11 +224,12 @@ mod tests {
             attempt(at(10), AttemptStatus::Delivered, Some(200)),
             attempt(at(-10), AttemptStatus::Exhausted, Some(500)),
         ];
-        let h = Health::of(since, &newest_first);
+        let mut h = Health::default();
+        newest_first.iter().for_each(|a| h.add(since, a));
         assert_eq!(h.last_response_code, Some(500));
         assert_eq!(h.last_status, Some(AttemptStatus::Retrying));
         assert_eq!(h.failures(), 1);
         assert!((h.success_rate.unwrap() - 2.0 / 3.0).abs() < 1e-9);
-        assert_eq!(Health::of(since, &[]).success_rate, None);
+        assert_eq!(Health::default().success_rate, None);
     }
 }

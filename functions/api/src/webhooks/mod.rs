@@ -24,7 +24,7 @@ use hookline_shared::delivery::{
 use hookline_shared::endpoint_update::update_endpoint;
 use hookline_shared::outbound::{points_at, OutboundResponse, SendError};
 use hookline_shared::ports::{AttemptQuery, Clock, Queue};
-use hookline_shared::{AttemptId, EndpointId, EventId, Org, Secret};
+use hookline_shared::{AttemptId, EndpointId, EventId, Org, OrgId, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -336,14 +336,31 @@ async fn all_attempts<S: ApiState, Q, C>(
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<Attempt>, ApiError> {
     let mut all = Vec::new();
-    let mut cursor = None;
+    each_attempt(api, &org.id, ep, &statuses, since, usize::MAX, |a| all.push(a)).await?;
+    Ok(all)
+}
+
+/// Hand `visit` the attempts of endpoint `ep` with one of `statuses` (any when empty)
+/// made since `since`, newest first, a page at a time, up to about `max`; true when
+/// more were left.
+pub(crate) async fn each_attempt<S: ApiState, Q, C>(
+    api: &Api<S, Q, C>,
+    org: &OrgId,
+    ep: &EndpointId,
+    statuses: &[AttemptStatus],
+    since: Option<DateTime<Utc>>,
+    max: usize,
+    mut visit: impl FnMut(Attempt),
+) -> Result<bool, ApiError> {
+    let (mut seen, mut cursor) = (0, None);
     loop {
-        let query = AttemptQuery { limit: 100, cursor, statuses: statuses.clone(), since };
-        let page = api.store.list_attempts(&org.id, ep, &query).await?;
-        all.extend(page.items);
+        let query = AttemptQuery { limit: 100, cursor, statuses: statuses.to_vec(), since };
+        let page = api.store.list_attempts(org, ep, &query).await?;
+        seen += page.items.len();
+        page.items.into_iter().for_each(&mut visit);
         match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(all),
+            Some(c) if seen < max => cursor = Some(c),
+            more => return Ok(more.is_some()),
         }
     }
 }
