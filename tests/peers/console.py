@@ -164,9 +164,40 @@ try:
     check("no dialog opened", no_alert())
     shot("xss-as-text")
 
+    # An event found by its id.
+    driver.find_element(By.ID, "nav-events").click()
+    visible("#find-id").send_keys(setup["event_id"])
+    driver.find_element(By.ID, "apply").click()
+    check("an event is found by its id", text_in("main h1", "order.created") and setup["event_id"] in driver.current_url)
+
+    # An endpoint's page: send a test, rotate the secret, edit filters and headers.
+    driver.find_element(By.ID, "nav-endpoints").click()
+    visible(f'a.ep-link[href="#/endpoints/{setup["ok_endpoint"]}"]').click()
+    visible("#send-test").click()
+    check("send test shows the endpoint's answer", text_in("#action-result", "delivered") and text_in("#action-result", "200"))
+    driver.find_element(By.ID, "rotate").click()
+    wait.until(EC.alert_is_present()).accept()
+    secret = visible("#new-secret code").text
+    check("a rotated secret is shown once, new", secret.startswith("whsec_") and secret != setup["ok_secret"], secret)
+    shot("endpoint-rotated")
+    events_input = driver.find_element(By.ID, "edit-events")
+    events_input.clear()
+    events_input.send_keys("order.*, invoice.paid")
+    headers_input = driver.find_element(By.ID, "edit-headers")
+    headers_input.clear()
+    headers_input.send_keys('{"X-Team": "billing"}')
+    driver.find_element(By.ID, "save").click()
+    check("editing filters and headers saves them", text_in("#toast", "Saved"))
+    with urllib.request.urlopen(urllib.request.Request(
+            f'{base}/v1/webhooks/{setup["ok_endpoint"]}', headers={"authorization": f'Bearer {setup["key"]}'})) as res:
+        saved = json.load(res)
+    check("and the API reads them back", saved["events"] == ["order.*", "invoice.paid"]
+          and saved["headers"] == {"X-Team": "billing"}, saved)
+
     # Sources and schedules pages render.
     driver.find_element(By.ID, "nav-sources").click()
     check("sources show their ingest URL", text_in("main", setup["ingest_url"]))
+    check("and the request refused today, with its reason", text_in("main", "missing_signature"))
     driver.find_element(By.ID, "nav-schedules").click()
     check("schedules show the job with its next run in UTC", text_in("main", "report.weekly") and text_in("main", "UTC"))
     check("and the recurring job of one user", text_in("main", "newsletter · user_42"))

@@ -42,6 +42,8 @@ async fn the_console_shows_deliveries_replays_renders_payloads_as_text_and_a_por
         .post(&key, "/v1/sources", json!({"name": "payments", "provider": "stripe", "secrets": ["whsec_console_test"]}))
         .await;
     assert_eq!(status, 201, "{source}");
+    let ingest = source["ingest_url"].as_str().unwrap();
+    assert_eq!(app.send_inbound(ingest, "application/json", &[], "{}").await.0, 401, "an unsigned request refused");
     let (status, job) = app
         .post(
             &key,
@@ -79,6 +81,7 @@ async fn the_console_shows_deliveries_replays_renders_payloads_as_text_and_a_por
         "xss_event_id": xss_event_id,
         "xss": XSS,
         "ok_endpoint": ok["id"],
+        "ok_secret": ok["secret"],
         "fail_endpoint": fail["id"],
         "fail_url": fail_url,
         "org_endpoints": [ok["id"], fail["id"]],
