@@ -133,7 +133,7 @@ impl ApiKeyRecord {
 
     /// Whether it works at `now`.
     pub fn live_at(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_none_or(|e| e > now)
+        live_at(self.expires_at, now)
     }
 
     /// The id of the key with this hash.
@@ -154,6 +154,11 @@ impl ApiKeyRecord {
             expires_at: None,
         }
     }
+}
+
+/// Whether a key that expires at `expires_at` (never: `None`) works at `now`.
+pub fn live_at(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires_at.is_none_or(|e| e > now)
 }
 
 /// How many characters of a key its record keeps: `hk_` and five of its 32 random ones.

@@ -23,6 +23,9 @@ setup = json.load(sys.stdin)
 base = setup["url"]
 shots = setup["screenshots"]
 os.makedirs(shots, exist_ok=True)
+for old in os.listdir(shots):  # this run's screenshots only
+    if old.endswith(".png"):
+        os.remove(os.path.join(shots, old))
 checked = []
 
 

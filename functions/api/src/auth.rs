@@ -88,7 +88,7 @@ impl Caller {
                 caller
             }
         };
-        if caller.expires_at.is_some_and(|e| e <= now) {
+        if !hookline_shared::api_key::live_at(caller.expires_at, now) {
             return Err(ApiError::Unauthorized);
         }
         Ok(caller)
